@@ -1,0 +1,30 @@
+# Two entry points (see README): `make demo` and `make test`. Each one builds .venv first,
+# idempotently: the stamp is rebuilt only when the pins or the package metadata change.
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed-stamp
+PIP := $(VENV)/bin/python -m pip install --disable-pip-version-check -q -c requirements/constraints.txt
+
+.PHONY: venv demo test test-all clean
+
+venv: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml requirements/constraints.txt
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	# The CPU wheel of torch first, so nothing later can pull a CUDA build.
+	$(PIP) torch==2.13.0
+	$(PIP) -e '.[test,smiles]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/acml demo --out acml-demo-output
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest
+
+# Everything, the slow checks included (benchmark-sized runs).
+test-all: $(STAMP)
+	$(VENV)/bin/python -m pytest -m ""
+
+clean:
+	rm -rf $(VENV) .tox acml-demo-output .pytest_cache

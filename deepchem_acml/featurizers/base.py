@@ -1,0 +1,157 @@
+"""Featurization with an explicit failure report.
+
+DeepChem's featurizers turn an input that fails into ``np.array([])`` and log a warning, so the
+caller has to hunt for the rows that disappeared. Every featurizer in this package instead
+returns a :class:`FeaturizationResult`: the features of the inputs that worked, each keeping its
+original index, and a :class:`FeaturizationFailure` (index, input, reason) for each one that did
+not. Nothing is dropped without a line in the report.
+"""
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Iterable, List, Optional, Sequence
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+
+class FeaturizationError(ValueError):
+    """Raised by a featurizer's per-item code with a human-readable reason."""
+
+
+@dataclass(frozen=True)
+class FeaturizationFailure:
+    """One input that could not be featurized."""
+
+    index: int
+    input: Any
+    reason: str
+
+    def __str__(self) -> str:
+        shown = repr(self.input)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        return f"row {self.index}: {shown}: {self.reason}"
+
+
+@dataclass
+class FeaturizationResult:
+    """Features of the inputs that worked, their original indices, and the failures.
+
+    Attributes
+    ----------
+    features: list
+        One feature object (``GraphData`` or ``np.ndarray``) per successful input, in input
+        order.
+    indices: np.ndarray
+        The position in the original input of each entry of ``features``.
+    failures: list of FeaturizationFailure
+        One entry per input that failed, in input order.
+    n_inputs: int
+        How many inputs were given; ``len(indices) + len(failures) == n_inputs`` always.
+    """
+
+    features: List[Any]
+    indices: np.ndarray
+    failures: List[FeaturizationFailure] = field(default_factory=list)
+    n_inputs: int = 0
+
+    @property
+    def n_failed(self) -> int:
+        return len(self.failures)
+
+    def failure_table(self):
+        """The failures as a ``pandas.DataFrame`` with columns index, input, reason."""
+        import pandas as pd
+
+        return pd.DataFrame(
+            [(f.index, f.input, f.reason) for f in self.failures],
+            columns=["index", "input", "reason"],
+        )
+
+    def summary(self, max_rows: int = 10) -> str:
+        """A short text: counts, then the first ``max_rows`` failures."""
+        lines = [f"{len(self.indices)} of {self.n_inputs} inputs featurized, {self.n_failed} failed"]
+        lines += [f"  {f}" for f in self.failures[:max_rows]]
+        if self.n_failed > max_rows:
+            lines.append(f"  ... and {self.n_failed - max_rows} more (see .failure_table())")
+        return "\n".join(lines)
+
+
+class ReportingFeaturizerMixin:
+    """Adds :meth:`featurize_with_report` to a DeepChem featurizer.
+
+    A subclass implements ``_featurize_checked(datapoint)``, which returns the features or
+    raises :class:`FeaturizationError` with a reason. ``featurize`` keeps DeepChem's contract
+    (an array aligned with the input, ``np.array([])`` where an input failed, which is what
+    ``dc.data`` loaders filter on) but also warns with the failure report and keeps it in
+    ``self.last_report_``.
+    """
+
+    last_report_: Optional[FeaturizationResult] = None
+
+    def _featurize_checked(self, datapoint: Any) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _prepare_input(self, datapoint: Any) -> Any:
+        """Turn one raw input into what ``_featurize_checked`` takes (hook for parsing)."""
+        return datapoint
+
+    def featurize_with_report(self, datapoints: Iterable[Any]) -> FeaturizationResult:
+        """Featurize every input and report each failure by index, input and reason."""
+        datapoints = _as_list(datapoints)
+        features, indices, failures = [], [], []
+        for i, point in enumerate(datapoints):
+            try:
+                features.append(self._featurize_checked(self._prepare_input(point)))
+                indices.append(i)
+            except FeaturizationError as err:
+                failures.append(FeaturizationFailure(i, point, str(err)))
+            except Exception as err:  # a parser bug must not lose the row either
+                failures.append(FeaturizationFailure(i, point, f"{type(err).__name__}: {err}"))
+        result = FeaturizationResult(features, np.asarray(indices, dtype=np.int64), failures,
+                                     len(datapoints))
+        self.last_report_ = result
+        return result
+
+    def featurize(self, datapoints: Iterable[Any], log_every_n: int = 1000, **kwargs) -> np.ndarray:
+        """DeepChem-compatible: an array aligned with the inputs, failures as ``np.array([])``.
+
+        The failures are not silent: a warning lists them and ``self.last_report_`` holds the
+        full :class:`FeaturizationResult`.
+        """
+        result = self.featurize_with_report(datapoints)
+        out = np.empty(result.n_inputs, dtype=object)
+        for i in range(result.n_inputs):
+            out[i] = np.array([])
+        for idx, feat in zip(result.indices, result.features):
+            out[idx] = feat
+        if result.failures:
+            message = f"{type(self).__name__}: {result.summary()}"
+            logger.warning(message)
+            warnings.warn(message, stacklevel=2)
+        if all(isinstance(f, np.ndarray) for f in result.features) and result.features \
+                and not result.failures:
+            try:
+                return np.stack(result.features)
+            except ValueError:
+                pass
+        return out
+
+
+def _as_list(datapoints: Any) -> List[Any]:
+    if isinstance(datapoints, (str, bytes)) or datapoints is None:
+        raise TypeError(
+            "featurize takes a sequence of inputs (a list of SMILES or spectra); "
+            f"got a single {type(datapoints).__name__}. Wrap it in a list.")
+    if isinstance(datapoints, np.ndarray) and datapoints.dtype != object:
+        return list(datapoints)
+    return list(datapoints)
+
+
+def subset_rows(values: Sequence[Any], indices: np.ndarray) -> List[Any]:
+    """The entries of ``values`` at ``indices`` (for keeping ids aligned with features)."""
+    return [values[int(i)] for i in indices]

@@ -1,0 +1,221 @@
+"""Peak lists (NMR shifts in ppm, mass spectra in m/z) to fixed-length vectors."""
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, Optional, Tuple
+
+import numpy as np
+from deepchem.feat import Featurizer
+
+from deepchem_acml.featurizers.base import FeaturizationError, ReportingFeaturizerMixin
+
+Peaks = Tuple[np.ndarray, np.ndarray]  # positions, intensities
+
+
+def parse_peak_list(spectrum: Any) -> Peaks:
+    """Read a peak list in any of the forms users have into (positions, intensities).
+
+    Accepted forms: an nmrshiftdb2 string ``"shift;multiplicity;atom|shift;...|"``; a plain
+    string of positions separated by commas or whitespace; a 1-D sequence of positions; a 2-D
+    array-like of ``(position, intensity)`` rows; or a dict with ``"positions"`` (or ``"mz"``)
+    and ``"intensities"``. Peaks without an intensity get intensity 1.
+
+    Raises
+    ------
+    FeaturizationError
+        With a reason for anything that is not a clean, non-empty peak list: ``None``, empty
+        input, text that does not parse, NaN or infinite values, negative intensities, wrong
+        array shapes.
+
+    Examples
+    --------
+    >>> pos, inten = parse_peak_list("56.8;0.0D;6|126.2;0.0D;0|")
+    >>> pos.tolist(), inten.tolist()
+    ([56.8, 126.2], [1.0, 1.0])
+    """
+    if spectrum is None:
+        raise FeaturizationError("spectrum is None")
+    if isinstance(spectrum, float) and math.isnan(spectrum):
+        raise FeaturizationError("spectrum is missing (NaN)")
+    if isinstance(spectrum, dict):
+        positions = spectrum.get("positions", spectrum.get("mz"))
+        if positions is None:
+            raise FeaturizationError("dict spectrum needs a 'positions' or 'mz' key")
+        intensities = spectrum.get("intensities")
+        positions = _as_float_array(positions, "positions")
+        intensities = (np.ones_like(positions) if intensities is None
+                       else _as_float_array(intensities, "intensities"))
+    elif isinstance(spectrum, str):
+        positions, intensities = _parse_peak_text(spectrum)
+    else:
+        array = _as_float_array(spectrum, "spectrum")
+        if array.ndim == 1:
+            positions, intensities = array, np.ones_like(array)
+        elif array.ndim == 2 and array.shape[1] == 2:
+            positions, intensities = array[:, 0], array[:, 1]
+        else:
+            raise FeaturizationError(
+                f"spectrum array has shape {array.shape}; expected (n_peaks,) positions or "
+                "(n_peaks, 2) rows of (position, intensity)")
+    if positions.shape != intensities.shape:
+        raise FeaturizationError(
+            f"{positions.size} positions but {intensities.size} intensities")
+    if positions.size == 0:
+        raise FeaturizationError("empty peak list")
+    if not np.all(np.isfinite(positions)):
+        raise FeaturizationError("peak positions contain NaN or infinity")
+    if not np.all(np.isfinite(intensities)):
+        raise FeaturizationError("peak intensities contain NaN or infinity")
+    if np.any(intensities < 0):
+        raise FeaturizationError("negative peak intensity")
+    if not np.any(intensities > 0):
+        raise FeaturizationError("all peak intensities are zero")
+    return positions, intensities
+
+
+def _as_float_array(values: Any, what: str) -> np.ndarray:
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise FeaturizationError(f"{what} is not numeric: {err}") from None
+    return array
+
+
+def _parse_peak_text(text: str) -> Peaks:
+    text = text.strip()
+    if not text:
+        raise FeaturizationError("empty peak list")
+    if "|" in text or ";" in text:  # nmrshiftdb2: shift;multiplicity-or-coupling;atom|...
+        fields = [entry.split(";")[0] for entry in text.split("|") if entry.strip()]
+    else:
+        fields = text.replace(",", " ").split()
+    try:
+        positions = np.array([float(f) for f in fields], dtype=np.float64)
+    except ValueError:
+        raise FeaturizationError(f"peak list text does not parse as numbers: {text[:60]!r}") from None
+    return positions, np.ones_like(positions)
+
+
+class PeakListFeaturizer(ReportingFeaturizerMixin, Featurizer):
+    """Bin a peak list over a fixed axis range into a vector scaled to a maximum of 1.
+
+    Each peak adds its intensity to the bin holding its position (so in an NMR peak list
+    with one row per atom, symmetric atoms add up); optional Gaussian broadening spreads each
+    peak over neighbouring bins, which makes spectra measured a little apart still overlap.
+
+    Parameters
+    ----------
+    low, high: float
+        Axis range; ``n_bins = round((high - low) / resolution)``.
+    resolution: float
+        Bin width in axis units.
+    broadening: float
+        Standard deviation of the Gaussian applied to each peak, in axis units (0: none).
+    out_of_range: str
+        ``"error"`` (default) reports a spectrum with any peak outside ``[low, high)`` as a
+        failure; ``"drop"`` ignores such peaks (a spectrum left with none still fails).
+
+    Examples
+    --------
+    >>> featurizer = PeakListFeaturizer(low=0.0, high=10.0, resolution=1.0)
+    >>> featurizer.featurize([[2.2, 2.7, 7.0]]).tolist()
+    [[0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.5, 0.0, 0.0]]
+    """
+
+    def __init__(self, low: float, high: float, resolution: float, broadening: float = 0.0,
+                 out_of_range: str = "error"):
+        if not high > low:
+            raise ValueError(f"high ({high}) must be greater than low ({low})")
+        if not resolution > 0:
+            raise ValueError(f"resolution must be positive, got {resolution}")
+        if out_of_range not in ("error", "drop"):
+            raise ValueError(f"out_of_range must be 'error' or 'drop', got {out_of_range!r}")
+        self.low = float(low)
+        self.high = float(high)
+        self.resolution = float(resolution)
+        self.broadening = float(broadening)
+        self.out_of_range = out_of_range
+
+    @property
+    def n_bins(self) -> int:
+        return int(round((self.high - self.low) / self.resolution))
+
+    def config(self) -> Dict[str, Any]:
+        """The constructor arguments, for storing beside a trained encoder."""
+        return {"low": self.low, "high": self.high, "resolution": self.resolution,
+                "broadening": self.broadening, "out_of_range": self.out_of_range}
+
+    def _prepare_input(self, datapoint: Any) -> Peaks:
+        return parse_peak_list(datapoint)
+
+    def _featurize_checked(self, peaks: Peaks) -> np.ndarray:
+        positions, intensities = peaks
+        inside = (positions >= self.low) & (positions < self.high)
+        if not np.all(inside):
+            outside = positions[~inside]
+            if self.out_of_range == "error":
+                raise FeaturizationError(
+                    f"{outside.size} peak(s) outside [{self.low:g}, {self.high:g}), "
+                    f"e.g. {outside[0]:g}")
+            positions, intensities = positions[inside], intensities[inside]
+            if positions.size == 0:
+                raise FeaturizationError(f"no peaks inside [{self.low:g}, {self.high:g})")
+        n_bins = self.n_bins
+        bins = np.minimum(((positions - self.low) / self.resolution).astype(np.int64), n_bins - 1)
+        vector = np.bincount(bins, weights=intensities, minlength=n_bins).astype(np.float64)
+        if self.broadening > 0:
+            vector = _gaussian_smooth(vector, self.broadening / self.resolution)
+        return (vector / vector.max()).astype(np.float32)
+
+
+def _gaussian_smooth(vector: np.ndarray, sigma_bins: float) -> np.ndarray:
+    half_width = max(1, int(math.ceil(4 * sigma_bins)))
+    offsets = np.arange(-half_width, half_width + 1)
+    kernel = np.exp(-0.5 * (offsets / sigma_bins) ** 2)
+    return np.convolve(vector, kernel / kernel.sum(), mode="same")
+
+
+#: Default axis per NMR nucleus. 13C follows CReSS (-50...350 ppm at 0.1 ppm, 4,000 bins).
+NMR_AXES: Dict[str, Dict[str, float]] = {
+    "13C": {"low": -50.0, "high": 350.0, "resolution": 0.1},
+    "1H": {"low": -2.0, "high": 18.0, "resolution": 0.01},
+}
+
+
+class NMRSpectrumFeaturizer(PeakListFeaturizer):
+    """NMR peak lists (shifts in ppm) to binned vectors, with per-nucleus default axes.
+
+    Parameters
+    ----------
+    nucleus: str
+        ``"13C"`` (default: -50...350 ppm at 0.1 ppm, 4,000 bins, as in CReSS) or ``"1H"``
+        (-2...18 ppm at 0.01 ppm, 2,000 bins).
+    low, high, resolution: float, optional
+        Override the nucleus defaults.
+    broadening, out_of_range:
+        As in :class:`PeakListFeaturizer`.
+
+    Examples
+    --------
+    >>> featurizer = NMRSpectrumFeaturizer("13C")
+    >>> result = featurizer.featurize_with_report(["20.1;0.0Q;0|170.2;0.0S;1|", "", None])
+    >>> result.features[0].shape, result.indices.tolist()
+    ((4000,), [0])
+    >>> [f.reason for f in result.failures]
+    ['empty peak list', 'spectrum is None']
+    """
+
+    def __init__(self, nucleus: str = "13C", low: Optional[float] = None,
+                 high: Optional[float] = None, resolution: Optional[float] = None,
+                 broadening: float = 0.0, out_of_range: str = "error"):
+        if nucleus not in NMR_AXES:
+            raise ValueError(f"nucleus must be one of {sorted(NMR_AXES)}, got {nucleus!r}")
+        axis = NMR_AXES[nucleus]
+        super().__init__(axis["low"] if low is None else low,
+                         axis["high"] if high is None else high,
+                         axis["resolution"] if resolution is None else resolution,
+                         broadening, out_of_range)
+        self.nucleus = nucleus
+
+    def config(self) -> Dict[str, Any]:
+        return {"nucleus": self.nucleus, **super().config()}

@@ -1,0 +1,94 @@
+"""A chemical modality = a featurizer (raw input -> array) + a frozen encoder (array -> vector)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Dict, Optional, Sequence, Union
+
+import numpy as np
+import torch
+from torch import nn
+
+from deepchem_acml.featurizers.base import FeaturizationResult
+
+
+class Modality:
+    """One chemical modality with its frozen pretrained encoder.
+
+    The encoder is put in eval mode and every parameter gets ``requires_grad=False``: ACML
+    never trains it. Its outputs depend only on the input, so :meth:`encode` is called once
+    per molecule and the result cached (see ``ACMLModel.build_dataset``).
+
+    Parameters
+    ----------
+    name: str
+        Registry name, e.g. ``"nmr_13c"``.
+    featurizer:
+        An object with ``featurize_with_report(inputs) -> FeaturizationResult``.
+    encoder: nn.Module
+        Has ``encode(tensor) -> (N, embedding_dim) tensor`` and ``embedding_dim``.
+    source: str
+        Where the encoder came from (checkpoint path or description), for model cards.
+    """
+
+    def __init__(self, name: str, featurizer: Any, encoder: nn.Module, source: str = ""):
+        self.name = name
+        self.featurizer = featurizer
+        self.encoder = encoder.eval()
+        for parameter in self.encoder.parameters():
+            parameter.requires_grad_(False)
+        self.source = source
+
+    def __repr__(self) -> str:
+        return (f"Modality(name={self.name!r}, embedding_dim={self.embedding_dim}, "
+                f"source={self.source!r})")
+
+    @property
+    def embedding_dim(self) -> int:
+        return int(self.encoder.embedding_dim)
+
+    def featurize(self, inputs: Sequence[Any]) -> FeaturizationResult:
+        return self.featurizer.featurize_with_report(inputs)
+
+    @torch.no_grad()
+    def encode(self, features: np.ndarray, batch_size: int = 256,
+               device: Optional[torch.device] = None) -> np.ndarray:
+        """Frozen embeddings of featurized inputs, (N, embedding_dim) float32."""
+        features = np.asarray(features, dtype=np.float32)
+        device = device or torch.device("cpu")
+        self.encoder.to(device).eval()
+        chunks = [self.encoder.encode(torch.from_numpy(features[i:i + batch_size]).to(device))
+                  .float().cpu().numpy() for i in range(0, len(features), batch_size)]
+        if not chunks:
+            return np.zeros((0, self.embedding_dim), dtype=np.float32)
+        return np.concatenate(chunks)
+
+    def config(self) -> Dict[str, Any]:
+        return {"name": self.name, "source": self.source}
+
+
+_REGISTRY: Dict[str, Callable[..., Modality]] = {}
+
+
+def register_modality(name: str, factory: Callable[..., Modality], overwrite: bool = False) -> None:
+    """Make ``get_modality(name)`` build a modality with ``factory(**kwargs)``."""
+    if name in _REGISTRY and not overwrite:
+        raise ValueError(f"a modality named {name!r} is already registered "
+                         "(pass overwrite=True to replace it)")
+    _REGISTRY[name] = factory
+
+
+def available_modalities() -> Sequence[str]:
+    return sorted(_REGISTRY)
+
+
+def get_modality(modality: Union[str, Modality], **kwargs) -> Modality:
+    """A :class:`Modality` from its registry name (or the object itself, passed through)."""
+    if isinstance(modality, Modality):
+        return modality
+    if modality not in _REGISTRY:
+        raise ValueError(f"unknown modality {modality!r}; available: {available_modalities()}. "
+                         "Register your own with deepchem_acml.register_modality.")
+    return _REGISTRY[modality](**kwargs)
+
+
+PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"

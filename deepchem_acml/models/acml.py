@@ -1,0 +1,403 @@
+"""ACMLModel: a DeepChem TorchModel that aligns a trainable GIN with a frozen modality encoder."""
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import os
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+from torch import nn
+
+import deepchem as dc
+from deepchem.models.optimizers import AdamW
+
+from deepchem_acml.checkpoints import CheckpointError, load_checkpoint_file, save_checkpoint_file
+from deepchem_acml.data.batching import GraphBatch, collate_graphs
+from deepchem_acml.featurizers.base import FeaturizationFailure
+from deepchem_acml.featurizers.graph import ACMLGraphFeaturizer
+from deepchem_acml.modalities import Modality, get_modality
+from deepchem_acml.nn.gin import GINEncoder
+from deepchem_acml.nn.heads import ProjectionHead
+from deepchem_acml.nn.loss import acml_contrastive_loss
+
+logger = logging.getLogger(__name__)
+
+ACML_CHECKPOINT_KIND = "acml_model"
+
+
+class ACMLNetwork(nn.Module):
+    """Everything that trains: the GIN, the graph projection head and the modality head.
+
+    ``forward([graph_batch, modality_embeddings])`` returns ``[graph_projection,
+    graph_projection, modality_projection, graph_embedding]``; the projection appears twice so
+    that DeepChem's output types can mark it both as the prediction and as a loss input. When
+    ``modality_embeddings`` is ``None`` (prediction), the modality projection is an empty
+    ``(N, 0)`` tensor.
+    """
+
+    def __init__(self, graph_encoder: GINEncoder, modality_dim: int, projection_dim: int,
+                 num_cells: int, projection_dropout: float):
+        super().__init__()
+        self.graph_encoder = graph_encoder
+        self.graph_projection = ProjectionHead(graph_encoder.hidden_dim, projection_dim,
+                                               num_cells, projection_dropout)
+        self.modality_projection = ProjectionHead(modality_dim, projection_dim, num_cells,
+                                                  projection_dropout)
+
+    def forward(self, inputs: Sequence[Any]) -> List[torch.Tensor]:
+        graph_batch, modality_embeddings = inputs
+        graph_embedding = self.graph_encoder(graph_batch)
+        graph_projection = self.graph_projection(graph_embedding)
+        if modality_embeddings is None:
+            modality_projection = graph_projection.new_zeros((graph_projection.shape[0], 0))
+        else:
+            modality_projection = self.modality_projection(modality_embeddings)
+        return [graph_projection, graph_projection, modality_projection, graph_embedding]
+
+
+class ACMLModel(dc.models.TorchModel):
+    r"""Asymmetric Contrastive Multimodal Learning (Wang et al., J. Chem. Inf. Model. 2025).
+
+    A shallow GIN graph encoder (trainable) is aligned with the frozen pretrained encoder of
+    another chemical modality through a CLIP-style contrastive loss. Only the GIN and the two
+    projection heads learn; the frozen encoder's outputs are computed once per molecule by
+    :meth:`build_dataset` and cached in the dataset's ``y``, never recomputed during training.
+
+    Loss, for a batch of N molecules with graph projections G and modality projections C
+    (N × ``projection_dim``) and temperature τ::
+
+        logits  = C Gᵀ / τ
+        targets = softmax_row((C Cᵀ + G Gᵀ) / 2 · τ)        (targets="soft", the reference)
+                  I                                          (targets="infonce")
+        loss    = ( CE(logits, targets) + CE(logitsᵀ, targetsᵀ) ) / 2
+
+    with ``CE`` the row-wise soft cross-entropy averaged over rows.
+
+    Outputs: ``predict`` gives graph projections (the shared space used for retrieval);
+    ``predict_embedding`` gives the GIN's pooled graph embeddings (``hidden_dim``), the
+    representation for downstream property models.
+
+    Parameters
+    ----------
+    modality: str or Modality
+        The frozen side: a registered name (``"nmr_13c"``) or a :class:`Modality`.
+    num_layers, hidden_dim, dropout, pooling:
+        The GIN (ACML: 5 layers, sum pooling, dropout 0.2).
+    projection_dim, num_cells, projection_dropout:
+        The projection heads (ACML: 512, 2 residual cells, 0.1).
+    temperature: float
+        τ (ACML: 1.0).
+    targets: str
+        ``"soft"`` (ACML) or ``"infonce"``.
+    learning_rate, weight_decay: float
+        AdamW (ACML: 1e-3 and 1e-3).
+    batch_size: int
+        Molecules per contrastive batch (ACML: 128).
+    seed: int, optional
+        Seeds torch and numpy before the weights are built, so the same seed gives the same
+        initial weights and, on CPU, the same training run.
+    **kwargs:
+        Passed to ``dc.models.TorchModel`` (``model_dir``, ``device``, ``log_frequency``...).
+
+    Examples
+    --------
+    >>> from deepchem_acml import ACMLModel
+    >>> from deepchem_acml.data.nmrshiftdb2 import read_embedded_nmr_13c
+    >>> frame = read_embedded_nmr_13c().head(64)
+    >>> model = ACMLModel("nmr_13c", hidden_dim=32, projection_dim=64, batch_size=32, seed=0)
+    >>> dataset, failures = model.build_dataset(frame.smiles, frame.spectrum, ids=frame.inchikey)
+    >>> len(dataset), failures
+    (64, [])
+    >>> loss = model.fit(dataset, nb_epoch=1, progress=False)
+    >>> model.predict_embedding(dataset).shape
+    (64, 32)
+    """
+
+    def __init__(self, modality: Union[str, Modality] = "nmr_13c", num_layers: int = 5,
+                 hidden_dim: int = 300, dropout: float = 0.2, pooling: str = "sum",
+                 projection_dim: int = 512, num_cells: int = 2, projection_dropout: float = 0.1,
+                 temperature: float = 1.0, targets: str = "soft", learning_rate: float = 1e-3,
+                 weight_decay: float = 1e-3, batch_size: int = 128, seed: Optional[int] = None,
+                 **kwargs):
+        if temperature <= 0:
+            raise ValueError(f"temperature must be positive, got {temperature}")
+        if batch_size < 2:
+            raise ValueError(f"a contrastive batch needs at least 2 molecules, got {batch_size}")
+        if seed is not None:
+            seed_everything(seed)
+        self.modality = get_modality(modality)
+        self.graph_featurizer = ACMLGraphFeaturizer()
+        self.hyperparameters = dict(
+            num_layers=num_layers, hidden_dim=hidden_dim, dropout=dropout, pooling=pooling,
+            projection_dim=projection_dim, num_cells=num_cells,
+            projection_dropout=projection_dropout, temperature=temperature, targets=targets,
+            learning_rate=learning_rate, weight_decay=weight_decay, batch_size=batch_size,
+            seed=seed)
+        self.temperature, self.targets, self.seed = temperature, targets, seed
+        network = ACMLNetwork(GINEncoder(num_layers, hidden_dim, dropout, pooling),
+                              self.modality.embedding_dim, projection_dim, num_cells,
+                              projection_dropout)
+        super().__init__(network, loss=self._contrastive_loss,
+                         output_types=["prediction", "loss", "loss", "embedding"],
+                         batch_size=batch_size,
+                         optimizer=AdamW(learning_rate=learning_rate, weight_decay=weight_decay),
+                         **kwargs)
+
+    def __repr__(self) -> str:
+        arguments = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters.items())
+        return f"ACMLModel(modality={self.modality.name!r}, {arguments})"
+
+    def config(self) -> Dict[str, Any]:
+        """Everything needed to rebuild this model (stored in every checkpoint)."""
+        return {"modality": self.modality.config(), "hyperparameters": dict(self.hyperparameters)}
+
+    # ----------------------------------------------------------------------------- data
+    def build_dataset(self, smiles: Sequence[Any], modality_inputs: Sequence[Any],
+                      ids: Optional[Sequence[Any]] = None,
+                      ) -> Tuple[dc.data.NumpyDataset, List[FeaturizationFailure]]:
+        """Featurize both sides, encode the modality once (the cache), and pair them up.
+
+        Returns the dataset (``X``: ``GraphData``, ``y``: frozen modality embeddings, ``ids``)
+        and one :class:`FeaturizationFailure` per row dropped because either side failed;
+        its reason says which side. Rows keep their order and ids.
+        """
+        smiles, modality_inputs = list(smiles), list(modality_inputs)
+        if len(smiles) != len(modality_inputs):
+            raise ValueError(f"{len(smiles)} molecules but {len(modality_inputs)} "
+                             f"{self.modality.name} inputs: they must be paired row by row")
+        ids = np.arange(len(smiles)) if ids is None else np.asarray(list(ids), dtype=object)
+        if len(ids) != len(smiles):
+            raise ValueError(f"{len(ids)} ids for {len(smiles)} molecules")
+        graphs = self.graph_featurizer.featurize_with_report(smiles)
+        modality = self.modality.featurize(modality_inputs)
+        reasons: Dict[int, str] = {}
+        for side, result in (("graph", graphs), (self.modality.name, modality)):
+            for failure in result.failures:
+                reasons[failure.index] = (reasons[failure.index] + "; " if failure.index in reasons
+                                          else "") + f"{side}: {failure.reason}"
+        keep = np.array(sorted(set(graphs.indices.tolist()) & set(modality.indices.tolist())),
+                        dtype=np.int64)
+        graph_at = dict(zip(graphs.indices.tolist(), graphs.features))
+        modality_at = dict(zip(modality.indices.tolist(), modality.features))
+        failures = [FeaturizationFailure(i, smiles[i], reasons[i]) for i in sorted(reasons)]
+        X = np.empty(len(keep), dtype=object)
+        X[:] = [graph_at[i] for i in keep]
+        modality_features = (np.stack([modality_at[i] for i in keep]) if len(keep)
+                             else np.zeros((0, 0), dtype=np.float32))
+        y = self.modality.encode(modality_features, device=self.device)
+        if failures:
+            logger.warning("%d of %d rows not usable: %s", len(failures), len(smiles),
+                           "; ".join(str(f) for f in failures[:5]))
+        return dc.data.NumpyDataset(X=X, y=y, ids=ids[keep]), failures
+
+    def featurize_graphs(self, smiles: Sequence[Any], ids: Optional[Sequence[Any]] = None,
+                         ) -> Tuple[dc.data.NumpyDataset, List[FeaturizationFailure]]:
+        """A graph-only dataset (for :meth:`predict` and :meth:`predict_embedding`)."""
+        smiles = list(smiles)
+        ids = np.arange(len(smiles)) if ids is None else np.asarray(list(ids), dtype=object)
+        result = self.graph_featurizer.featurize_with_report(smiles)
+        X = np.empty(len(result.features), dtype=object)
+        X[:] = result.features
+        return dc.data.NumpyDataset(X=X, ids=ids[result.indices]), result.failures
+
+    # ------------------------------------------------------------------- TorchModel hooks
+    def _prepare_batch(self, batch: Tuple[Any, Any, Any]):
+        inputs, labels, _ = batch
+        graph_batch = collate_graphs(inputs[0], device=self.device)
+        modality = None
+        if labels is not None and labels[0] is not None and np.size(labels[0]):
+            modality = torch.as_tensor(np.asarray(labels[0], dtype=np.float32), device=self.device)
+        return [graph_batch, modality], [], []
+
+    def default_generator(self, dataset: dc.data.Dataset, epochs: int = 1, mode: str = "fit",
+                          deterministic: bool = True, pad_batches: bool = True):
+        """Batches without padding: a padded batch would repeat molecules, and a repeated
+        molecule is a false negative for the contrastive loss. In training, a final batch of
+        one molecule is skipped, since the loss of a single pair is exactly zero."""
+        for _ in range(epochs):
+            for X_b, y_b, w_b, _ in dataset.iterbatches(batch_size=self.batch_size,
+                                                        deterministic=deterministic,
+                                                        pad_batches=False):
+                if mode == "fit" and len(X_b) < 2:
+                    continue
+                yield [X_b], [y_b], [w_b]
+
+    def _contrastive_loss(self, outputs: List[torch.Tensor], labels, weights) -> torch.Tensor:
+        graph_projection, modality_projection = outputs
+        if modality_projection.shape[1] == 0:
+            raise ValueError("training needs modality embeddings in the dataset's y: build the "
+                             "dataset with ACMLModel.build_dataset(smiles, modality_inputs)")
+        try:
+            return acml_contrastive_loss(graph_projection, modality_projection,
+                                         self.temperature, self.targets)
+        except FloatingPointError as err:
+            raise FloatingPointError(f"{err} (at global step {self._global_step})") from None
+
+    # ------------------------------------------------------------------------ training
+    def fit(self, dataset: dc.data.Dataset, nb_epoch: int = 10, max_checkpoints_to_keep: int = 5,
+            checkpoint_interval: int = 1000, deterministic: bool = False, restore: bool = False,
+            variables=None, loss=None, callbacks=(), all_losses=None,
+            progress: bool = True) -> float:
+        """``TorchModel.fit`` with a progress bar (``progress=False`` to turn it off)."""
+        if not isinstance(dataset, dc.data.Dataset):
+            raise TypeError("fit takes a dc.data.Dataset; build one with build_dataset()")
+        if dataset.get_shape()[1] is None or len(dataset.get_shape()[1]) != 2:
+            raise ValueError("the dataset's y must hold the frozen modality embeddings: build it "
+                             "with ACMLModel.build_dataset(smiles, modality_inputs)")
+        callbacks = list(callbacks) if isinstance(callbacks, (list, tuple)) else [callbacks]
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            steps = nb_epoch * math.ceil(len(dataset) / self.batch_size)
+            bar = tqdm(total=steps, desc="ACML training", unit="step")
+            callbacks.append(lambda model, step: bar.update(1))
+        try:
+            return super().fit(dataset, nb_epoch, max_checkpoints_to_keep, checkpoint_interval,
+                               deterministic, restore, variables, loss, callbacks, all_losses)
+        finally:
+            if bar is not None:
+                bar.close()
+
+    @torch.no_grad()
+    def evaluate_loss(self, dataset: dc.data.Dataset) -> float:
+        """Mean contrastive loss over ``dataset`` in eval mode, batches in order."""
+        self._ensure_built()
+        self.model.eval()
+        total, count = 0.0, 0
+        for batch in self.default_generator(dataset, mode="fit", deterministic=True):
+            inputs, _, _ = self._prepare_batch(batch)
+            outputs = self.model(inputs)
+            n = outputs[0].shape[0]
+            total += float(self._contrastive_loss([outputs[1], outputs[2]], [], [])) * n
+            count += n
+        return total / max(count, 1)
+
+    def fit_with_validation(self, train: dc.data.Dataset, valid: dc.data.Dataset,
+                            nb_epoch: int = 100, patience: Optional[int] = None,
+                            progress: bool = True) -> List[Dict[str, float]]:
+        """Train for ``nb_epoch`` epochs, keep the weights with the lowest validation loss.
+
+        As in the ACML reference (best validation loss kept). Stops early after ``patience``
+        epochs without improvement when given. Returns one record per epoch.
+        """
+        from tqdm.auto import tqdm
+
+        history: List[Dict[str, float]] = []
+        best_loss, best_state, since_best = math.inf, None, 0
+        bar = tqdm(range(nb_epoch), desc="ACML training", unit="epoch", disable=not progress)
+        for epoch in bar:
+            train_loss = self.fit(train, nb_epoch=1, checkpoint_interval=0, progress=False)
+            valid_loss = self.evaluate_loss(valid)
+            history.append({"epoch": epoch + 1, "train_loss": float(train_loss),
+                            "valid_loss": valid_loss})
+            bar.set_postfix(train=f"{train_loss:.3f}", valid=f"{valid_loss:.3f}")
+            if valid_loss < best_loss:
+                best_loss, since_best = valid_loss, 0
+                best_state = copy.deepcopy(self.model.state_dict())
+            else:
+                since_best += 1
+                if patience is not None and since_best >= patience:
+                    break
+        if best_state is not None:
+            self.model.load_state_dict(best_state)
+        return history
+
+    # ---------------------------------------------------------------------- inference
+    @torch.no_grad()
+    def project_modality(self, modality_embeddings: np.ndarray) -> np.ndarray:
+        """Modality projections (shared space) of cached frozen embeddings, e.g. ``dataset.y``."""
+        self._ensure_built()
+        self.model.eval()
+        embeddings = torch.as_tensor(np.asarray(modality_embeddings, dtype=np.float32),
+                                     device=self.device)
+        chunks = [self.model.modality_projection(embeddings[i:i + 1024])
+                  for i in range(0, len(embeddings), 1024)]
+        return torch.cat(chunks).cpu().numpy() if chunks else np.zeros((0, 0), np.float32)
+
+    # --------------------------------------------------------------------- checkpoints
+    def save_checkpoint(self, max_checkpoints_to_keep: int = 5,
+                        model_dir: Optional[str] = None) -> None:
+        """Like ``TorchModel.save_checkpoint`` (``checkpoint1.pt`` newest), but atomic and
+        with the model's configuration and versions, loadable with ``weights_only=True``."""
+        if max_checkpoints_to_keep == 0:
+            return
+        self._ensure_built()
+        model_dir = model_dir or self.model_dir
+        os.makedirs(model_dir, exist_ok=True)
+        paths = [os.path.join(model_dir, f"checkpoint{i + 1}.pt")
+                 for i in range(max_checkpoints_to_keep)]
+        temporary = os.path.join(model_dir, "checkpoint_new.pt")
+        self.save(temporary)
+        if os.path.exists(paths[-1]):
+            os.remove(paths[-1])
+        for i in reversed(range(max_checkpoints_to_keep - 1)):
+            if os.path.exists(paths[i]):
+                os.replace(paths[i], paths[i + 1])
+        os.replace(temporary, paths[0])
+
+    def save(self, path: Union[str, os.PathLike]) -> None:
+        """Write one self-describing checkpoint file to ``path``."""
+        self._ensure_built()
+        save_checkpoint_file(path, {
+            "config": self.config(),
+            "model_state_dict": self.model.state_dict(),
+            "optimizer_state_dict": self._pytorch_optimizer.state_dict(),
+            "global_step": self._global_step,
+        }, kind=ACML_CHECKPOINT_KIND)
+
+    def restore(self, checkpoint: Optional[str] = None, model_dir: Optional[str] = None,
+                strict: Optional[bool] = True) -> None:
+        """Load weights from a checkpoint of this configuration (safe loading; a checkpoint of
+        another configuration or modality gives a clear error, not a shape traceback)."""
+        self._ensure_built()
+        if checkpoint is None:
+            checkpoints = sorted(self.get_checkpoints(model_dir))
+            if not checkpoints:
+                raise ValueError(f"no checkpoint found in {model_dir or self.model_dir}")
+            checkpoint = checkpoints[0]
+        data = load_checkpoint_file(checkpoint, kind=ACML_CHECKPOINT_KIND,
+                                    map_location=self.device)
+        self._check_compatible(data["config"], checkpoint)
+        self.model.load_state_dict(data["model_state_dict"], strict=bool(strict))
+        self._pytorch_optimizer.load_state_dict(data["optimizer_state_dict"])
+        self._global_step = int(data["global_step"])
+
+    def _check_compatible(self, stored: Dict[str, Any], source: Any) -> None:
+        mine = self.config()
+        if stored["modality"]["name"] != mine["modality"]["name"]:
+            raise CheckpointError(f"{source} was trained against modality "
+                                  f"{stored['modality']['name']!r}, this model uses "
+                                  f"{mine['modality']['name']!r}")
+        shape_keys = ("num_layers", "hidden_dim", "pooling", "projection_dim", "num_cells")
+        different = {k: (stored["hyperparameters"].get(k), mine["hyperparameters"][k])
+                     for k in shape_keys
+                     if stored["hyperparameters"].get(k) != mine["hyperparameters"][k]}
+        if different:
+            raise CheckpointError(
+                f"{source} has another architecture (stored vs this model): {different}. "
+                "Use ACMLModel.load(path) to rebuild the model the checkpoint describes.")
+
+    @classmethod
+    def load(cls, path: Union[str, os.PathLike], modality: Optional[Union[str, Modality]] = None,
+             **kwargs) -> "ACMLModel":
+        """Rebuild a model from a checkpoint file alone (its stored configuration), then load
+        its weights. ``modality`` overrides the stored one (e.g. a custom encoder object)."""
+        data = load_checkpoint_file(path, kind=ACML_CHECKPOINT_KIND)
+        hyperparameters = dict(data["config"]["hyperparameters"])
+        hyperparameters.pop("seed", None)
+        model = cls(modality or data["config"]["modality"]["name"], **hyperparameters, **kwargs)
+        model.restore(str(path))
+        return model
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, numpy and torch (CPU and CUDA) for a reproducible run."""
+    import random
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)

@@ -1,0 +1,42 @@
+"""The `acml` console script, run as a user runs it."""
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.torch
+
+
+def _acml():
+    exe = shutil.which("acml")
+    return [exe] if exe else [sys.executable, "-m", "deepchem_acml.cli.main"]
+
+
+def test_demo_writes_metrics_checkpoint_and_embeddings(tmp_path):
+    out = tmp_path / "demo"
+    completed = subprocess.run(
+        _acml() + ["demo", "--out", str(out), "--max-molecules", "600", "--epochs", "2",
+                   "--hidden-dim", "32"], capture_output=True, text=True, timeout=600)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert "pools of 128" in completed.stdout and "modality → graph" in completed.stdout
+    metrics = json.loads((out / "metrics.json").read_text())
+    pools = metrics["retrieval"]["pools"]["modality_to_graph"]
+    assert set(pools) >= {"top1", "top2", "top3", "top5", "top10", "top20", "mrr"}
+    assert metrics["data"]["n_train"] + metrics["data"]["n_valid"] + metrics["data"]["n_test"] \
+        == metrics["data"]["n_pairs"]
+    assert metrics["model"]["hyperparameters"]["hidden_dim"] == 32
+    embeddings = np.load(out / "test_embeddings.npz")
+    assert embeddings["graph_embedding"].shape == (metrics["data"]["n_test"], 32)
+    assert len(embeddings["ids"]) == len(embeddings["smiles"]) == metrics["data"]["n_test"]
+    assert (out / "acml_nmr_13c.pt").is_file() and (out / "failures.csv").is_file()
+
+
+def test_missing_data_file_is_a_clear_error(tmp_path):
+    completed = subprocess.run(_acml() + ["demo", "--data", str(tmp_path / "nope.csv"),
+                                          "--out", str(tmp_path)],
+                               capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 2
+    assert "nope.csv" in completed.stderr and "Traceback" not in completed.stderr

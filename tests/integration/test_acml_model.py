@@ -1,0 +1,114 @@
+"""ACMLModel on real nmrshiftdb2 13C spectra with the shipped frozen encoder."""
+import numpy as np
+import pytest
+import torch
+
+from deepchem_acml import ACMLModel
+from deepchem_acml.checkpoints import CheckpointError
+from deepchem_acml.evaluation.retrieval import retrieval_report
+
+pytestmark = pytest.mark.torch
+
+
+@pytest.fixture(scope="module")
+def frame(request):
+    from deepchem_acml.data.nmrshiftdb2 import read_embedded_nmr_13c
+    return read_embedded_nmr_13c().head(128).reset_index(drop=True)
+
+
+@pytest.fixture
+def model(small_model_kwargs, tmp_path):
+    return ACMLModel("nmr_13c", model_dir=str(tmp_path / "ckpt"), **small_model_kwargs)
+
+
+def test_overfit_loss_falls_and_retrieval_beats_chance(model, frame):
+    dataset, failures = model.build_dataset(frame.smiles, frame.spectrum, ids=frame.inchikey)
+    assert failures == [] and len(dataset) == 128
+    before = model.evaluate_loss(dataset)
+    model.fit(dataset, nb_epoch=40, checkpoint_interval=0, progress=False)
+    after = model.evaluate_loss(dataset)
+    assert after < 0.5 * before
+    report = retrieval_report(model.predict(dataset), model.project_modality(dataset.y),
+                              pool_size=128, n_draws=1)
+    chance = report["chance"]["pools"]
+    assert report["pools"]["modality_to_graph"]["top10"] > 4 * chance["top10"]
+    assert report["pools"]["graph_to_modality"]["top1"] > 4 * chance["top1"]
+
+
+def test_frozen_encoder_does_not_change_during_fit(model, frame):
+    frozen_before = {k: v.clone() for k, v in model.modality.encoder.state_dict().items()}
+    trainable_before = {k: v.clone() for k, v in model.model.state_dict().items()}
+    assert not any(p.requires_grad for p in model.modality.encoder.parameters())
+    frozen_ids = {id(p) for p in model.modality.encoder.parameters()}
+    assert not frozen_ids & {id(p) for p in model.model.parameters()}
+    dataset, _ = model.build_dataset(frame.smiles, frame.spectrum)
+    model.fit(dataset, nb_epoch=2, checkpoint_interval=0, progress=False)
+    for name, value in model.modality.encoder.state_dict().items():
+        assert torch.equal(value, frozen_before[name]), name
+    changed = [k for k, v in model.model.state_dict().items()
+               if v.dtype.is_floating_point and not torch.equal(v, trainable_before[k])]
+    assert any(k.startswith("graph_encoder") for k in changed)
+
+
+def test_save_restore_gives_identical_embeddings(model, frame, small_model_kwargs, tmp_path):
+    dataset, _ = model.build_dataset(frame.smiles, frame.spectrum, ids=frame.inchikey)
+    model.fit(dataset, nb_epoch=2, checkpoint_interval=0, progress=False)
+    model.save_checkpoint()
+    expected = model.predict_embedding(dataset)
+    restored = ACMLModel("nmr_13c", model_dir=str(tmp_path / "ckpt"), **small_model_kwargs)
+    restored.restore()
+    np.testing.assert_array_equal(restored.predict_embedding(dataset), expected)
+    assert restored.get_global_step() == model.get_global_step()
+    model.save(tmp_path / "one.pt")
+    loaded = ACMLModel.load(tmp_path / "one.pt")
+    np.testing.assert_array_equal(loaded.predict_embedding(dataset), expected)
+    np.testing.assert_array_equal(loaded.predict(dataset), model.predict(dataset))
+
+
+def test_restore_into_another_architecture_says_so(model, small_model_kwargs, tmp_path):
+    model.save(tmp_path / "one.pt")
+    other = ACMLModel("nmr_13c", **dict(small_model_kwargs, hidden_dim=48))
+    with pytest.raises(CheckpointError, match="hidden_dim"):
+        other.restore(str(tmp_path / "one.pt"))
+
+
+def test_failures_from_either_side_are_reported_and_ids_stay_aligned(model, frame):
+    smiles = list(frame.smiles[:6])
+    spectra = list(frame.spectrum[:6])
+    smiles[1] = "C1CC"          # unparseable
+    spectra[3] = ""             # empty peak list
+    spectra[4] = "999.0;0.0S;0|"  # outside the 13C axis
+    ids = [f"mol{i}" for i in range(6)]
+    dataset, failures = model.build_dataset(smiles, spectra, ids=ids)
+    assert list(dataset.ids) == ["mol0", "mol2", "mol5"]
+    assert [f.index for f in failures] == [1, 3, 4]
+    assert failures[0].reason.startswith("graph:")
+    assert failures[1].reason == "nmr_13c: empty peak list"
+    # the cached embedding of each kept row is that row's own spectrum
+    expected = model.modality.encode(model.modality.featurize([spectra[5]]).features)
+    np.testing.assert_allclose(dataset.y[2], expected[0], rtol=1e-5, atol=1e-6)
+
+
+def test_same_seed_same_training(small_model_kwargs, frame):
+    results = []
+    for _ in range(2):
+        model = ACMLModel("nmr_13c", **small_model_kwargs)
+        dataset, _ = model.build_dataset(frame.smiles[:64], frame.spectrum[:64])
+        np.random.seed(0)
+        losses = []
+        model.fit(dataset, nb_epoch=2, checkpoint_interval=0, progress=False, all_losses=losses)
+        results.append(model.predict_embedding(dataset))
+    np.testing.assert_array_equal(results[0], results[1])
+
+
+def test_graph_only_dataset_predicts_but_cannot_train(model, frame):
+    graphs, failures = model.featurize_graphs(list(frame.smiles[:10]) + ["bad smiles"])
+    assert len(graphs) == 10 and failures[0].index == 10
+    assert model.predict_embedding(graphs).shape == (10, 32)
+    with pytest.raises(ValueError, match="build_dataset"):
+        model.fit(graphs, nb_epoch=1, progress=False)
+
+
+def test_mismatched_lengths_are_refused(model):
+    with pytest.raises(ValueError, match="paired row by row"):
+        model.build_dataset(["CCO", "CCC"], ["20.0;0;0|"])

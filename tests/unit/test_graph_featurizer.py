@@ -1,0 +1,89 @@
+import numpy as np
+import pytest
+
+from deepchem_acml import ACMLGraphFeaturizer
+from deepchem_acml.featurizers.graph import NUM_ATOM_TYPES
+
+
+@pytest.fixture
+def featurizer():
+    return ACMLGraphFeaturizer()
+
+
+def test_ethanol_counts_and_codes(featurizer):
+    (graph,) = featurizer.featurize_with_report(["CCO"]).features
+    assert graph.num_nodes == 3
+    assert graph.edge_index.shape == (2, 4)  # two bonds, both directions
+    assert graph.node_features[:, 0].tolist() == [5, 5, 7]  # C, C, O as atomic number - 1
+    assert graph.node_features[:, 1].tolist() == [0, 0, 0]
+    assert graph.edge_features.tolist() == [[0, 0]] * 4
+
+
+def test_benzene_bonds_are_aromatic(featurizer):
+    (graph,) = featurizer.featurize_with_report(["c1ccccc1"]).features
+    assert graph.num_nodes == 6 and graph.edge_index.shape[1] == 12
+    assert set(graph.edge_features[:, 0].tolist()) == {3}
+
+
+def test_bond_orders(featurizer):
+    (graph,) = featurizer.featurize_with_report(["C=CC#N"]).features
+    assert sorted(set(graph.edge_features[:, 0].tolist())) == [0, 1, 2]
+
+
+def test_chirality_tags_distinguish_enantiomers(featurizer):
+    left, right = featurizer.featurize_with_report(["C[C@H](N)O", "C[C@@H](N)O"]).features
+    assert left.node_features[1, 1] in (1, 2) and right.node_features[1, 1] in (1, 2)
+    assert left.node_features[1, 1] != right.node_features[1, 1]
+    assert left.node_features[[0, 2, 3], 1].tolist() == [0, 0, 0]
+
+
+def test_bond_directions_of_a_stereo_double_bond(featurizer):
+    trans, cis = featurizer.featurize_with_report(["F/C=C/F", "F/C=C\\F"]).features
+    assert set(trans.edge_features[:, 1].tolist()) - {0}, "directional single bonds expected"
+    assert trans.edge_features[:, 1].tolist() != cis.edge_features[:, 1].tolist()
+    double = trans.edge_features[:, 0] == 1
+    assert trans.edge_features[double, 1].tolist() == [0, 0]
+
+
+def test_edge_index_is_symmetric(featurizer, small_frame):
+    result = featurizer.featurize_with_report(small_frame.smiles)
+    assert result.n_failed == 0
+    for graph in result.features[:50]:
+        pairs = set(map(tuple, graph.edge_index.T.tolist()))
+        assert pairs == {(b, a) for a, b in pairs}
+        assert graph.node_features[:, 0].max() < NUM_ATOM_TYPES
+
+
+def test_failures_are_reported_by_index_and_good_rows_keep_theirs(featurizer):
+    inputs = ["CCO", "C1CC", "", None, "*CC", 42, "c1ccccc1"]
+    result = featurizer.featurize_with_report(inputs)
+    assert result.indices.tolist() == [0, 6]
+    assert [f.index for f in result.failures] == [1, 2, 3, 4, 5]
+    reasons = {f.index: f.reason for f in result.failures}
+    assert "could not parse" in reasons[1]
+    assert reasons[2] == "empty SMILES"
+    assert reasons[3] == "input is None"
+    assert "atomic number 0" in reasons[4]
+    assert "expected a SMILES string" in reasons[5]
+    assert len(result.indices) + result.n_failed == result.n_inputs == len(inputs)
+    table = result.failure_table()
+    assert table["index"].tolist() == [1, 2, 3, 4, 5]
+
+
+def test_featurize_keeps_deepchem_contract_but_warns(featurizer):
+    with pytest.warns(UserWarning, match="row 1"):
+        out = featurizer.featurize(["CCO", "not-a-smiles"])
+    assert len(out) == 2 and out[0].num_nodes == 3 and np.asarray(out[1]).size == 0
+    assert featurizer.last_report_.failures[0].index == 1
+
+
+def test_single_string_is_refused_with_advice(featurizer):
+    with pytest.raises(TypeError, match="Wrap it in a list"):
+        featurizer.featurize_with_report("CCO")
+
+
+def test_max_atoms_and_repr():
+    featurizer = ACMLGraphFeaturizer(max_atoms=3)
+    result = featurizer.featurize_with_report(["CCO", "CCCC"])
+    assert result.indices.tolist() == [0] and "max_atoms=3" in result.failures[0].reason
+    assert repr(featurizer) == "ACMLGraphFeaturizer[max_atoms=3]"
