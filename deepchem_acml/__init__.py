@@ -1,17 +1,43 @@
 """deepchem-acml: Asymmetric Contrastive Multimodal Learning (ACML) for DeepChem.
 
 A shallow GIN graph encoder learns, through a CLIP-style contrastive loss, to align with the
-frozen pretrained encoder of another chemical modality (here first 13C NMR), so that the
-chemistry that modality encodes flows into the graph embeddings.
+frozen pretrained encoder of another chemical modality (here 13C NMR), so that the chemistry
+that modality encodes flows into the graph embeddings.
+
+The public names below are imported on first use, so that ``import deepchem_acml`` (and the
+``acml`` command) stay fast and DeepChem is loaded only when needed.
 """
+from importlib import import_module
+from typing import Any
+
 __version__ = "0.1.0"
 
-from deepchem_acml.featurizers.graph import ACMLGraphFeaturizer  # noqa: E402
-from deepchem_acml.featurizers.spectra import NMRSpectrumFeaturizer, PeakListFeaturizer  # noqa: E402
-from deepchem_acml.featurizers.base import FeaturizationResult, FeaturizationFailure  # noqa: E402
-from deepchem_acml.models.acml import ACMLModel  # noqa: E402
-from deepchem_acml.modalities import Modality, get_modality, register_modality  # noqa: E402
+_PUBLIC = {
+    "ACMLModel": "deepchem_acml.models.acml",
+    "ACMLPropertyModel": "deepchem_acml.models.finetune",
+    "ACMLGraphFeaturizer": "deepchem_acml.featurizers.graph",
+    "ACMLFeaturizer": "deepchem_acml.featurizers.embedding",
+    "NMRSpectrumFeaturizer": "deepchem_acml.featurizers.spectra",
+    "PeakListFeaturizer": "deepchem_acml.featurizers.spectra",
+    "FeaturizationResult": "deepchem_acml.featurizers.base",
+    "FeaturizationFailure": "deepchem_acml.featurizers.base",
+    "ACMLTransformer": "deepchem_acml.trans",
+    "ACMLEmbedder": "deepchem_acml.sklearn",
+    "Modality": "deepchem_acml.modalities",
+    "get_modality": "deepchem_acml.modalities",
+    "register_modality": "deepchem_acml.modalities",
+}
 
-__all__ = ["ACMLModel", "ACMLGraphFeaturizer", "NMRSpectrumFeaturizer", "PeakListFeaturizer",
-           "FeaturizationResult", "FeaturizationFailure", "Modality", "get_modality",
-           "register_modality", "__version__"]
+__all__ = sorted(_PUBLIC) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PUBLIC:
+        value = getattr(import_module(_PUBLIC[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'deepchem_acml' has no attribute {name!r}")
+
+
+def __dir__():
+    return __all__

@@ -40,6 +40,9 @@ def save_checkpoint_file(path: PathLike, payload: Dict[str, Any], kind: str) -> 
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(path, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
     except BaseException:
         if os.path.exists(temporary):
             os.remove(temporary)

@@ -16,13 +16,13 @@ def _quiet_imports() -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from deepchem_acml.cli import demo, pretrain_encoder
+    from deepchem_acml.cli import demo, evaluate, pretrain, pretrain_encoder
 
     parser = argparse.ArgumentParser(
         prog="acml", description="Asymmetric Contrastive Multimodal Learning for DeepChem.")
     parser.add_argument("--verbose", action="store_true", help="show DeepChem's own log lines")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (demo, pretrain_encoder):
+    for module in (demo, pretrain, pretrain_encoder, evaluate):
         module.add_parser(commands)
     return parser
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Iterable, List, Optional, Sequence
+from typing import Any, Iterable, List, Optional
 
 import numpy as np
 
@@ -133,12 +133,10 @@ class ReportingFeaturizerMixin:
             message = f"{type(self).__name__}: {result.summary()}"
             logger.warning(message)
             warnings.warn(message, stacklevel=2)
-        if all(isinstance(f, np.ndarray) for f in result.features) and result.features \
-                and not result.failures:
-            try:
-                return np.stack(result.features)
-            except ValueError:
-                pass
+        if result.features and not result.failures and all(
+                isinstance(f, np.ndarray) and f.shape == result.features[0].shape
+                for f in result.features):
+            return np.stack(result.features)  # a plain matrix, as dc.feat returns for vectors
         return out
 
 
@@ -147,11 +145,5 @@ def _as_list(datapoints: Any) -> List[Any]:
         raise TypeError(
             "featurize takes a sequence of inputs (a list of SMILES or spectra); "
             f"got a single {type(datapoints).__name__}. Wrap it in a list.")
-    if isinstance(datapoints, np.ndarray) and datapoints.dtype != object:
-        return list(datapoints)
     return list(datapoints)
 
-
-def subset_rows(values: Sequence[Any], indices: np.ndarray) -> List[Any]:
-    """The entries of ``values`` at ``indices`` (for keeping ids aligned with features)."""
-    return [values[int(i)] for i in indices]

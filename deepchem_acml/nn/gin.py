@@ -96,11 +96,19 @@ class GINEncoder(nn.Module):
         h = (self.atom_type_embedding(batch.node_features[:, 0])
              + self.chirality_embedding(batch.node_features[:, 1]))
         for layer, (conv, norm) in enumerate(zip(self.convs, self.norms)):
-            h = norm(conv(h, batch.edge_index, batch.edge_features))
+            h = self._normalize(norm, conv(h, batch.edge_index, batch.edge_features))
             if layer < self.num_layers - 1:
                 h = torch.relu(h)
             h = nn.functional.dropout(h, self.dropout, training=self.training)
         return h
+
+    def _normalize(self, norm: nn.BatchNorm1d, h: torch.Tensor) -> torch.Tensor:
+        # A batch holding a single atom has no variance to normalise by: use the running
+        # statistics for it instead of failing (a lone methane or metal ion is valid input).
+        if self.training and h.shape[0] < 2:
+            return nn.functional.batch_norm(h, norm.running_mean, norm.running_var, norm.weight,
+                                            norm.bias, training=False, eps=norm.eps)
+        return norm(h)
 
     def forward(self, batch: GraphBatch) -> torch.Tensor:
         return pool_nodes(self.node_embeddings(batch), batch.graph_index, batch.num_graphs,

@@ -21,8 +21,11 @@ def test_demo_writes_metrics_checkpoint_and_embeddings(tmp_path):
         _acml() + ["demo", "--out", str(out), "--max-molecules", "600", "--epochs", "2",
                    "--hidden-dim", "32"], capture_output=True, text=True, timeout=600)
     assert completed.returncode == 0, completed.stderr[-2000:]
-    assert "pools of 128" in completed.stdout and "modality → graph" in completed.stdout
     metrics = json.loads((out / "metrics.json").read_text())
+    pool_size = metrics["retrieval"]["pool_size"]
+    assert pool_size == min(128, metrics["data"]["n_test"])
+    assert f"pools of {pool_size}" in completed.stdout and "modality → graph" in completed.stdout
+    assert "ACML training" in completed.stderr  # the progress bar
     pools = metrics["retrieval"]["pools"]["modality_to_graph"]
     assert set(pools) >= {"top1", "top2", "top3", "top5", "top10", "top20", "mrr"}
     assert metrics["data"]["n_train"] + metrics["data"]["n_valid"] + metrics["data"]["n_test"] \
@@ -35,7 +38,7 @@ def test_demo_writes_metrics_checkpoint_and_embeddings(tmp_path):
 
 
 def test_missing_data_file_is_a_clear_error(tmp_path):
-    completed = subprocess.run(_acml() + ["demo", "--data", str(tmp_path / "nope.csv"),
+    completed = subprocess.run(_acml() + ["pretrain", "--data", str(tmp_path / "nope.csv"),
                                           "--out", str(tmp_path)],
                                capture_output=True, text=True, timeout=300)
     assert completed.returncode == 2

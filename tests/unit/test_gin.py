@@ -72,3 +72,12 @@ def test_bad_arguments():
         GINEncoder(pooling="attention")
     with pytest.raises(ValueError, match="num_layers"):
         GINEncoder(num_layers=0)
+
+
+def test_a_single_atom_batch_trains(graphs):
+    encoder = GINEncoder(num_layers=2, hidden_dim=8).train()
+    methane = graphs[-1]
+    assert methane.num_nodes == 1
+    out = encoder(collate_graphs([methane]))
+    out.sum().backward()
+    assert out.shape == (1, 8) and torch.isfinite(out).all()

@@ -1,0 +1,191 @@
+"""``acml pretrain``: train an ACML graph encoder against a frozen modality, resumably."""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import numpy as np
+
+PRETRAIN_DEFAULTS = dict(epochs=100, hidden_dim=128, batch_size=128, learning_rate=1e-3, seed=0)
+
+
+def add_training_arguments(parser: argparse.ArgumentParser, defaults: Dict[str, Any]) -> None:
+    """The training options shared by ``demo`` and ``pretrain``."""
+    parser.add_argument("--epochs", type=int, default=defaults["epochs"])
+    parser.add_argument("--hidden-dim", type=int, default=defaults["hidden_dim"],
+                        help="GIN width (graph embedding size)")
+    parser.add_argument("--projection-dim", type=int, default=defaults.get("projection_dim", 512),
+                        help="size of the shared contrastive space (ACML: 512)")
+    parser.add_argument("--batch-size", type=int, default=defaults["batch_size"])
+    parser.add_argument("--learning-rate", type=float, default=defaults["learning_rate"])
+    parser.add_argument("--seed", type=int, default=defaults["seed"])
+    parser.add_argument("--pool-size", type=int, default=128,
+                        help="retrieval candidate pool (the paper's protocol: 128)")
+    parser.add_argument("--checkpoint-every", type=int, default=100,
+                        help="steps between training-state checkpoints (resume after a crash)")
+    parser.add_argument("--device", default=None, help="torch device (default: cuda if present)")
+
+
+def training_kwargs(args: argparse.Namespace) -> Dict[str, Any]:
+    return dict(epochs=args.epochs, hidden_dim=args.hidden_dim,
+                projection_dim=args.projection_dim, batch_size=args.batch_size,
+                learning_rate=args.learning_rate, seed=args.seed, pool_size=args.pool_size,
+                checkpoint_every=args.checkpoint_every, device=args.device)
+
+
+def add_parser(commands) -> None:
+    parser = commands.add_parser(
+        "pretrain", help="train an ACML graph encoder against a frozen modality encoder",
+        description="Train ACML on paired molecules and spectra; resumes from OUT/"
+                    "training_state.pt when it exists (same command after a crash).")
+    parser.add_argument("--modality", default="nmr_13c", choices=["nmr_13c"])
+    parser.add_argument("--data", type=Path, default=None,
+                        help="CSV with columns smiles, spectrum (and optionally inchikey), or an "
+                             "nmrshiftdb2 .jsonl.gz (default: the full nmrshiftdb2 in the shared "
+                             "data folder)")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--max-molecules", type=int, default=None)
+    add_training_arguments(parser, PRETRAIN_DEFAULTS)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from deepchem_acml.data.nmrshiftdb2 import nmrshiftdb2_path, read_nmrshiftdb2
+
+    data = args.data or nmrshiftdb2_path()
+    if not Path(data).is_file():
+        raise FileNotFoundError(f"no data file at {data}")
+    frame = read_nmrshiftdb2(data) if str(data).endswith(".jsonl.gz") else pd.read_csv(data)
+    if args.max_molecules is not None:
+        frame = frame.head(args.max_molecules)
+    run_pretraining(frame, args.out, source=str(data), modality=args.modality,
+                    **training_kwargs(args))
+    return 0
+
+
+def run_pretraining(frame, out: Path, source: str, modality: str = "nmr_13c",
+                    epochs: int = 100, hidden_dim: int = 128, projection_dim: int = 512,
+                    batch_size: int = 128,
+                    learning_rate: float = 1e-3, seed: int = 0, pool_size: int = 128,
+                    checkpoint_every: int = 100, device: Optional[str] = None) -> Dict[str, Any]:
+    """Featurize, split by InChIKey, train, evaluate retrieval on the test split, write results.
+
+    Writes to ``out``: ``metrics.json``, ``acml_<modality>.pt``, ``test_embeddings.npz``,
+    ``failures.csv`` and ``training_state.pt`` (the resumable state). Returns the metrics.
+    """
+    import pandas as pd
+    import torch
+
+    from deepchem_acml import ACMLModel
+    from deepchem_acml.data.nmrshiftdb2 import heavy_atom_filter
+    from deepchem_acml.data.splits import inchikey_split
+    from deepchem_acml.evaluation.retrieval import format_retrieval_table, retrieval_report
+
+    started = time.time()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    missing = {"smiles", "spectrum"} - set(frame.columns)
+    if missing:
+        raise ValueError(f"{source} lacks column(s) {sorted(missing)}; it needs smiles and spectrum")
+    frame = frame.reset_index(drop=True)
+    if "inchikey" not in frame.columns:
+        frame["inchikey"] = inchikeys_of(frame.smiles)
+    kept, removed = heavy_atom_filter(frame)
+    print(f"Data: {len(frame)} molecules from the {source}; {len(removed)} outside 3..50 heavy "
+          "atoms set aside (listed in failures.csv)")
+
+    model = ACMLModel(modality, hidden_dim=hidden_dim, projection_dim=projection_dim,
+                      batch_size=batch_size,
+                      learning_rate=learning_rate, seed=seed,
+                      device=torch.device(device) if device else None)
+    featurize_started = time.time()
+    dataset, failures = model.build_dataset(kept.smiles, kept.spectrum, ids=kept.inchikey)
+    print(f"Featurized graphs and spectra, frozen {modality} embeddings cached: {len(dataset)} "
+          f"pairs, {len(failures)} rows not usable ({time.time() - featurize_started:.1f} s)")
+    for failure in failures[:5]:
+        print(f"  {failure}")
+    failure_rows = [(int(kept.index[f.index]), f.input, f.reason) for f in failures]
+    failure_rows += [(int(i), row.smiles, row.reason) for i, row in removed.iterrows()]
+    pd.DataFrame(sorted(failure_rows), columns=["index", "input", "reason"]).to_csv(
+        out / "failures.csv", index=False)
+
+    train_idx, valid_idx, test_idx = inchikey_split(list(dataset.ids), seed=0)
+    train, valid, test = (dataset.select(idx) for idx in (train_idx, valid_idx, test_idx))
+    print(f"Split by InChIKey skeleton: {len(train)} train / {len(valid)} valid / "
+          f"{len(test)} test; {epochs} epochs, batch {batch_size}, seed {seed}")
+    train_started = time.time()
+    history = model.train(train, valid, nb_epoch=epochs,
+                          checkpoint_path=out / "training_state.pt",
+                          checkpoint_every=checkpoint_every)
+    train_seconds = time.time() - train_started
+    best = min(history, key=lambda record: record["valid_loss"])
+
+    graph_projection = model.predict(test)
+    modality_projection = model.project_modality(test.y)
+    report = retrieval_report(graph_projection, modality_projection, pool_size=pool_size, seed=seed)
+    print()
+    print(f"Retrieval on the held-out test split ({len(test)} molecules never seen in training):")
+    print(format_retrieval_table(report))
+
+    checkpoint = out / f"acml_{modality}.pt"
+    model.save(checkpoint)
+    smiles_of = dict(zip(kept.inchikey, kept.smiles))
+    np.savez_compressed(out / "test_embeddings.npz", ids=np.asarray(test.ids, dtype=str),
+                        smiles=np.asarray([smiles_of[i] for i in test.ids], dtype=str),
+                        graph_embedding=model.predict_embedding(test),
+                        graph_projection=graph_projection,
+                        modality_projection=modality_projection)
+    metrics = {
+        "retrieval": report,
+        "data": {"source": source, "n_input": len(frame), "n_pairs": len(dataset),
+                 "n_not_usable": len(failures) + len(removed), "n_train": len(train),
+                 "n_valid": len(valid), "n_test": len(test),
+                 "split": "inchikey_split(seed=0) on the InChIKey skeleton, 80/10/10"},
+        "training": {"epochs": len(history), "best_epoch": best["epoch"],
+                     "best_valid_loss": best["valid_loss"], "seconds": round(train_seconds, 1),
+                     "history": history},
+        "model": model.config(),
+        "command": "acml " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+        "versions": package_versions(),
+        "seconds_total": round(time.time() - started, 1),
+    }
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
+    top10 = report["pools"]["modality_to_graph"]["top10"]
+    print(f"\nSpectrum → graph top-10 in pools of {report['pool_size']}: {top10:.3f} "
+          f"(chance {report['chance']['pools']['top10']:.3f}). Wrote metrics.json, "
+          f"{checkpoint.name}, test_embeddings.npz, failures.csv to {out} "
+          f"in {metrics['seconds_total']:.0f} s.")
+    return metrics
+
+
+def inchikeys_of(smiles) -> list:
+    """InChIKeys of SMILES (a unique placeholder where RDKit cannot parse one)."""
+    from rdkit import Chem, RDLogger
+
+    RDLogger.DisableLog("rdApp.*")
+    keys = []
+    for s in smiles:
+        mol = Chem.MolFromSmiles(s) if isinstance(s, str) else None
+        keys.append(Chem.MolToInchiKey(mol) if mol is not None else f"unparsed-{len(keys)}")
+    RDLogger.EnableLog("rdApp.*")
+    return keys
+
+
+def package_versions() -> Dict[str, str]:
+    """Versions of the packages a result depends on, for metrics and checkpoints."""
+    import deepchem
+    import rdkit
+    import torch
+
+    from deepchem_acml import __version__
+
+    return {"deepchem_acml": __version__, "deepchem": deepchem.__version__,
+            "torch": torch.__version__, "rdkit": rdkit.__version__,
+            "numpy": np.__version__, "python": sys.version.split()[0]}

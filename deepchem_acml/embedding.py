@@ -1,0 +1,54 @@
+"""Graph embeddings from a pretrained ACML graph encoder: the one implementation behind
+``ACMLFeaturizer``, ``ACMLTransformer`` and ``ACMLEmbedder``."""
+from __future__ import annotations
+
+import os
+from typing import Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+
+from deepchem_acml.checkpoints import load_checkpoint_file
+from deepchem_acml.data.batching import collate_graphs
+from deepchem_acml.featurizers.base import FeaturizationResult
+from deepchem_acml.featurizers.graph import ACMLGraphFeaturizer
+from deepchem_acml.nn.gin import GINEncoder
+
+EncoderSource = Union[str, os.PathLike, GINEncoder, "ACMLModel"]  # noqa: F821
+
+
+def load_graph_encoder(source: EncoderSource) -> GINEncoder:
+    """The GIN of an ACML checkpoint file, a shipped pretrained name, an ``ACMLModel``, or a
+    ``GINEncoder`` (passed through); in eval mode."""
+    from deepchem_acml.models.acml import ACML_CHECKPOINT_KIND, ACMLModel, pretrained_path
+
+    if isinstance(source, GINEncoder):
+        return source.eval()
+    if isinstance(source, ACMLModel):
+        return source.model.graph_encoder.eval()
+    path = pretrained_path(source) if isinstance(source, str) and not os.path.exists(source) else source
+    data = load_checkpoint_file(path, kind=ACML_CHECKPOINT_KIND)
+    hyper = data["config"]["hyperparameters"]
+    encoder = GINEncoder(hyper["num_layers"], hyper["hidden_dim"], hyper["dropout"], hyper["pooling"])
+    prefix = "graph_encoder."
+    encoder.load_state_dict({k[len(prefix):]: v for k, v in data["model_state_dict"].items()
+                             if k.startswith(prefix)})
+    return encoder.eval()
+
+
+@torch.no_grad()
+def embed_graphs(encoder: GINEncoder, graphs: Sequence, batch_size: int = 256,
+                 device: Optional[torch.device] = None) -> np.ndarray:
+    """(N, hidden_dim) float32 embeddings of ``GraphData`` objects, in batches."""
+    device = device or next(encoder.parameters()).device
+    encoder.eval()
+    chunks = [encoder(collate_graphs(graphs[i:i + batch_size], device=device)).cpu().numpy()
+              for i in range(0, len(graphs), batch_size)]
+    return np.concatenate(chunks) if chunks else np.zeros((0, encoder.hidden_dim), np.float32)
+
+
+def embed_smiles(encoder: GINEncoder, smiles: Sequence, batch_size: int = 256,
+                 device: Optional[torch.device] = None) -> Tuple[np.ndarray, FeaturizationResult]:
+    """Embeddings of the SMILES that featurize (rows follow ``result.indices``) and the report."""
+    result = ACMLGraphFeaturizer().featurize_with_report(smiles)
+    return embed_graphs(encoder, result.features, batch_size, device), result

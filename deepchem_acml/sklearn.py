@@ -1,0 +1,143 @@
+"""``ACMLEmbedder``: ACML graph embeddings as a scikit-learn transformer."""
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+ON_ERROR = ("raise", "nan")
+
+
+class ACMLEmbedder(TransformerMixin, BaseEstimator):
+    """SMILES -> ACML graph embeddings, for scikit-learn pipelines.
+
+    ``fit`` either loads a pretrained ACML graph encoder (``pretrained``: a shipped name or a
+    checkpoint path) or, when ``pretrained=None``, runs ACML pretraining on the SMILES and the
+    modality inputs given to ``fit``. The fitted encoder is kept as plain arrays
+    (``encoder_state_``), so the estimator pickles with joblib and ``clone`` works.
+
+    Parameters
+    ----------
+    pretrained: str or None
+        ``"nmr_13c"`` (default), a checkpoint path, or ``None`` to pretrain in ``fit``.
+    modality: str
+        The modality to pretrain against when ``pretrained`` is None.
+    epochs, hidden_dim, batch_size, seed:
+        Pretraining settings (used only when ``pretrained`` is None).
+    on_error: str
+        What ``transform`` does with a molecule that cannot be featurized: ``"raise"``
+        (default; the error lists index, input and reason of each) or ``"nan"`` (a row of NaN;
+        the report is in ``failures_``).
+
+    Examples
+    --------
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.linear_model import Ridge
+    >>> pipe = make_pipeline(ACMLEmbedder("nmr_13c"), Ridge())
+    >>> _ = pipe.fit(["CCO", "CCCO", "CCCCO", "c1ccccc1"], [0.1, 0.3, 0.5, 0.2])
+    >>> pipe.predict(["CCCCCO"]).shape
+    (1,)
+    """
+
+    def __init__(self, pretrained: Optional[str] = "nmr_13c", modality: str = "nmr_13c",
+                 epochs: int = 20, hidden_dim: int = 128, batch_size: int = 128, seed: int = 0,
+                 on_error: str = "raise"):
+        self.pretrained = pretrained
+        self.modality = modality
+        self.epochs = epochs
+        self.hidden_dim = hidden_dim
+        self.batch_size = batch_size
+        self.seed = seed
+        self.on_error = on_error
+
+    def fit(self, X: Sequence[str], y: Any = None, modality_inputs: Optional[Sequence[Any]] = None):
+        """Load the pretrained encoder, or pretrain one on ``X`` paired with ``modality_inputs``."""
+        from deepchem_acml.embedding import load_graph_encoder
+
+        if self.on_error not in ON_ERROR:
+            raise ValueError(f"on_error must be one of {ON_ERROR}, got {self.on_error!r}")
+        smiles = _as_smiles_list(X)
+        if self.pretrained is not None:
+            encoder = load_graph_encoder(self.pretrained)
+        else:
+            if modality_inputs is None:
+                raise ValueError("pretrained=None means ACML pretraining in fit: pass "
+                                 "modality_inputs (e.g. spectra) paired with X, or set "
+                                 "pretrained to a shipped name or a checkpoint path")
+            from deepchem_acml import ACMLModel
+
+            model = ACMLModel(self.modality, hidden_dim=self.hidden_dim,
+                              batch_size=self.batch_size, seed=self.seed)
+            dataset, failures = model.build_dataset(smiles, modality_inputs)
+            if len(dataset) < 2:
+                raise ValueError(f"only {len(dataset)} usable pairs to pretrain on; failures: "
+                                 + "; ".join(str(f) for f in failures[:5]))
+            model.fit(dataset, nb_epoch=self.epochs, checkpoint_interval=0, progress=False)
+            encoder = model.model.graph_encoder
+            self.pretraining_failures_ = failures
+        self.encoder_config_ = encoder.config()
+        self.encoder_state_ = {k: v.detach().cpu().numpy().copy()
+                               for k, v in encoder.state_dict().items()}
+        self.n_features_out_ = encoder.hidden_dim
+        self._encoder = None
+        return self
+
+    def _fitted_encoder(self):
+        import torch
+
+        from deepchem_acml.nn.gin import GINEncoder
+
+        if getattr(self, "_encoder", None) is None:
+            encoder = GINEncoder(**self.encoder_config_)
+            encoder.load_state_dict({k: torch.from_numpy(v) for k, v in self.encoder_state_.items()})
+            self._encoder = encoder.eval()
+        return self._encoder
+
+    def transform(self, X: Sequence[str]) -> np.ndarray:
+        """(n_samples, hidden_dim) embeddings, one row per input, in order."""
+        from deepchem_acml.embedding import embed_smiles
+
+        check_is_fitted(self, "encoder_state_")
+        smiles = _as_smiles_list(X)
+        embeddings, result = embed_smiles(self._fitted_encoder(), smiles, self.batch_size)
+        self.failures_ = result.failures
+        if result.failures and self.on_error == "raise":
+            raise ValueError("ACMLEmbedder could not featurize "
+                             f"{result.n_failed} of {result.n_inputs} inputs (set "
+                             "on_error='nan' to get NaN rows instead):\n" + result.summary())
+        out = np.full((len(smiles), self.n_features_out_), np.nan, dtype=np.float32)
+        out[result.indices] = embeddings
+        return out
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        check_is_fitted(self, "encoder_state_")
+        return np.array([f"acml{i}" for i in range(self.n_features_out_)], dtype=object)
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_encoder"] = None
+        return state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.input_tags.two_d_array = False
+        return tags
+
+
+def _as_smiles_list(X: Any) -> list:
+    """Accept a list/tuple/Series of SMILES, or a (n, 1) array/DataFrame column."""
+    if isinstance(X, str):
+        raise TypeError("ACMLEmbedder takes a sequence of SMILES, not a single string: wrap it "
+                        "in a list")
+    if hasattr(X, "to_numpy"):
+        X = X.to_numpy()
+    array = np.asarray(X, dtype=object)
+    if array.ndim == 2 and array.shape[1] == 1:
+        array = array[:, 0]
+    if array.ndim != 1:
+        raise ValueError(f"ACMLEmbedder takes one SMILES per sample; got an array of shape "
+                         f"{array.shape}")
+    return list(array)
