@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 from typing import Any, Dict, Optional
 
@@ -37,4 +38,25 @@ def run_demo(out: Path, max_molecules: Optional[int] = None, **kwargs) -> Dict[s
     frame = read_embedded_nmr_13c()
     if max_molecules is not None:
         frame = frame.head(max_molecules)
-    return run_pretraining(frame, out, source="embedded nmrshiftdb2 13C subset", **kwargs)
+    metrics = run_pretraining(frame, out, source="embedded nmrshiftdb2 13C subset", **kwargs)
+    metrics["downstream"] = downstream_esol(Path(out) / "acml_nmr_13c.pt", kwargs.get("seed", 0))
+    (Path(out) / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
+    return metrics
+
+
+def downstream_esol(checkpoint: Path, seed: int = 0) -> Dict[str, Any]:
+    """Where users' work begins: the new embeddings on ESOL (shipped), scaffold split,
+    beside ECFP4 + random forest on the same split."""
+    from deepchem_acml.evaluation.moleculenet import load_split_task, run_methods
+
+    task = load_split_task("esol")
+    results = run_methods(task, str(checkpoint), seed,
+                          methods=("ACML frozen + linear", "ECFP4 + RF"))
+    sizes = {n: len(s) for n, s in task.smiles.items()}
+    print(f"\nDownstream: ESOL solubility, DeepChem scaffold split "
+          f"{sizes['train']}/{sizes['valid']}/{sizes['test']}, test RMSE (log mol/L, lower is "
+          "better):")
+    for method, result in results.items():
+        print(f"  {method:<24}{result['score']:.3f}")
+    return {"task": "esol", "split": "scaffold 80/10/10", "metric": "RMSE", "sizes": sizes,
+            "results": results}

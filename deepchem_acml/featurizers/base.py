@@ -121,8 +121,11 @@ class ReportingFeaturizerMixin:
         """DeepChem-compatible: an array aligned with the inputs, failures as ``np.array([])``.
 
         The failures are not silent: a warning lists them and ``self.last_report_`` holds the
-        full :class:`FeaturizationResult`.
+        full :class:`FeaturizationResult`. As in DeepChem, a single string (or RDKit Mol) is
+        one input.
         """
+        if isinstance(datapoints, str) or type(datapoints).__name__ == "Mol":
+            datapoints = [datapoints]
         result = self.featurize_with_report(datapoints)
         out = np.empty(result.n_inputs, dtype=object)
         for i in range(result.n_inputs):

@@ -87,3 +87,8 @@ def test_max_atoms_and_repr():
     result = featurizer.featurize_with_report(["CCO", "CCCC"])
     assert result.indices.tolist() == [0] and "max_atoms=3" in result.failures[0].reason
     assert repr(featurizer) == "ACMLGraphFeaturizer[max_atoms=3]"
+
+
+def test_featurize_takes_one_smiles_like_deepchem(featurizer):
+    (graph,) = featurizer.featurize("CCO")
+    assert graph.num_nodes == 3
