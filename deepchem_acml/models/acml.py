@@ -1,12 +1,10 @@
 """ACMLModel: a DeepChem TorchModel that aligns a trainable GIN with a frozen modality encoder."""
 from __future__ import annotations
 
-import contextlib
 import copy
 import logging
 import math
 import os
-import warnings
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -26,6 +24,7 @@ from deepchem_acml.modalities.base import PRETRAINED_DIR
 from deepchem_acml.nn.gin import GINEncoder
 from deepchem_acml.nn.heads import ProjectionHead
 from deepchem_acml.nn.loss import acml_contrastive_loss
+from deepchem_acml.models.utils import quiet_deepchem_loss_warning, seed_everything
 
 logger = logging.getLogger(__name__)
 
@@ -257,7 +256,7 @@ class ACMLModel(dc.models.TorchModel):
             bar = tqdm(total=steps, desc="ACML training", unit="step")
             callbacks.append(lambda model, step: bar.update(1))
         try:
-            with _quiet_deepchem_loss_warning():
+            with quiet_deepchem_loss_warning():
                 return super().fit(dataset, nb_epoch, max_checkpoints_to_keep,
                                    checkpoint_interval, deterministic, restore, variables, loss,
                                    callbacks, all_losses)
@@ -340,7 +339,7 @@ class ACMLModel(dc.models.TorchModel):
             while state["epoch"] < nb_epoch:
                 if patience is not None and state["since_best"] >= patience:
                     break
-                with _quiet_deepchem_loss_warning():
+                with quiet_deepchem_loss_warning():
                     self.fit_generator(self._epoch_batches(train, state["epoch"], state["step"]),
                                        checkpoint_interval=0, callbacks=[save_state],
                                        loss=recorded_loss)
@@ -506,29 +505,3 @@ def pretrained_path(name: str) -> Path:
         raise FileNotFoundError(f"no pretrained ACML model named {name!r}; shipped: {shipped}. "
                                 "Pass the path of your own checkpoint instead.")
     return path
-
-
-@contextlib.contextmanager
-def _quiet_deepchem_loss_warning():
-    """TorchModel.fit_generator sums losses with their graphs attached and converts the sum
-    with float(), which makes torch warn once per call; harmless, and not the user's doing."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Converting a tensor with requires_grad=True")
-        yield
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, numpy and torch, and switch torch to deterministic algorithms.
-
-    The switch is process-wide. Without it, some multithreaded CPU kernels accumulate in an
-    order that depends on thread scheduling, so two runs with the same seed drift apart when
-    the machine is busy (measured here: up to 0.08 in embeddings after two epochs); with it,
-    runs are bitwise identical on CPU, at no measurable cost. ``warn_only=True``: an op with
-    no deterministic CUDA version warns instead of failing.
-    """
-    import random
-
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)

@@ -12,6 +12,7 @@ from deepchem.models.losses import L2Loss, SigmoidCrossEntropy
 from deepchem.models.optimizers import AdamW
 
 from deepchem_acml.data.batching import collate_graphs
+from deepchem_acml.models.utils import quiet_deepchem_loss_warning, seed_everything
 from deepchem_acml.nn.gin import GINEncoder
 
 MODES = ("classification", "regression")
@@ -90,7 +91,6 @@ class ACMLPropertyModel(dc.models.TorchModel):
                  head_dropout: float = 0.1, learning_rate: float = 1e-3, batch_size: int = 64,
                  seed: Optional[int] = None, **kwargs):
         from deepchem_acml.embedding import load_graph_encoder
-        from deepchem_acml.models.acml import seed_everything
 
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -120,3 +120,8 @@ class ACMLPropertyModel(dc.models.TorchModel):
         if self.mode == "classification" and label_tensors:
             label_tensors = [t.reshape(-1, self.n_tasks) for t in label_tensors]
         return [graphs], label_tensors, weight_tensors
+
+    def fit(self, dataset, nb_epoch: int = 10, **kwargs) -> float:
+        """``TorchModel.fit`` (same arguments)."""
+        with quiet_deepchem_loss_warning():
+            return super().fit(dataset, nb_epoch, **kwargs)

@@ -44,9 +44,11 @@ def test_transformer_names_failed_rows():
 
 
 def test_featurizer_inside_a_real_molnet_loader(tmp_path):
-    tasks, (train, valid, test), _ = dc.molnet.load_bbbp(
-        featurizer=ACMLFeaturizer("nmr_13c"), splitter="scaffold",
-        data_dir=str(moleculenet_dir("bbbp")), save_dir=str(tmp_path), reload=False)
+    with pytest.warns(UserWarning, match="11 failed") as record:
+        tasks, (train, valid, test), _ = dc.molnet.load_bbbp(
+            featurizer=ACMLFeaturizer("nmr_13c"), splitter="scaffold",
+            data_dir=str(moleculenet_dir("bbbp")), save_dir=str(tmp_path), reload=False)
+    assert "row 59:" in str(record[0].message)  # each failure named by row and input
     n = len(train) + len(valid) + len(test)
     raw = pd.read_csv(moleculenet_dir("bbbp") / "BBBP.csv")
     report = ACMLGraphFeaturizer().featurize_with_report(raw["smiles"].tolist())
