@@ -167,14 +167,14 @@ def run_pretraining(frame, out: Path, source: str, modality: str = "nmr_13c",
 
 def inchikeys_of(smiles) -> list:
     """InChIKeys of SMILES (a unique placeholder where RDKit cannot parse one)."""
-    from rdkit import Chem, RDLogger
+    from rdkit import Chem
 
-    RDLogger.DisableLog("rdApp.*")
+    from deepchem_acml.chem import mol_from_smiles
+
     keys = []
     for s in smiles:
-        mol = Chem.MolFromSmiles(s) if isinstance(s, str) else None
+        mol = mol_from_smiles(s)
         keys.append(Chem.MolToInchiKey(mol) if mol is not None else f"unparsed-{len(keys)}")
-    RDLogger.EnableLog("rdApp.*")
     return keys
 
 

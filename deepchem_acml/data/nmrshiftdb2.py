@@ -58,19 +58,17 @@ def heavy_atom_filter(frame: pd.DataFrame, min_atoms: int = 3,
     ``removed`` has a ``reason`` column, so the filter never drops rows without a trace.
     Rows whose SMILES does not parse are removed with that reason.
     """
-    from rdkit import Chem, RDLogger
+    from deepchem_acml.chem import mol_from_smiles
 
-    RDLogger.DisableLog("rdApp.*")
     reasons = []
     for smiles in frame["smiles"]:
-        mol = Chem.MolFromSmiles(smiles) if isinstance(smiles, str) else None
+        mol = mol_from_smiles(smiles)
         if mol is None:
             reasons.append("RDKit could not parse the SMILES")
             continue
         n = mol.GetNumHeavyAtoms()
         reasons.append(None if min_atoms <= n <= max_atoms else
                        f"{n} heavy atoms, outside {min_atoms}..{max_atoms}")
-    RDLogger.EnableLog("rdApp.*")
     reasons = pd.Series(reasons, index=frame.index)
     removed = frame[reasons.notna()].assign(reason=reasons[reasons.notna()])
     return frame[reasons.isna()], removed

@@ -12,26 +12,26 @@ from deepchem_acml.evaluation.retrieval import ranks_of_matches
 def isomer_groups(smiles: Sequence[str], kind: str = "constitutional") -> List[np.ndarray]:
     """Indices of molecules that are isomers of each other (groups of 2 or more).
 
-    ``kind="constitutional"``: same molecular formula, different connectivity (different
-    InChIKey skeleton); one representative per skeleton is not required, every molecule
-    counts. ``kind="stereo"``: same skeleton (first InChIKey block), different stereo.
+    ``kind="constitutional"``: molecules sharing a molecular formula, in groups holding at
+    least two different skeletons (first InChIKey block). ``kind="stereo"``: molecules sharing
+    a skeleton (so they differ only in stereo or isotopes).
     """
-    from rdkit import Chem, RDLogger
+    from rdkit import Chem
     from rdkit.Chem.rdMolDescriptors import CalcMolFormula
+
+    from deepchem_acml.chem import mol_from_smiles
 
     if kind not in ("constitutional", "stereo"):
         raise ValueError(f"kind must be 'constitutional' or 'stereo', got {kind!r}")
-    RDLogger.DisableLog("rdApp.*")
     groups: Dict[str, List[int]] = defaultdict(list)
     skeletons: Dict[int, str] = {}
     for i, s in enumerate(smiles):
-        mol = Chem.MolFromSmiles(s) if isinstance(s, str) else None
+        mol = mol_from_smiles(s)
         if mol is None:
             continue
         key = Chem.MolToInchiKey(mol)
         skeletons[i] = key[:14]
         groups[CalcMolFormula(mol) if kind == "constitutional" else key[:14]].append(i)
-    RDLogger.EnableLog("rdApp.*")
     result = []
     for members in groups.values():
         distinct = {skeletons[i] for i in members} if kind == "constitutional" else None

@@ -28,16 +28,14 @@ PROPERTIES = tuple(["MolWt", "LogP", "HBD", "HBA", "TPSA", "RotatableBonds", "QE
 
 def rdkit_properties(smiles: Sequence[str]) -> pd.DataFrame:
     """The eight properties of the ACML correlation analysis (NaN where RDKit fails)."""
-    from rdkit import Chem, RDLogger
+    from deepchem_acml.chem import mol_from_smiles
 
-    RDLogger.DisableLog("rdApp.*")
     functions = _property_functions()
     rows = []
     for s in smiles:
-        mol = Chem.MolFromSmiles(s) if isinstance(s, str) else None
+        mol = mol_from_smiles(s)
         rows.append({name: (float(f(mol)) if mol is not None else np.nan)
                      for name, f in functions.items()})
-    RDLogger.EnableLog("rdApp.*")
     return pd.DataFrame(rows, columns=list(PROPERTIES))
 
 
@@ -110,15 +108,14 @@ def property_correlation(embeddings: Dict[str, np.ndarray], smiles: Sequence[str
 
 def ecfp(smiles: Sequence[str], radius: int = 2, n_bits: int = 2048) -> np.ndarray:
     """Morgan/ECFP bit vectors (all zeros where RDKit fails), the fingerprint baseline."""
-    from rdkit import Chem, RDLogger
     from rdkit.Chem import rdFingerprintGenerator
 
-    RDLogger.DisableLog("rdApp.*")
+    from deepchem_acml.chem import mol_from_smiles
+
     generator = rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=n_bits)
     out = np.zeros((len(smiles), n_bits), dtype=np.float32)
     for i, s in enumerate(smiles):
-        mol = Chem.MolFromSmiles(s) if isinstance(s, str) else None
+        mol = mol_from_smiles(s)
         if mol is not None:
             out[i] = generator.GetFingerprintAsNumPy(mol)
-    RDLogger.EnableLog("rdApp.*")
     return out

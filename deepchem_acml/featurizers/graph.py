@@ -77,7 +77,9 @@ class ACMLGraphFeaturizer(ReportingFeaturizerMixin, MolecularFeaturizer):
         self.max_atoms = max_atoms
 
     def _prepare_input(self, datapoint: Any) -> Any:
-        from rdkit import Chem, RDLogger
+        from rdkit import Chem
+
+        from deepchem_acml.chem import mol_from_smiles
 
         if datapoint is None:
             raise FeaturizationError("input is None")
@@ -88,11 +90,7 @@ class ACMLGraphFeaturizer(ReportingFeaturizerMixin, MolecularFeaturizer):
                 f"expected a SMILES string or an RDKit Mol, got {type(datapoint).__name__}")
         if not datapoint.strip():
             raise FeaturizationError("empty SMILES")
-        RDLogger.DisableLog("rdApp.*")  # the failure goes into the report instead
-        try:
-            mol = Chem.MolFromSmiles(datapoint)
-        finally:
-            RDLogger.EnableLog("rdApp.*")
+        mol = mol_from_smiles(datapoint)
         if mol is None:
             raise FeaturizationError("RDKit could not parse the SMILES")
         return mol

@@ -3,6 +3,8 @@ import numpy as np
 import pytest
 import torch
 
+import deepchem as dc
+
 from deepchem_acml import ACMLModel
 from deepchem_acml.checkpoints import CheckpointError
 from deepchem_acml.evaluation.retrieval import retrieval_report
@@ -89,16 +91,35 @@ def test_failures_from_either_side_are_reported_and_ids_stay_aligned(model, fram
     np.testing.assert_allclose(dataset.y[2], expected[0], rtol=1e-5, atol=1e-6)
 
 
-def test_same_seed_same_training(small_model_kwargs, frame):
-    results = []
+def test_same_seed_same_training_curve_and_embeddings(small_model_kwargs, frame):
+    runs = []
     for _ in range(2):
         model = ACMLModel("nmr_13c", **small_model_kwargs)
-        dataset, _ = model.build_dataset(frame.smiles[:64], frame.spectrum[:64])
-        np.random.seed(0)
-        losses = []
-        model.fit(dataset, nb_epoch=2, checkpoint_interval=0, progress=False, all_losses=losses)
-        results.append(model.predict_embedding(dataset))
-    np.testing.assert_array_equal(results[0], results[1])
+        dataset, _ = model.build_dataset(frame.smiles, frame.spectrum)
+        train, valid = dataset.select(range(96)), dataset.select(range(96, 128))
+        history = model.train(train, valid, nb_epoch=3, progress=False)
+        runs.append((history, model.predict_embedding(dataset)))
+    assert runs[0][0] == runs[1][0]  # identical per-epoch train and validation losses
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+
+
+def test_a_non_finite_batch_stops_training_with_a_clear_error(model, frame):
+    dataset, _ = model.build_dataset(frame.smiles[:64], frame.spectrum[:64])
+    y = dataset.y.copy()
+    y[5, 3] = np.nan
+    poisoned = dc.data.NumpyDataset(dataset.X, y, ids=dataset.ids)
+    before = {k: v.clone() for k, v in model.model.named_parameters()}
+    with pytest.raises(FloatingPointError, match="global step 0"):
+        model.fit(poisoned, nb_epoch=1, checkpoint_interval=0, progress=False)
+    for name, value in model.model.named_parameters():
+        assert torch.equal(value, before[name]), f"{name} was updated by a NaN batch"
+    assert all(torch.isfinite(b).all() for b in model.model.buffers())
+
+
+def test_a_single_molecule_predicts(model):
+    graphs, _ = model.featurize_graphs(["C"])
+    assert model.predict_embedding(graphs).shape == (1, 32)
+    assert model.predict(graphs).shape == (1, 64)
 
 
 def test_graph_only_dataset_predicts_but_cannot_train(model, frame):
@@ -112,3 +133,33 @@ def test_graph_only_dataset_predicts_but_cannot_train(model, frame):
 def test_mismatched_lengths_are_refused(model):
     with pytest.raises(ValueError, match="paired row by row"):
         model.build_dataset(["CCO", "CCC"], ["20.0;0;0|"])
+
+
+def test_checkpoint_of_another_modality_is_refused_clearly(model, small_model_kwargs, tmp_path):
+    from deepchem_acml.modalities import Modality, get_modality
+
+    shipped = get_modality("nmr_13c")
+    custom = Modality("my_13c_encoder", shipped.featurizer, shipped.encoder, source="test")
+    model.save(tmp_path / "nmr.pt")
+    other = ACMLModel(custom, **small_model_kwargs)
+    with pytest.raises(CheckpointError, match="trained against modality 'nmr_13c'"):
+        other.restore(str(tmp_path / "nmr.pt"))
+    # but a user's own modality object can be used with a compatible checkpoint explicitly
+    loaded = ACMLModel.load(tmp_path / "nmr.pt", modality=shipped)
+    assert loaded.modality is shipped
+
+
+def test_untrusted_acml_checkpoint_is_refused(tmp_path, model):
+    import pickle
+
+    class Payload:
+        def __reduce__(self):
+            return (exec, ("open('PWNED', 'w').close()",))
+
+    path = tmp_path / "evil.pt"
+    torch.save({"kind": "acml_model", "config": Payload()}, path)
+    with pytest.raises(CheckpointError, match="refused"):
+        ACMLModel.load(path)
+    with pytest.raises(CheckpointError, match="refused"):
+        model.restore(str(path))
+    assert not (tmp_path / "PWNED").exists() and not __import__("os").path.exists("PWNED")

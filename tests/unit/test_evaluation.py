@@ -80,3 +80,13 @@ def test_property_correlation_compares_named_embeddings(small_frame):
     assert report["n_molecules"] == 120
     assert report["embeddings"]["oracle"]["MolWt"]["linear_r"] > 0.99
     assert report["embeddings"]["oracle"]["MolWt"]["strongest_dimension"] == 0
+
+
+def test_random_embeddings_discriminate_isomers_at_chance():
+    rng = np.random.default_rng(0)
+    groups = [np.arange(i, i + 4) for i in range(0, 4000, 4)]
+    graph, modality = rng.normal(size=(4000, 16)), rng.normal(size=(4000, 16))
+    result = isomer_discrimination(graph, modality, groups)
+    assert result["chance"] == pytest.approx(0.25)
+    assert result["accuracy"]["modality_to_graph"] == pytest.approx(0.25, abs=0.03)
+    assert result["separation_ratio"] == pytest.approx(1.0, abs=0.05)
