@@ -1,0 +1,77 @@
+"""`acml embed`: streaming, failure side file, both formats, resume after an interruption."""
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from deepchem_acml.cli import embed as embed_module
+
+from .test_demo import _acml
+
+pytestmark = pytest.mark.torch
+
+
+@pytest.fixture
+def smiles_csv(tmp_path, nmr_frame):
+    smiles = nmr_frame.smiles.iloc[:1200].tolist()
+    smiles[7], smiles[1100] = "C1CC", ""
+    path = tmp_path / "in.csv"
+    pd.DataFrame({"name": range(len(smiles)), "SMILES": smiles}).to_csv(path, index=False)
+    return path, smiles
+
+
+def test_embed_csv_to_npy_keeps_row_order_and_lists_failures(smiles_csv, tmp_path):
+    path, smiles = smiles_csv
+    out = tmp_path / "emb.npy"
+    completed = subprocess.run(_acml() + ["embed", str(path), "--out", str(out),
+                                          "--chunk-size", "500"],
+                               capture_output=True, text=True, timeout=600)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    matrix = np.load(out)
+    assert matrix.shape == (1200, 128)
+    assert np.isnan(matrix[[7, 1100]]).all() and np.isfinite(np.delete(matrix, [7, 1100], 0)).all()
+    failures = pd.read_csv(str(out) + ".failures.csv", keep_default_na=False)
+    assert failures["index"].tolist() == [7, 1100]
+    from deepchem_acml.embedding import embed_smiles, load_graph_encoder
+    direct, _ = embed_smiles(load_graph_encoder("nmr_13c"), smiles[600:610])
+    np.testing.assert_allclose(matrix[600:610], direct, rtol=1e-4, atol=1e-5)
+
+
+def test_interrupted_embedding_resumes_to_the_same_result(smiles_csv, tmp_path, monkeypatch):
+    path, _ = smiles_csv
+    reference = tmp_path / "straight.npy"
+    embed_module.embed_file(path, reference, chunk_size=300, progress=False)
+
+    calls = {"n": 0}
+    real = embed_module._featurize_chunk
+
+    def crash_on_third_chunk(smiles, jobs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt("simulated interruption")
+        return real(smiles, jobs)
+
+    resumed = tmp_path / "resumed.npy"
+    monkeypatch.setattr(embed_module, "_featurize_chunk", crash_on_third_chunk)
+    with pytest.raises(KeyboardInterrupt):
+        embed_module.embed_file(path, resumed, chunk_size=300, progress=False)
+    monkeypatch.setattr(embed_module, "_featurize_chunk", real)
+    summary = embed_module.embed_file(path, resumed, chunk_size=300, progress=False)
+    assert summary["n_embedded"] == 1198 and summary["n_failed"] == 2
+    np.testing.assert_array_equal(np.load(resumed), np.load(reference))
+    assert (pd.read_csv(str(resumed) + ".failures.csv")["index"].tolist()
+            == pd.read_csv(str(reference) + ".failures.csv")["index"].tolist())
+
+
+def test_embed_to_diskdataset_and_clear_errors(smiles_csv, tmp_path):
+    import deepchem as dc
+
+    path, _ = smiles_csv
+    summary = embed_module.embed_file(path, tmp_path / "dd", fmt="diskdataset", chunk_size=500,
+                                      progress=False)
+    dataset = dc.data.DiskDataset(str(tmp_path / "dd" / "dataset"))
+    assert len(dataset) == summary["n_embedded"] == 1198
+    assert 7 not in dataset.ids.astype(int).tolist()
+    with pytest.raises(ValueError, match="has no column .smi."):
+        embed_module.embed_file(path, tmp_path / "x.npy", smiles_column="smi", progress=False)
