@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections import defaultdict
 import math
 import os
 from pathlib import Path
@@ -101,8 +102,9 @@ class ACMLModel(dc.models.TorchModel):
     batch_size: int
         Molecules per contrastive batch (ACML: 128).
     seed: int, optional
-        Seeds torch and numpy before the weights are built, so the same seed gives the same
-        initial weights and, on CPU, the same training run.
+        Seeds Python, numpy and torch before the weights are built and switches torch to
+        deterministic algorithms (process-wide; see ``models.utils.seed_everything``): the same
+        seed gives the same initial weights and, on CPU, a bitwise-identical training run.
     **kwargs:
         Passed to ``dc.models.TorchModel`` (``model_dir``, ``device``, ``log_frequency``...).
 
@@ -177,16 +179,16 @@ class ACMLModel(dc.models.TorchModel):
             raise ValueError(f"{len(ids)} ids for {len(smiles)} molecules")
         graphs = self.graph_featurizer.featurize_with_report(smiles)
         modality = self.modality.featurize(modality_inputs)
-        reasons: Dict[int, str] = {}
+        reasons: Dict[int, List[str]] = defaultdict(list)
         for side, result in (("graph", graphs), (self.modality.name, modality)):
             for failure in result.failures:
-                reasons[failure.index] = (reasons[failure.index] + "; " if failure.index in reasons
-                                          else "") + f"{side}: {failure.reason}"
+                reasons[failure.index].append(f"{side}: {failure.reason}")
         keep = np.array(sorted(set(graphs.indices.tolist()) & set(modality.indices.tolist())),
                         dtype=np.int64)
         graph_at = dict(zip(graphs.indices.tolist(), graphs.features))
         modality_at = dict(zip(modality.indices.tolist(), modality.features))
-        failures = [FeaturizationFailure(i, smiles[i], reasons[i]) for i in sorted(reasons)]
+        failures = [FeaturizationFailure(i, smiles[i], "; ".join(reasons[i]))
+                    for i in sorted(reasons)]
         X = np.empty(len(keep), dtype=object)
         X[:] = [graph_at[i] for i in keep]
         modality_features = (np.stack([modality_at[i] for i in keep]) if len(keep)
