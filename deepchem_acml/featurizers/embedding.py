@@ -1,7 +1,7 @@
 """SMILES straight to ACML graph embeddings, as a DeepChem featurizer."""
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable
 
 import numpy as np
 from deepchem.feat import MolecularFeaturizer
@@ -55,5 +55,7 @@ class ACMLFeaturizer(ReportingFeaturizerMixin, MolecularFeaturizer):
         self.last_report_ = result
         return result
 
-    def _featurize(self, datapoint: Any, **kwargs) -> Optional[np.ndarray]:
-        return self.featurize_with_report([datapoint]).features[0]
+    def _featurize(self, datapoint: Any, **kwargs) -> np.ndarray:
+        """One molecule (DeepChem's per-item hook); ``np.array([])`` if it fails, as in dc.feat."""
+        result = self.featurize_with_report([datapoint])
+        return result.features[0] if result.features else np.array([])

@@ -107,3 +107,9 @@ def test_embedder_pretrains_in_fit_when_asked(small_frame):
         embedder.fit(small_frame.smiles)
     embedder.fit(small_frame.smiles, modality_inputs=small_frame.spectrum)
     assert embedder.transform(small_frame.smiles[:4]).shape == (4, 16)
+
+
+def test_featurizer_per_item_hook_follows_deepchem():
+    featurizer = ACMLFeaturizer("nmr_13c")
+    assert featurizer._featurize("CCO").shape == (128,)
+    assert featurizer._featurize("C1CC").size == 0
