@@ -377,22 +377,12 @@ class ACMLModel(dc.models.TorchModel):
             yield [dataset.X[rows]], [dataset.y[rows]], [dataset.w[rows]]
 
     def _save_training_state(self, path: Union[str, os.PathLike], state: Dict[str, Any]) -> None:
-        save_checkpoint_file(path, {
-            "config": self.config(),
-            "model_state_dict": self.model.state_dict(),
-            "optimizer_state_dict": self._pytorch_optimizer.state_dict(),
-            "global_step": self._global_step,
-            "torch_rng_state": torch.get_rng_state(),
-            "training_state": {k: v for k, v in state.items()},
-        }, kind=TRAINING_STATE_KIND)
+        payload = self._state_payload(include_optimizer=True)
+        payload.update(torch_rng_state=torch.get_rng_state(), training_state=dict(state))
+        save_checkpoint_file(path, payload, kind=TRAINING_STATE_KIND)
 
     def _load_training_state(self, path: Union[str, os.PathLike]) -> Dict[str, Any]:
-        self._ensure_built()
-        data = load_checkpoint_file(path, kind=TRAINING_STATE_KIND, map_location=self.device)
-        self._check_compatible(data["config"], path)
-        self.model.load_state_dict(data["model_state_dict"])
-        self._pytorch_optimizer.load_state_dict(data["optimizer_state_dict"])
-        self._global_step = int(data["global_step"])
+        data = self._load_state(path, TRAINING_STATE_KIND)
         torch.set_rng_state(data["torch_rng_state"])
         return dict(data["training_state"])
 
@@ -432,12 +422,29 @@ class ACMLModel(dc.models.TorchModel):
     def save(self, path: Union[str, os.PathLike], include_optimizer: bool = True) -> None:
         """Write one self-describing checkpoint file to ``path`` (without the optimizer state
         when ``include_optimizer=False``: half the size, for shipping a trained model)."""
+        save_checkpoint_file(path, self._state_payload(include_optimizer), kind=ACML_CHECKPOINT_KIND)
+
+    def _state_payload(self, include_optimizer: bool) -> Dict[str, Any]:
+        """What every checkpoint of this model holds: configuration, weights, step (and the
+        optimizer state when asked)."""
         self._ensure_built()
         payload = {"config": self.config(), "model_state_dict": self.model.state_dict(),
                    "global_step": self._global_step}
         if include_optimizer:
             payload["optimizer_state_dict"] = self._pytorch_optimizer.state_dict()
-        save_checkpoint_file(path, payload, kind=ACML_CHECKPOINT_KIND)
+        return payload
+
+    def _load_state(self, path: Union[str, os.PathLike], kind: str,
+                    strict: bool = True) -> Dict[str, Any]:
+        """Read a checkpoint safely, check it fits this model, apply it; return its contents."""
+        self._ensure_built()
+        data = load_checkpoint_file(path, kind=kind, map_location=self.device)
+        self._check_compatible(data["config"], path)
+        self.model.load_state_dict(data["model_state_dict"], strict=strict)
+        if "optimizer_state_dict" in data:
+            self._pytorch_optimizer.load_state_dict(data["optimizer_state_dict"])
+        self._global_step = int(data["global_step"])
+        return data
 
     def restore(self, checkpoint: Optional[str] = None, model_dir: Optional[str] = None,
                 strict: Optional[bool] = True) -> None:
@@ -449,13 +456,7 @@ class ACMLModel(dc.models.TorchModel):
             if not checkpoints:
                 raise ValueError(f"no checkpoint found in {model_dir or self.model_dir}")
             checkpoint = checkpoints[0]
-        data = load_checkpoint_file(checkpoint, kind=ACML_CHECKPOINT_KIND,
-                                    map_location=self.device)
-        self._check_compatible(data["config"], checkpoint)
-        self.model.load_state_dict(data["model_state_dict"], strict=bool(strict))
-        if "optimizer_state_dict" in data:
-            self._pytorch_optimizer.load_state_dict(data["optimizer_state_dict"])
-        self._global_step = int(data["global_step"])
+        self._load_state(checkpoint, ACML_CHECKPOINT_KIND, strict=bool(strict))
 
     def _check_compatible(self, stored: Dict[str, Any], source: Any) -> None:
         mine = self.config()
