@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -33,7 +32,7 @@ def dgl_available() -> bool:
 
 def main(argv=None) -> int:
     from deepchem_acml.evaluation.moleculenet import METHODS, TASKS, load_split_task, run_methods
-    from deepchem_acml.cli.pretrain import package_versions
+    from deepchem_acml.cli.pretrain import command_line, package_versions
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", nargs="+", default=[t for t in TASKS if t != "hiv"],
@@ -45,8 +44,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks"))
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    results = {"command": "python benchmarks/moleculenet.py " + " ".join(
-                   shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
+    results = {"command": command_line("python benchmarks/moleculenet.py", argv),
                "versions": package_versions(), "pretrained": args.pretrained,
                "epochs": args.epochs, "seeds": args.seeds, "tasks": {},
                "gcn": "run" if dgl_available() else "not run: DeepChem's GCNModel needs DGL, "

@@ -7,7 +7,7 @@ import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 
@@ -152,7 +152,7 @@ def run_pretraining(frame, out: Path, source: str, modality: str = "nmr_13c",
                      "best_valid_loss": best["valid_loss"], "seconds": round(train_seconds, 1),
                      "history": history},
         "model": model.config(),
-        "command": "acml " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+        "command": command_line(),
         "versions": package_versions(),
         "seconds_total": round(time.time() - started, 1),
     }
@@ -176,6 +176,12 @@ def inchikeys_of(smiles) -> list:
         mol = mol_from_smiles(s)
         keys.append(Chem.MolToInchiKey(mol) if mol is not None else f"unparsed-{len(keys)}")
     return keys
+
+
+def command_line(program: str = "acml", argv: Optional[List[str]] = None) -> str:
+    """The command that is running, quoted so that it can be pasted back into a shell."""
+    arguments = sys.argv[1:] if argv is None else argv
+    return " ".join([program] + [shlex.quote(a) for a in arguments])
 
 
 def package_versions() -> Dict[str, str]:

@@ -4,8 +4,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import shlex
-import sys
 from pathlib import Path
 
 NUCLEUS_OF = {"nmr_13c": "13C", "nmr_1h": "1H"}
@@ -30,6 +28,7 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from deepchem_acml.cli.pretrain import command_line
     from deepchem_acml.data.nmrshiftdb2 import heavy_atom_filter, nmrshiftdb2_path, read_nmrshiftdb2
     from deepchem_acml.data.splits import inchikey_split
     from deepchem_acml.featurizers.spectra import NMRSpectrumFeaturizer
@@ -49,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         learning_rate=args.learning_rate, seed=args.seed)
     provenance = {
         "recipe": "deepchem_acml.pretraining.spectrum_encoder.pretrain_spectrum_autoencoder",
-        "command": "acml " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+        "command": command_line(),
         "data": f"nmrshiftdb2 {nucleus} peak lists ({Path(data_path).name}), spectra only",
         "data_licence": "nmrshiftdb2 database licence (ODbL-derived; attribution, share-alike)",
         "n_spectra": len(result.features),

@@ -57,7 +57,6 @@ def load_split_task(name: str, data_dir: Optional[str] = None) -> SplitTask:
     with a log line; the count is checked against the raw file here).
     """
     import deepchem as dc
-    import pandas as pd
 
     from deepchem_acml.data.moleculenet import moleculenet_dir
     from deepchem_acml.featurizers.graph import ACMLGraphFeaturizer

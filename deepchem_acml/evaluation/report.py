@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Sequence
 
 import numpy as np
 
@@ -25,11 +25,12 @@ def evaluate_model(model, smiles: Sequence[str], modality_inputs: Sequence[Any],
 
     from deepchem_acml import ACMLModel
 
+    smiles = list(smiles)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     steps = tqdm(total=5, desc="evaluate", unit="step", disable=not progress)
     dataset, failures = model.build_dataset(smiles, modality_inputs)
-    kept_smiles = [list(smiles)[int(i)] for i in dataset.ids]
+    kept_smiles = [smiles[int(i)] for i in dataset.ids]
     graph_projection = model.predict(dataset)
     modality_projection = model.project_modality(dataset.y)
     graph_embedding = model.predict_embedding(dataset)
@@ -51,7 +52,7 @@ def evaluate_model(model, smiles: Sequence[str], modality_inputs: Sequence[Any],
     properties = property_correlation(baselines, kept_smiles, seed=seed)
     steps.update(1)
 
-    report = {"n_input": len(list(smiles)), "n_evaluated": len(dataset),
+    report = {"n_input": len(smiles), "n_evaluated": len(dataset),
               "failures": [{"index": f.index, "input": f.input, "reason": f.reason}
                            for f in failures],
               "model": model.config(), "retrieval": retrieval, "isomers": isomers,

@@ -17,7 +17,7 @@ import deepchem as dc
 from deepchem.models.optimizers import AdamW
 
 from deepchem_acml.checkpoints import CheckpointError, load_checkpoint_file, save_checkpoint_file
-from deepchem_acml.data.batching import GraphBatch, collate_graphs
+from deepchem_acml.data.batching import collate_graphs
 from deepchem_acml.featurizers.base import FeaturizationFailure
 from deepchem_acml.featurizers.graph import ACMLGraphFeaturizer
 from deepchem_acml.modalities import Modality, get_modality

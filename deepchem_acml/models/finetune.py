@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from typing import Optional, Union
 
-import numpy as np
 import torch
 from torch import nn
 
