@@ -13,14 +13,17 @@ $(STAMP): setup.cfg pyproject.toml requirements/constraints.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	# The CPU wheel of torch first, so nothing later can pull a CUDA build.
 	$(PIP) torch==2.13.0
-	$(PIP) -e '.[test,smiles]'
+	$(PIP) -e '.[test,smiles]' tox
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/acml demo --out acml-demo-output
 
+# The default suite, then the DGL environment (its own torch 2.2.1 + dgl 2.1.0, built once in
+# .tox/dgl: DGL cannot be installed beside the default torch).
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/tox -e dgl
 
 # Everything, the slow checks included (benchmark-sized runs).
 test-all: $(STAMP)

@@ -8,9 +8,24 @@ The public names below are imported on first use, so that ``import deepchem_acml
 ``acml`` command) stay fast and DeepChem is loaded only when needed.
 """
 from importlib import import_module
+from importlib.util import find_spec
 from typing import Any
 
 __version__ = "0.1.0"
+
+
+def _refuse_broken_dgl() -> None:
+    # DeepChem imports dgl whenever it is installed; a dgl wheel built for another torch then
+    # breaks `import deepchem` with a message about DGL's C++ libraries. Say what it is instead.
+    if find_spec("dgl") is not None:
+        from deepchem_acml.nn.dgl_backend import dgl_import_error
+
+        problem = dgl_import_error()
+        if problem:
+            raise ImportError(problem)
+
+
+_refuse_broken_dgl()
 
 _PUBLIC = {
     "ACMLModel": "deepchem_acml.models.acml",

@@ -9,7 +9,6 @@ import numpy as np
 import torch
 
 from deepchem_acml.checkpoints import load_checkpoint_file
-from deepchem_acml.data.batching import collate_graphs
 from deepchem_acml.featurizers.base import FeaturizationResult
 from deepchem_acml.featurizers.graph import ACMLGraphFeaturizer
 from deepchem_acml.nn.gin import GINEncoder
@@ -17,9 +16,9 @@ from deepchem_acml.nn.gin import GINEncoder
 EncoderSource = Union[str, os.PathLike, GINEncoder, "ACMLModel"]  # noqa: F821
 
 
-def load_graph_encoder(source: EncoderSource) -> GINEncoder:
+def load_graph_encoder(source: EncoderSource, backend: str = "torch") -> GINEncoder:
     """The GIN of an ACML checkpoint file, a shipped pretrained name, an ``ACMLModel``, or a
-    ``GINEncoder`` (passed through); in eval mode."""
+    ``GINEncoder`` (passed through); in eval mode. ``backend`` applies to files and names."""
     from deepchem_acml.models.acml import ACML_CHECKPOINT_KIND, ACMLModel, pretrained_path
 
     if isinstance(source, GINEncoder):
@@ -28,8 +27,7 @@ def load_graph_encoder(source: EncoderSource) -> GINEncoder:
         return source.model.graph_encoder.eval()
     path = pretrained_path(source) if isinstance(source, str) and not os.path.exists(source) else source
     data = load_checkpoint_file(path, kind=ACML_CHECKPOINT_KIND)
-    hyper = data["config"]["hyperparameters"]
-    encoder = GINEncoder(hyper["num_layers"], hyper["hidden_dim"], hyper["dropout"], hyper["pooling"])
+    encoder = GINEncoder.from_config(data["config"]["hyperparameters"], backend)
     prefix = "graph_encoder."
     encoder.load_state_dict({k[len(prefix):]: v for k, v in data["model_state_dict"].items()
                              if k.startswith(prefix)})
@@ -42,7 +40,7 @@ def embed_graphs(encoder: GINEncoder, graphs: Sequence, batch_size: int = 256,
     """(N, hidden_dim) float32 embeddings of ``GraphData`` objects, in batches."""
     device = device or next(encoder.parameters()).device
     encoder.eval()
-    chunks = [encoder(collate_graphs(graphs[i:i + batch_size], device=device)).cpu().numpy()
+    chunks = [encoder(encoder.collate(graphs[i:i + batch_size], device=device)).cpu().numpy()
               for i in range(0, len(graphs), batch_size)]
     return np.concatenate(chunks) if chunks else np.zeros((0, encoder.hidden_dim), np.float32)
 

@@ -90,7 +90,7 @@ class ACMLEmbedder(TransformerMixin, BaseEstimator):
         from deepchem_acml.nn.gin import GINEncoder
 
         if getattr(self, "_encoder", None) is None:
-            encoder = GINEncoder(**self.encoder_config_)
+            encoder = GINEncoder.from_config(self.encoder_config_)
             encoder.load_state_dict({k: torch.from_numpy(v) for k, v in self.encoder_state_.items()})
             self._encoder = encoder.eval()
         return self._encoder

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import builtins
 import json
 import shlex
 import sys
@@ -21,6 +22,9 @@ def add_training_arguments(parser: argparse.ArgumentParser, defaults: Dict[str, 
                         help="GIN width (graph embedding size)")
     parser.add_argument("--projection-dim", type=int, default=defaults.get("projection_dim", 512),
                         help="size of the shared contrastive space (ACML: 512)")
+    parser.add_argument("--norm", choices=["layer", "batch"], default="layer",
+                        help="GIN normalisation: layer (bounded for unusual molecules) or batch "
+                             "(the ACML reference)")
     parser.add_argument("--batch-size", type=int, default=defaults["batch_size"])
     parser.add_argument("--learning-rate", type=float, default=defaults["learning_rate"])
     parser.add_argument("--seed", type=int, default=defaults["seed"])
@@ -29,13 +33,18 @@ def add_training_arguments(parser: argparse.ArgumentParser, defaults: Dict[str, 
     parser.add_argument("--checkpoint-every", type=int, default=100,
                         help="steps between training-state checkpoints (resume after a crash)")
     parser.add_argument("--device", default=None, help="torch device (default: cuda if present)")
+    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                        help="bf16: autocast the forward pass (GPUs with bfloat16)")
+    parser.add_argument("--backend", choices=["torch", "dgl"], default="torch",
+                        help="GIN message passing (dgl needs the DGL environment, see README)")
 
 
 def training_kwargs(args: argparse.Namespace) -> Dict[str, Any]:
-    return dict(epochs=args.epochs, hidden_dim=args.hidden_dim,
+    return dict(epochs=args.epochs, hidden_dim=args.hidden_dim, norm=args.norm,
                 projection_dim=args.projection_dim, batch_size=args.batch_size,
                 learning_rate=args.learning_rate, seed=args.seed, pool_size=args.pool_size,
-                checkpoint_every=args.checkpoint_every, device=args.device)
+                checkpoint_every=args.checkpoint_every, device=args.device,
+                precision=args.precision, backend=args.backend)
 
 
 def add_parser(commands) -> None:
@@ -71,14 +80,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_pretraining(frame, out: Path, source: str, modality: str = "nmr_13c",
-                    epochs: int = 100, hidden_dim: int = 128, projection_dim: int = 512,
+                    epochs: int = 100, hidden_dim: int = 128, norm: str = "layer",
+                    projection_dim: int = 512,
                     batch_size: int = 128,
                     learning_rate: float = 1e-3, seed: int = 0, pool_size: int = 128,
-                    checkpoint_every: int = 100, device: Optional[str] = None) -> Dict[str, Any]:
+                    checkpoint_every: int = 100, device: Optional[str] = None,
+                    precision: str = "fp32", backend: str = "torch") -> Dict[str, Any]:
     """Featurize, split by InChIKey, train, evaluate retrieval on the test split, write results.
 
     Writes to ``out``: ``metrics.json``, ``acml_<modality>.pt``, ``test_embeddings.npz``,
     ``failures.csv`` and ``training_state.pt`` (the resumable state). Returns the metrics.
+    Launched by ``torchrun``, it trains data-parallel (see :mod:`deepchem_acml.distributed`);
+    rank 0 alone prints and writes.
     """
     import pandas as pd
     import torch
@@ -88,7 +101,12 @@ def run_pretraining(frame, out: Path, source: str, modality: str = "nmr_13c",
     from deepchem_acml.data.splits import inchikey_split
     from deepchem_acml.evaluation.retrieval import format_retrieval_table, retrieval_report
 
+    from deepchem_acml import distributed
+
     started = time.time()
+    distributed.init_from_environment(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    main_process = distributed.is_main_process()
+    print = builtins.print if main_process else (lambda *args, **kwargs: None)  # noqa: A001
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     missing = {"smiles", "spectrum"} - set(frame.columns)
@@ -101,10 +119,10 @@ def run_pretraining(frame, out: Path, source: str, modality: str = "nmr_13c",
     print(f"Data: {len(frame)} molecules from the {source}; {len(removed)} outside 3..50 heavy "
           "atoms set aside (listed in failures.csv)")
 
-    model = ACMLModel(modality, hidden_dim=hidden_dim, projection_dim=projection_dim,
+    model = ACMLModel(modality, hidden_dim=hidden_dim, norm=norm, projection_dim=projection_dim,
                       batch_size=batch_size,
-                      learning_rate=learning_rate, seed=seed,
-                      device=torch.device(device) if device else None)
+                      learning_rate=learning_rate, seed=seed, precision=precision,
+                      backend=backend, device=torch.device(device) if device else None)
     featurize_started = time.time()
     dataset, failures = model.build_dataset(kept.smiles, kept.spectrum, ids=kept.inchikey)
     print(f"Featurized graphs and spectra, frozen {modality} embeddings cached: {len(dataset)} "
@@ -113,8 +131,9 @@ def run_pretraining(frame, out: Path, source: str, modality: str = "nmr_13c",
         print(f"  {failure}")
     failure_rows = [(int(kept.index[f.index]), f.input, f.reason) for f in failures]
     failure_rows += [(int(i), row.smiles, row.reason) for i, row in removed.iterrows()]
-    pd.DataFrame(sorted(failure_rows), columns=["index", "input", "reason"]).to_csv(
-        out / "failures.csv", index=False)
+    if main_process:
+        pd.DataFrame(sorted(failure_rows), columns=["index", "input", "reason"]).to_csv(
+            out / "failures.csv", index=False)
 
     train_idx, valid_idx, test_idx = inchikey_split(list(dataset.ids), seed=0)
     train, valid, test = (dataset.select(idx) for idx in (train_idx, valid_idx, test_idx))
@@ -123,7 +142,7 @@ def run_pretraining(frame, out: Path, source: str, modality: str = "nmr_13c",
     train_started = time.time()
     history = model.train(train, valid, nb_epoch=epochs,
                           checkpoint_path=out / "training_state.pt",
-                          checkpoint_every=checkpoint_every)
+                          checkpoint_every=checkpoint_every, progress=main_process)
     train_seconds = time.time() - train_started
     best = min(history, key=lambda record: record["valid_loss"])
 
@@ -137,6 +156,8 @@ def run_pretraining(frame, out: Path, source: str, modality: str = "nmr_13c",
     checkpoint = out / f"acml_{modality}.pt"
     model.save(checkpoint)
     smiles_of = dict(zip(kept.inchikey, kept.smiles))
+    if not main_process:
+        return {}
     np.savez_compressed(out / "test_embeddings.npz", ids=np.asarray(test.ids, dtype=str),
                         smiles=np.asarray([smiles_of[i] for i in test.ids], dtype=str),
                         graph_embedding=model.predict_embedding(test),

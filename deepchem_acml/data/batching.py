@@ -33,6 +33,18 @@ class GraphBatch:
                           self.num_graphs)
 
 
+def check_graphs(graphs: Sequence) -> None:
+    """A clear error for an empty batch or an element that is not a ``GraphData``."""
+    if len(graphs) == 0:
+        raise ValueError("cannot collate an empty list of graphs")
+    for position, graph in enumerate(graphs):
+        if not hasattr(graph, "node_features") or not hasattr(graph, "edge_index"):
+            raise TypeError(
+                f"batch element {position} is a {type(graph).__name__}, not a GraphData: the "
+                "molecule probably failed featurization; drop failed rows first "
+                "(ACMLGraphFeaturizer.featurize_with_report lists them)")
+
+
 def collate_graphs(graphs: Sequence, device=None) -> GraphBatch:
     """Concatenate graphs into a :class:`GraphBatch` (one numpy concatenation per field).
 
@@ -42,14 +54,7 @@ def collate_graphs(graphs: Sequence, device=None) -> GraphBatch:
         If an element is not a ``GraphData`` (for example the ``np.array([])`` DeepChem puts
         where a molecule failed): filter failures first, see ``featurize_with_report``.
     """
-    if len(graphs) == 0:
-        raise ValueError("cannot collate an empty list of graphs")
-    for position, graph in enumerate(graphs):
-        if not hasattr(graph, "node_features") or not hasattr(graph, "edge_index"):
-            raise TypeError(
-                f"batch element {position} is a {type(graph).__name__}, not a GraphData: the "
-                "molecule probably failed featurization; drop failed rows first "
-                "(ACMLGraphFeaturizer.featurize_with_report lists them)")
+    check_graphs(graphs)
     node_counts = np.fromiter((g.num_nodes for g in graphs), dtype=np.int64, count=len(graphs))
     edge_counts = np.fromiter((g.edge_index.shape[1] for g in graphs), dtype=np.int64,
                               count=len(graphs))

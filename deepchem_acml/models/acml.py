@@ -16,8 +16,8 @@ from torch import nn
 import deepchem as dc
 from deepchem.models.optimizers import AdamW
 
+from deepchem_acml import distributed
 from deepchem_acml.checkpoints import CheckpointError, load_checkpoint_file, save_checkpoint_file
-from deepchem_acml.data.batching import collate_graphs
 from deepchem_acml.featurizers.base import FeaturizationFailure
 from deepchem_acml.featurizers.graph import ACMLGraphFeaturizer
 from deepchem_acml.modalities import Modality, get_modality
@@ -30,6 +30,7 @@ from deepchem_acml.models.utils import quiet_deepchem_loss_warning, seed_everyth
 logger = logging.getLogger(__name__)
 
 ACML_CHECKPOINT_KIND = "acml_model"
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
 TRAINING_STATE_KIND = "acml_training_state"
 
 
@@ -44,8 +45,10 @@ class ACMLNetwork(nn.Module):
     """
 
     def __init__(self, graph_encoder: GINEncoder, modality_dim: int, projection_dim: int,
-                 num_cells: int, projection_dropout: float):
+                 num_cells: int, projection_dropout: float,
+                 autocast_dtype: Optional[torch.dtype] = None):
         super().__init__()
+        self.autocast_dtype = autocast_dtype
         self.graph_encoder = graph_encoder
         self.graph_projection = ProjectionHead(graph_encoder.hidden_dim, projection_dim,
                                                num_cells, projection_dropout)
@@ -53,6 +56,14 @@ class ACMLNetwork(nn.Module):
                                                   projection_dropout)
 
     def forward(self, inputs: Sequence[Any]) -> List[torch.Tensor]:
+        if self.autocast_dtype is None:
+            return self._forward(inputs)
+        device_type = next(self.parameters()).device.type
+        with torch.autocast(device_type, dtype=self.autocast_dtype):
+            outputs = self._forward(inputs)
+        return [output.float() for output in outputs]  # the loss runs in float32
+
+    def _forward(self, inputs: Sequence[Any]) -> List[torch.Tensor]:
         graph_batch, modality_embeddings = inputs
         graph_embedding = self.graph_encoder(graph_batch)
         graph_projection = self.graph_projection(graph_embedding)
@@ -89,8 +100,9 @@ class ACMLModel(dc.models.TorchModel):
     ----------
     modality: str or Modality
         The frozen side: a registered name (``"nmr_13c"``) or a :class:`Modality`.
-    num_layers, hidden_dim, dropout, pooling:
-        The GIN (ACML: 5 layers, sum pooling, dropout 0.2).
+    num_layers, hidden_dim, dropout, pooling, norm:
+        The GIN (ACML: 5 layers, sum pooling, dropout 0.2, batch norm; the default layer norm
+        keeps out-of-distribution molecules bounded, see ``GINEncoder``).
     projection_dim, num_cells, projection_dropout:
         The projection heads (ACML: 512, 2 residual cells, 0.1).
     temperature: float
@@ -105,6 +117,12 @@ class ACMLModel(dc.models.TorchModel):
         Seeds Python, numpy and torch before the weights are built and switches torch to
         deterministic algorithms (process-wide; see ``models.utils.seed_everything``): the same
         seed gives the same initial weights and, on CPU, a bitwise-identical training run.
+    backend: str
+        GIN message passing: ``"torch"`` (default) or ``"dgl"`` (the DGL environment; same
+        weights, same outputs). Not stored in checkpoints.
+    precision: str
+        ``"fp32"`` (default) or ``"bf16"``: autocast of the forward pass (bfloat16 needs no
+        loss scaling; meant for GPUs, also runs on CPU). The loss is computed in float32.
     **kwargs:
         Passed to ``dc.models.TorchModel`` (``model_dir``, ``device``, ``log_frequency``...).
 
@@ -124,28 +142,33 @@ class ACMLModel(dc.models.TorchModel):
 
     def __init__(self, modality: Union[str, Modality] = "nmr_13c", num_layers: int = 5,
                  hidden_dim: int = 300, dropout: float = 0.2, pooling: str = "sum",
-                 projection_dim: int = 512, num_cells: int = 2, projection_dropout: float = 0.1,
+                 norm: str = "layer", projection_dim: int = 512, num_cells: int = 2, projection_dropout: float = 0.1,
                  temperature: float = 1.0, targets: str = "soft", learning_rate: float = 1e-3,
                  weight_decay: float = 1e-3, batch_size: int = 128, seed: Optional[int] = None,
-                 **kwargs):
+                 backend: str = "torch", precision: str = "fp32", **kwargs):
         if temperature <= 0:
             raise ValueError(f"temperature must be positive, got {temperature}")
         if batch_size < 2:
             raise ValueError(f"a contrastive batch needs at least 2 molecules, got {batch_size}")
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r} "
+                             "(float16 would need loss scaling, which DeepChem's training loop "
+                             "does not do: use bf16)")
         if seed is not None:
             seed_everything(seed)
+        self.backend, self.precision = backend, precision
         self.modality = get_modality(modality)
         self.graph_featurizer = ACMLGraphFeaturizer()
         self.hyperparameters = dict(
             num_layers=num_layers, hidden_dim=hidden_dim, dropout=dropout, pooling=pooling,
-            projection_dim=projection_dim, num_cells=num_cells,
+            norm=norm, projection_dim=projection_dim, num_cells=num_cells,
             projection_dropout=projection_dropout, temperature=temperature, targets=targets,
             learning_rate=learning_rate, weight_decay=weight_decay, batch_size=batch_size,
             seed=seed)
         self.temperature, self.targets, self.seed = temperature, targets, seed
-        network = ACMLNetwork(GINEncoder(num_layers, hidden_dim, dropout, pooling),
+        network = ACMLNetwork(GINEncoder(num_layers, hidden_dim, dropout, pooling, norm, backend),
                               self.modality.embedding_dim, projection_dim, num_cells,
-                              projection_dropout)
+                              projection_dropout, PRECISIONS[precision])
         super().__init__(network, loss=self._contrastive_loss,
                          output_types=["prediction", "loss", "loss", "embedding"],
                          batch_size=batch_size,
@@ -154,7 +177,13 @@ class ACMLModel(dc.models.TorchModel):
 
     def __repr__(self) -> str:
         arguments = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters.items())
-        return f"ACMLModel(modality={self.modality.name!r}, {arguments})"
+        return (f"ACMLModel(modality={self.modality.name!r}, {arguments}, "
+                f"backend={self.backend!r}, precision={self.precision!r})")
+
+    @property
+    def _network(self) -> ACMLNetwork:
+        """The network itself, also while ``train`` has it wrapped in DDP."""
+        return getattr(self.model, "module", self.model)
 
     def config(self) -> Dict[str, Any]:
         """Everything needed to rebuild this model (stored in every checkpoint)."""
@@ -212,7 +241,7 @@ class ACMLModel(dc.models.TorchModel):
     # ------------------------------------------------------------------- TorchModel hooks
     def _prepare_batch(self, batch: Tuple[Any, Any, Any]):
         inputs, labels, _ = batch
-        graph_batch = collate_graphs(inputs[0], device=self.device)
+        graph_batch = self._network.graph_encoder.collate(inputs[0], device=self.device)
         modality = None
         if labels is not None and labels[0] is not None and np.size(labels[0]):
             modality = torch.as_tensor(np.asarray(labels[0], dtype=np.float32), device=self.device)
@@ -285,11 +314,11 @@ class ACMLModel(dc.models.TorchModel):
     def evaluate_loss(self, dataset: dc.data.Dataset) -> float:
         """Mean contrastive loss over ``dataset`` in eval mode, batches in order."""
         self._ensure_built()
-        self.model.eval()
+        self._network.eval()
         total, count = 0.0, 0
         for batch in self.default_generator(dataset, mode="fit", deterministic=True):
             inputs, _, _ = self._prepare_batch(batch)
-            outputs = self.model(inputs)
+            outputs = self._network(inputs)
             n = outputs[0].shape[0]
             total += float(self._contrastive_loss([outputs[1], outputs[2]], [], [])) * n
             count += n
@@ -308,6 +337,11 @@ class ACMLModel(dc.models.TorchModel):
         written atomically every ``checkpoint_every`` steps and at each epoch end, and a run
         started again with the same arguments continues from there: a run killed at any point
         and resumed ends with the same weights as one never interrupted (on CPU).
+
+        Inside a ``torch.distributed`` process group (``torchrun``; see
+        :mod:`deepchem_acml.distributed`) the same call trains data-parallel: ``batch_size`` is
+        the global batch, each process encodes its share, the loss contrasts the gathered
+        global batch, and only rank 0 writes the training state.
 
         Returns one record per epoch (``epoch``, ``train_loss``, ``valid_loss``).
         """
@@ -333,10 +367,12 @@ class ACMLModel(dc.models.TorchModel):
                 self._save_training_state(checkpoint_path, state)
 
         def recorded_loss(outputs, labels, weights):
+            outputs = [distributed.gather_with_gradients(output) for output in outputs]
             loss = self._loss_fn(outputs, labels, weights)
             state["epoch_loss_sum"] += loss.item()
             return loss
 
+        self._wrap_for_distributed()
         try:
             while state["epoch"] < nb_epoch:
                 if patience is not None and state["since_best"] >= patience:
@@ -351,7 +387,7 @@ class ACMLModel(dc.models.TorchModel):
                     record["valid_loss"] = self.evaluate_loss(valid)
                     if record["valid_loss"] < state["best_loss"]:
                         state["best_loss"], state["since_best"] = record["valid_loss"], 0
-                        state["best_state"] = copy.deepcopy(self.model.state_dict())
+                        state["best_state"] = copy.deepcopy(self._network.state_dict())
                     else:
                         state["since_best"] += 1
                 state["history"].append(record)
@@ -361,22 +397,42 @@ class ACMLModel(dc.models.TorchModel):
                     self._save_training_state(checkpoint_path, state)
         finally:
             bar.close()
+            self.model = self._network
         if state["best_state"] is not None:
-            self.model.load_state_dict(state["best_state"])
+            self._network.load_state_dict(state["best_state"])
         return state["history"]
 
+    def _wrap_for_distributed(self) -> None:
+        """Wrap the network in DDP when a process group of more than one process is up."""
+        if not distributed.is_distributed():
+            return
+        from torch.nn.parallel import DistributedDataParallel
+
+        self._ensure_built()
+        if self.device.type == "cuda":
+            # Batch norm (norm="batch") must see the global batch; layer norm is unaffected.
+            self.model = nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
+            self.model = DistributedDataParallel(self.model, device_ids=[self.device.index])
+        else:
+            self.model = DistributedDataParallel(self.model)
+
     def _steps_per_epoch(self, n: int) -> int:
+        # A final batch too small to give every process a pair is skipped (one molecule has a
+        # loss of exactly zero).
         full, rest = divmod(n, self.batch_size)
-        return full + (1 if rest >= 2 else 0)
+        return full + (1 if rest >= max(2, 2 * distributed.world_size()) else 0)
 
     def _epoch_batches(self, dataset: dc.data.Dataset, epoch: int, first_step: int):
         """The batches of one epoch in an order fixed by (seed, epoch), from ``first_step``."""
         order = np.random.default_rng([self.seed or 0, epoch]).permutation(len(dataset))
         for step in range(first_step, self._steps_per_epoch(len(dataset))):
             rows = np.sort(order[step * self.batch_size:(step + 1) * self.batch_size])
+            rows = distributed.local_slice(rows)
             yield [dataset.X[rows]], [dataset.y[rows]], [dataset.w[rows]]
 
     def _save_training_state(self, path: Union[str, os.PathLike], state: Dict[str, Any]) -> None:
+        if not distributed.is_main_process():
+            return
         payload = self._state_payload(include_optimizer=True)
         payload.update(torch_rng_state=torch.get_rng_state(), training_state=dict(state))
         save_checkpoint_file(path, payload, kind=TRAINING_STATE_KIND)
@@ -391,10 +447,10 @@ class ACMLModel(dc.models.TorchModel):
     def project_modality(self, modality_embeddings: np.ndarray) -> np.ndarray:
         """Modality projections (shared space) of cached frozen embeddings, e.g. ``dataset.y``."""
         self._ensure_built()
-        self.model.eval()
+        self._network.eval()
         embeddings = torch.as_tensor(np.asarray(modality_embeddings, dtype=np.float32),
                                      device=self.device)
-        chunks = [self.model.modality_projection(embeddings[i:i + 1024])
+        chunks = [self._network.modality_projection(embeddings[i:i + 1024])
                   for i in range(0, len(embeddings), 1024)]
         return torch.cat(chunks).cpu().numpy() if chunks else np.zeros((0, 0), np.float32)
 
@@ -421,14 +477,17 @@ class ACMLModel(dc.models.TorchModel):
 
     def save(self, path: Union[str, os.PathLike], include_optimizer: bool = True) -> None:
         """Write one self-describing checkpoint file to ``path`` (without the optimizer state
-        when ``include_optimizer=False``: half the size, for shipping a trained model)."""
+        when ``include_optimizer=False``: half the size, for shipping a trained model).
+        In a distributed run only rank 0 writes."""
+        if not distributed.is_main_process():
+            return
         save_checkpoint_file(path, self._state_payload(include_optimizer), kind=ACML_CHECKPOINT_KIND)
 
     def _state_payload(self, include_optimizer: bool) -> Dict[str, Any]:
         """What every checkpoint of this model holds: configuration, weights, step (and the
         optimizer state when asked)."""
         self._ensure_built()
-        payload = {"config": self.config(), "model_state_dict": self.model.state_dict(),
+        payload = {"config": self.config(), "model_state_dict": self._network.state_dict(),
                    "global_step": self._global_step}
         if include_optimizer:
             payload["optimizer_state_dict"] = self._pytorch_optimizer.state_dict()
@@ -440,7 +499,7 @@ class ACMLModel(dc.models.TorchModel):
         self._ensure_built()
         data = load_checkpoint_file(path, kind=kind, map_location=self.device)
         self._check_compatible(data["config"], path)
-        self.model.load_state_dict(data["model_state_dict"], strict=strict)
+        self._network.load_state_dict(data["model_state_dict"], strict=strict)
         if "optimizer_state_dict" in data:
             self._pytorch_optimizer.load_state_dict(data["optimizer_state_dict"])
         self._global_step = int(data["global_step"])
@@ -464,10 +523,10 @@ class ACMLModel(dc.models.TorchModel):
             raise CheckpointError(f"{source} was trained against modality "
                                   f"{stored['modality']['name']!r}, this model uses "
                                   f"{mine['modality']['name']!r}")
-        shape_keys = ("num_layers", "hidden_dim", "pooling", "projection_dim", "num_cells")
-        different = {k: (stored["hyperparameters"].get(k), mine["hyperparameters"][k])
-                     for k in shape_keys
-                     if stored["hyperparameters"].get(k) != mine["hyperparameters"][k]}
+        shape_keys = ("num_layers", "hidden_dim", "pooling", "norm", "projection_dim", "num_cells")
+        stored_shape = {"norm": "batch", **stored["hyperparameters"]}  # before norm was stored
+        different = {k: (stored_shape.get(k), mine["hyperparameters"][k]) for k in shape_keys
+                     if stored_shape.get(k) != mine["hyperparameters"][k]}
         if different:
             raise CheckpointError(
                 f"{source} has another architecture (stored vs this model): {different}. "
@@ -479,7 +538,7 @@ class ACMLModel(dc.models.TorchModel):
         """Rebuild a model from a checkpoint file alone (its stored configuration), then load
         its weights. ``modality`` overrides the stored one (e.g. a custom encoder object)."""
         data = load_checkpoint_file(path, kind=ACML_CHECKPOINT_KIND)
-        hyperparameters = dict(data["config"]["hyperparameters"])
+        hyperparameters = {"norm": "batch", **data["config"]["hyperparameters"]}
         hyperparameters.pop("seed", None)
         model = cls(modality or data["config"]["modality"]["name"], **hyperparameters, **kwargs)
         model.restore(str(path))

@@ -10,7 +10,6 @@ import deepchem as dc
 from deepchem.models.losses import L2Loss, SigmoidCrossEntropy
 from deepchem.models.optimizers import AdamW
 
-from deepchem_acml.data.batching import collate_graphs
 from deepchem_acml.models.utils import quiet_deepchem_loss_warning, seed_everything
 from deepchem_acml.nn.gin import GINEncoder
 
@@ -64,8 +63,10 @@ class ACMLPropertyModel(dc.models.TorchModel):
         A shipped name (``"nmr_13c"``), a checkpoint path, or None (train from scratch).
     freeze_encoder: bool
         Train only the head (the encoder's weights and batch-norm statistics stay fixed).
-    num_layers, hidden_dim, dropout, pooling:
+    num_layers, hidden_dim, dropout, pooling, norm:
         The GIN, used only when ``pretrained`` is None.
+    backend: str
+        GIN message passing: ``"torch"`` (default) or ``"dgl"`` (DGL environment).
     head_hidden, head_dropout:
         The prediction head.
     learning_rate, batch_size, seed, **kwargs:
@@ -86,7 +87,8 @@ class ACMLPropertyModel(dc.models.TorchModel):
     def __init__(self, n_tasks: int, mode: str = "classification",
                  pretrained: Optional[Union[str, GINEncoder]] = "nmr_13c",
                  freeze_encoder: bool = False, num_layers: int = 5, hidden_dim: int = 128,
-                 dropout: float = 0.2, pooling: str = "sum", head_hidden: int = 128,
+                 dropout: float = 0.2, pooling: str = "sum", norm: str = "layer",
+                 backend: str = "torch", head_hidden: int = 128,
                  head_dropout: float = 0.1, learning_rate: float = 1e-3, batch_size: int = 64,
                  seed: Optional[int] = None, **kwargs):
         from deepchem_acml.embedding import load_graph_encoder
@@ -98,9 +100,9 @@ class ACMLPropertyModel(dc.models.TorchModel):
         if seed is not None:
             seed_everything(seed)
         if pretrained is None:
-            encoder = GINEncoder(num_layers, hidden_dim, dropout, pooling)
+            encoder = GINEncoder(num_layers, hidden_dim, dropout, pooling, norm, backend)
         else:
-            encoder = load_graph_encoder(pretrained)
+            encoder = load_graph_encoder(pretrained, backend)
         self.n_tasks, self.mode, self.pretrained = n_tasks, mode, pretrained
         self.freeze_encoder, self.seed = freeze_encoder, seed
         network = PropertyNetwork(encoder, n_tasks, head_hidden, head_dropout, mode,
@@ -114,7 +116,7 @@ class ACMLPropertyModel(dc.models.TorchModel):
 
     def _prepare_batch(self, batch):
         inputs, labels, weights = batch
-        graphs = collate_graphs(inputs[0], device=self.device)
+        graphs = self.model.encoder.collate(inputs[0], device=self.device)
         _, label_tensors, weight_tensors = super()._prepare_batch(([], labels, weights))
         if self.mode == "classification" and label_tensors:
             label_tensors = [t.reshape(-1, self.n_tasks) for t in label_tensors]

@@ -163,3 +163,19 @@ def test_untrusted_acml_checkpoint_is_refused(tmp_path, model):
     with pytest.raises(CheckpointError, match="refused"):
         model.restore(str(path))
     assert not (tmp_path / "PWNED").exists() and not __import__("os").path.exists("PWNED")
+
+
+@pytest.mark.torch
+def test_bf16_autocast_trains_and_returns_float32(small_frame, small_model_kwargs):
+    model = ACMLModel("nmr_13c", precision="bf16", **small_model_kwargs)
+    dataset, _ = model.build_dataset(small_frame.smiles, small_frame.spectrum)
+    before = model.evaluate_loss(dataset)
+    model.fit(dataset, nb_epoch=5, progress=False, checkpoint_interval=0)
+    assert model.evaluate_loss(dataset) < 0.8 * before
+    assert model.predict(dataset).dtype == np.float32
+    assert "precision='bf16'" in repr(model)
+
+
+def test_float16_training_is_refused_with_the_reason():
+    with pytest.raises(ValueError, match="bf16"):
+        ACMLModel("nmr_13c", precision="fp16")
