@@ -8,6 +8,8 @@ Every method sees the same DeepChem ``ScaffoldSplitter`` 80/10/10 split of the s
   logistic/ridge head per task (regularisation chosen on the validation split).
 * ``ACML fine-tuned``: ``ACMLPropertyModel`` from the pretrained encoder, end to end.
 * ``GIN scratch``: the same model and schedule from a randomly initialised encoder.
+* ``DeepChem GCN``: DeepChem's ``GCNModel`` (DGL; run in the ``dgl`` tox environment) on
+  ``MolGraphConvFeaturizer`` graphs, same schedule and model selection.
 
 Fine-tuned and scratch models train for ``epochs`` epochs and keep the epoch with the best
 validation score. Classification: mean ROC-AUC over tasks (a task whose test split holds one
@@ -35,6 +37,7 @@ TASKS: Dict[str, tuple] = {
     "lipo": ("load_lipo", "regression", "Lipophilicity.csv"),
 }
 METHODS = ("ECFP4 + RF", "ACML frozen + linear", "ACML fine-tuned", "GIN scratch")
+GCN_METHOD = "DeepChem GCN"  # needs DGL: its own environment
 
 
 @dataclass
@@ -164,25 +167,60 @@ def train_graph_model(task: SplitTask, pretrained: Optional[str], seed: int, epo
                       freeze_encoder: bool = False, **model_kwargs) -> float:
     """Fine-tune (``pretrained``) or train from scratch (None); test score at the best
     validation epoch."""
-    import copy
-
-    import deepchem as dc
-
     from deepchem_acml.featurizers.graph import ACMLGraphFeaturizer
     from deepchem_acml.models.finetune import ACMLPropertyModel
 
-    featurizer = ACMLGraphFeaturizer()
-    data = {}
-    for n in ("train", "valid", "test"):
-        X = np.empty(len(task.smiles[n]), dtype=object)
-        X[:] = featurizer.featurize_with_report(task.smiles[n]).features
-        data[n] = dc.data.NumpyDataset(X, task.y[n], task.w[n])
+    data, rows = _datasets(task, lambda smiles: ACMLGraphFeaturizer().featurize_with_report(
+        smiles).features)  # every row: the task holds only molecules this featurizer takes
     model = ACMLPropertyModel(len(task.tasks), task.mode, pretrained=pretrained,
                               freeze_encoder=freeze_encoder, seed=seed, **model_kwargs)
+    return _best_validation_epoch(task, model, data, rows, epochs)
+
+
+def deepchem_gcn(task: SplitTask, seed: int, epochs: int = 30) -> float:
+    """DeepChem's ``GCNModel`` (needs DGL and dgllife), same split, schedule and selection."""
+    import deepchem as dc
+    import torch
+
+    torch.manual_seed(seed)  # (not seed_everything: DGL's kernels have no deterministic mode)
+    np.random.seed(seed)
+    data, rows = _datasets(task, lambda smiles: dc.feat.MolGraphConvFeaturizer().featurize(smiles))
+    model = dc.models.GCNModel(n_tasks=len(task.tasks), mode=task.mode, batch_size=64,
+                               learning_rate=1e-3)
+    return _best_validation_epoch(task, model, data, rows, epochs)
+
+
+def _datasets(task: SplitTask, featurize: Callable[[List[str]], Sequence]):
+    """Datasets of the rows ``featurize`` handles, and those rows' indices per split (DeepChem's
+    graph featurizers refuse a few valid molecules, e.g. single atoms)."""
+    import deepchem as dc
+
+    data, rows = {}, {}
+    for n in ("train", "valid", "test"):
+        features = list(featurize(task.smiles[n]))
+        rows[n] = np.array([i for i, f in enumerate(features) if not isinstance(f, np.ndarray)],
+                           dtype=np.int64)
+        X = np.empty(len(rows[n]), dtype=object)
+        X[:] = [features[i] for i in rows[n]]
+        data[n] = dc.data.NumpyDataset(X, task.y[n][rows[n]], task.w[n][rows[n]])
+    return data, rows
+
+
+def _best_validation_epoch(task: SplitTask, model, data, rows, epochs: int) -> float:
+    """Train ``epochs`` epochs; test score with the weights of the best validation epoch.
+    Rows the featurizer refused are scored with the training mean of each task (they count)."""
+    import copy
+
+    labelled = task.w["train"] > 0
+    fallback = np.array([task.y["train"][labelled[:, t], t].mean() if labelled[:, t].any() else 0.0
+                         for t in range(task.y["train"].shape[1])])
 
     def predict(split):
         out = model.predict(data[split])
-        return out[..., 1] if task.mode == "classification" else out.reshape(len(data[split]), -1)
+        out = out[..., 1] if task.mode == "classification" else out.reshape(len(data[split]), -1)
+        full = np.tile(fallback, (len(task.smiles[split]), 1))
+        full[rows[split]] = out
+        return full
 
     best, best_state = None, None
     for _ in range(epochs):
@@ -202,12 +240,14 @@ def run_methods(task: SplitTask, pretrained: str, seed: int, epochs: int = 30,
     encoder = load_graph_encoder(pretrained)
     embed = lambda smiles: embed_smiles(encoder, smiles)[0]  # noqa: E731  (all parse: filtered)
     runners = {
+        GCN_METHOD: lambda: deepchem_gcn(task, seed, epochs),
         "ECFP4 + RF": lambda: ecfp_random_forest(task, seed),
         "ACML frozen + linear": lambda: frozen_linear(task, embed, seed),
         "ACML fine-tuned": lambda: train_graph_model(task, pretrained, seed, epochs),
         "GIN scratch": lambda: train_graph_model(task, None, seed, epochs,
                                                  hidden_dim=encoder.hidden_dim,
-                                                 num_layers=encoder.num_layers),
+                                                 num_layers=encoder.num_layers,
+                                                 norm=encoder.norm),
     }
     results = {}
     for method in methods:
