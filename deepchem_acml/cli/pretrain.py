@@ -12,6 +12,8 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
+#: the column of the data that holds each modality's raw input
+MODALITY_INPUT_COLUMN = {"nmr_13c": "spectrum", "smiles": "smiles", "image": "smiles"}
 PRETRAIN_DEFAULTS = dict(epochs=100, hidden_dim=128, batch_size=128, learning_rate=1e-3, seed=0)
 
 
@@ -52,11 +54,13 @@ def add_parser(commands) -> None:
         "pretrain", help="train an ACML graph encoder against a frozen modality encoder",
         description="Train ACML on paired molecules and spectra; resumes from OUT/"
                     "training_state.pt when it exists (same command after a crash).")
-    parser.add_argument("--modality", default="nmr_13c", choices=["nmr_13c"])
+    parser.add_argument("--modality", default="nmr_13c", choices=sorted(MODALITY_INPUT_COLUMN))
     parser.add_argument("--data", type=Path, default=None,
-                        help="CSV with columns smiles, spectrum (and optionally inchikey), or an "
-                             "nmrshiftdb2 .jsonl.gz (default: the full nmrshiftdb2 in the shared "
-                             "data folder)")
+                        help="CSV with columns smiles and the modality's input (spectrum for "
+                             "NMR; smiles and image need only smiles), optionally inchikey; or "
+                             "an nmrshiftdb2 .jsonl.gz (default: the full nmrshiftdb2 in the "
+                             "shared data folder for NMR, the MOSES training SMILES for smiles "
+                             "and image)")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--max-molecules", type=int, default=None)
     add_training_arguments(parser, PRETRAIN_DEFAULTS)
@@ -67,11 +71,19 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from deepchem_acml.data.nmrshiftdb2 import nmrshiftdb2_path, read_nmrshiftdb2
+    from deepchem_acml.data.sources import moses_smiles_path
 
-    data = args.data or nmrshiftdb2_path()
+    if args.data is not None:
+        data = args.data
+    else:
+        data = nmrshiftdb2_path() if args.modality.startswith("nmr") else moses_smiles_path()
     if not Path(data).is_file():
         raise FileNotFoundError(f"no data file at {data}")
-    frame = read_nmrshiftdb2(data) if str(data).endswith(".jsonl.gz") else pd.read_csv(data)
+    if str(data).endswith(".jsonl.gz"):
+        frame = read_nmrshiftdb2(data)
+    else:
+        frame = pd.read_csv(data, nrows=args.max_molecules)
+        frame.columns = [c.lower() if c.lower() == "smiles" else c for c in frame.columns]
     if args.max_molecules is not None:
         frame = frame.head(args.max_molecules)
     run_pretraining(frame, args.out, source=str(data), modality=args.modality,
@@ -109,9 +121,11 @@ def run_pretraining(frame, out: Path, source: str, modality: str = "nmr_13c",
     print = builtins.print if main_process else (lambda *args, **kwargs: None)  # noqa: A001
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    missing = {"smiles", "spectrum"} - set(frame.columns)
+    input_column = MODALITY_INPUT_COLUMN.get(modality, "spectrum")
+    missing = {"smiles", input_column} - set(frame.columns)
     if missing:
-        raise ValueError(f"{source} lacks column(s) {sorted(missing)}; it needs smiles and spectrum")
+        raise ValueError(f"{source} lacks column(s) {sorted(missing)}; it needs smiles and "
+                         f"{input_column}")
     frame = frame.reset_index(drop=True)
     if "inchikey" not in frame.columns:
         frame["inchikey"] = inchikeys_of(frame.smiles)
@@ -124,7 +138,7 @@ def run_pretraining(frame, out: Path, source: str, modality: str = "nmr_13c",
                       learning_rate=learning_rate, seed=seed, precision=precision,
                       backend=backend, device=torch.device(device) if device else None)
     featurize_started = time.time()
-    dataset, failures = model.build_dataset(kept.smiles, kept.spectrum, ids=kept.inchikey)
+    dataset, failures = model.build_dataset(kept.smiles, kept[input_column], ids=kept.inchikey)
     print(f"Featurized graphs and spectra, frozen {modality} embeddings cached: {len(dataset)} "
           f"pairs, {len(failures)} rows not usable ({time.time() - featurize_started:.1f} s)")
     for failure in failures[:5]:
@@ -179,7 +193,7 @@ def run_pretraining(frame, out: Path, source: str, modality: str = "nmr_13c",
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
     top10 = report["pools"]["modality_to_graph"]["top10"]
-    print(f"\nSpectrum → graph top-10 in pools of {report['pool_size']}: {top10:.3f} "
+    print(f"\n{modality} → graph top-10 in pools of {report['pool_size']}: {top10:.3f} "
           f"(chance {report['chance']['pools']['top10']:.3f}). Wrote metrics.json, "
           f"{checkpoint.name}, test_embeddings.npz, failures.csv to {out} "
           f"in {metrics['seconds_total']:.0f} s.")

@@ -37,3 +37,11 @@ def shared_data_dir(required: bool = True) -> Optional[Path]:
             "moleculenet/ ... (the project's shared/data). The demo and the tests do not need "
             "it: they use the subset embedded in the package.")
     return None
+
+
+def moses_smiles_path() -> Path:
+    """The MOSES training SMILES (1.58M ZINC molecules, MIT) in the shared data folder."""
+    path = shared_data_dir() / "moses" / "train.csv.gz"
+    if not path.is_file():
+        raise DataNotFoundError(f"no MOSES SMILES at {path} (the shared data folder's moses/)")
+    return path

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 from torch import nn
 
-from deepchem_acml.featurizers.base import FeaturizationResult
+from deepchem_acml.featurizers.base import FeaturizationFailure, FeaturizationResult
 
 
 class Modality:
@@ -50,17 +50,39 @@ class Modality:
         return self.featurizer.featurize_with_report(inputs)
 
     @torch.no_grad()
-    def encode(self, features: np.ndarray, batch_size: int = 256,
+    def encode(self, features: Sequence[np.ndarray], batch_size: int = 256,
                device: Optional[torch.device] = None) -> np.ndarray:
-        """Frozen embeddings of featurized inputs, (N, embedding_dim) float32."""
-        features = np.asarray(features, dtype=np.float32)
+        """Frozen embeddings of featurized inputs, (N, embedding_dim) float32 (converted to
+        float a batch at a time: image features stay uint8 until then)."""
         device = device or torch.device("cpu")
         self.encoder.to(device).eval()
-        chunks = [self.encoder.encode(torch.from_numpy(features[i:i + batch_size]).to(device))
-                  .float().cpu().numpy() for i in range(0, len(features), batch_size)]
+        chunks = []
+        for start in range(0, len(features), batch_size):
+            batch = np.asarray(np.stack(features[start:start + batch_size]), dtype=np.float32)
+            chunks.append(self.encoder.encode(torch.from_numpy(batch).to(device))
+                          .float().cpu().numpy())
         if not chunks:
             return np.zeros((0, self.embedding_dim), dtype=np.float32)
         return np.concatenate(chunks)
+
+    def embed(self, inputs: Sequence[Any], batch_size: int = 256,
+              device: Optional[torch.device] = None) -> Tuple[np.ndarray, FeaturizationResult]:
+        """Featurize and encode raw inputs a batch at a time (memory stays bounded however
+        many there are). Returns the embeddings of the inputs that featurized (rows follow
+        ``result.indices``) and the report, whose ``features`` is left empty."""
+        inputs = list(inputs)
+        embeddings, indices, failures = [], [], []
+        for start in range(0, len(inputs), batch_size):
+            result = self.featurize(inputs[start:start + batch_size])
+            if result.features:
+                embeddings.append(self.encode(result.features, batch_size, device))
+            indices.append(result.indices + start)
+            failures += [FeaturizationFailure(f.index + start, f.input, f.reason)
+                         for f in result.failures]
+        embedded = (np.concatenate(embeddings) if embeddings
+                    else np.zeros((0, self.embedding_dim), dtype=np.float32))
+        index = np.concatenate(indices) if indices else np.zeros(0, dtype=np.int64)
+        return embedded, FeaturizationResult([], index, failures, len(inputs))
 
     def config(self) -> Dict[str, Any]:
         return {"name": self.name, "source": self.source}

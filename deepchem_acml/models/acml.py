@@ -207,7 +207,7 @@ class ACMLModel(dc.models.TorchModel):
         if len(ids) != len(smiles):
             raise ValueError(f"{len(ids)} ids for {len(smiles)} molecules")
         graphs = self.graph_featurizer.featurize_with_report(smiles)
-        modality = self.modality.featurize(modality_inputs)
+        embeddings, modality = self.modality.embed(modality_inputs, device=self.device)
         reasons: Dict[int, List[str]] = defaultdict(list)
         for side, result in (("graph", graphs), (self.modality.name, modality)):
             for failure in result.failures:
@@ -215,14 +215,12 @@ class ACMLModel(dc.models.TorchModel):
         keep = np.array(sorted(set(graphs.indices.tolist()) & set(modality.indices.tolist())),
                         dtype=np.int64)
         graph_at = dict(zip(graphs.indices.tolist(), graphs.features))
-        modality_at = dict(zip(modality.indices.tolist(), modality.features))
+        modality_row = {index: row for row, index in enumerate(modality.indices.tolist())}
         failures = [FeaturizationFailure(i, smiles[i], "; ".join(reasons[i]))
                     for i in sorted(reasons)]
         X = np.empty(len(keep), dtype=object)
         X[:] = [graph_at[i] for i in keep]
-        modality_features = (np.stack([modality_at[i] for i in keep]) if len(keep)
-                             else np.zeros((0, 0), dtype=np.float32))
-        y = self.modality.encode(modality_features, device=self.device)
+        y = embeddings[[modality_row[i] for i in keep]].reshape(len(keep), -1)
         if failures:
             logger.warning("%d of %d rows not usable: %s", len(failures), len(smiles),
                            "; ".join(str(f) for f in failures[:5]))
