@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from deepchem_acml import ACMLModel
-    from deepchem_acml.cli.pretrain import inchikeys_of
+    from deepchem_acml.data.pairs import inchikeys_of
     from deepchem_acml.data.nmrshiftdb2 import read_embedded_nmr_13c
     from deepchem_acml.data.splits import inchikey_split
     from deepchem_acml.evaluation.report import evaluate_model

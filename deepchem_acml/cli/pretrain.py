@@ -12,8 +12,6 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-#: the column of the data that holds each modality's raw input
-MODALITY_INPUT_COLUMN = {"nmr_13c": "spectrum", "smiles": "smiles", "image": "smiles"}
 PRETRAIN_DEFAULTS = dict(epochs=100, hidden_dim=128, batch_size=128, learning_rate=1e-3, seed=0)
 
 
@@ -54,13 +52,14 @@ def add_parser(commands) -> None:
         "pretrain", help="train an ACML graph encoder against a frozen modality encoder",
         description="Train ACML on paired molecules and spectra; resumes from OUT/"
                     "training_state.pt when it exists (same command after a crash).")
-    parser.add_argument("--modality", default="nmr_13c", choices=sorted(MODALITY_INPUT_COLUMN))
+    parser.add_argument("--modality", default="nmr_13c",
+                        choices=["image", "ms_gc", "ms_lc", "nmr_13c", "nmr_1h", "smiles"])
     parser.add_argument("--data", type=Path, default=None,
-                        help="CSV with columns smiles and the modality's input (spectrum for "
-                             "NMR; smiles and image need only smiles), optionally inchikey; or "
-                             "an nmrshiftdb2 .jsonl.gz (default: the full nmrshiftdb2 in the "
-                             "shared data folder for NMR, the MOSES training SMILES for smiles "
-                             "and image)")
+                        help="CSV with columns smiles and the modality's input (spectrum; "
+                             "smiles and image need only smiles), optionally inchikey; an "
+                             "nmrshiftdb2 or MassBank .jsonl.gz; or .mgf/.msp spectra with "
+                             "SMILES (default: nmrshiftdb2, MassBank or the MOSES SMILES in the "
+                             "shared data folder)")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--max-molecules", type=int, default=None)
     add_training_arguments(parser, PRETRAIN_DEFAULTS)
@@ -68,25 +67,10 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import pandas as pd
+    from deepchem_acml.data.pairs import read_pairs
 
-    from deepchem_acml.data.nmrshiftdb2 import nmrshiftdb2_path, read_nmrshiftdb2
-    from deepchem_acml.data.sources import moses_smiles_path
-
-    if args.data is not None:
-        data = args.data
-    else:
-        data = nmrshiftdb2_path() if args.modality.startswith("nmr") else moses_smiles_path()
-    if not Path(data).is_file():
-        raise FileNotFoundError(f"no data file at {data}")
-    if str(data).endswith(".jsonl.gz"):
-        frame = read_nmrshiftdb2(data)
-    else:
-        frame = pd.read_csv(data, nrows=args.max_molecules)
-        frame.columns = [c.lower() if c.lower() == "smiles" else c for c in frame.columns]
-    if args.max_molecules is not None:
-        frame = frame.head(args.max_molecules)
-    run_pretraining(frame, args.out, source=str(data), modality=args.modality,
+    frame, source = read_pairs(args.modality, args.data, args.max_molecules)
+    run_pretraining(frame, args.out, source=source, modality=args.modality,
                     **training_kwargs(args))
     return 0
 
@@ -110,6 +94,7 @@ def run_pretraining(frame, out: Path, source: str, modality: str = "nmr_13c",
 
     from deepchem_acml import ACMLModel
     from deepchem_acml.data.nmrshiftdb2 import heavy_atom_filter
+    from deepchem_acml.data.pairs import MODALITY_INPUT_COLUMN, with_inchikeys
     from deepchem_acml.data.splits import inchikey_split
     from deepchem_acml.evaluation.retrieval import format_retrieval_table, retrieval_report
 
@@ -121,14 +106,12 @@ def run_pretraining(frame, out: Path, source: str, modality: str = "nmr_13c",
     print = builtins.print if main_process else (lambda *args, **kwargs: None)  # noqa: A001
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    input_column = MODALITY_INPUT_COLUMN.get(modality, "spectrum")
+    input_column = MODALITY_INPUT_COLUMN.get(modality, "spectrum")  # a custom one: spectra
     missing = {"smiles", input_column} - set(frame.columns)
     if missing:
         raise ValueError(f"{source} lacks column(s) {sorted(missing)}; it needs smiles and "
                          f"{input_column}")
-    frame = frame.reset_index(drop=True)
-    if "inchikey" not in frame.columns:
-        frame["inchikey"] = inchikeys_of(frame.smiles)
+    frame = with_inchikeys(frame.reset_index(drop=True))
     kept, removed = heavy_atom_filter(frame)
     print(f"Data: {len(frame)} molecules from the {source}; {len(removed)} outside 3..50 heavy "
           "atoms set aside (listed in failures.csv)")
@@ -198,19 +181,6 @@ def run_pretraining(frame, out: Path, source: str, modality: str = "nmr_13c",
           f"{checkpoint.name}, test_embeddings.npz, failures.csv to {out} "
           f"in {metrics['seconds_total']:.0f} s.")
     return metrics
-
-
-def inchikeys_of(smiles) -> list:
-    """InChIKeys of SMILES (a unique placeholder where RDKit cannot parse one)."""
-    from rdkit import Chem
-
-    from deepchem_acml.chem import mol_from_smiles
-
-    keys = []
-    for s in smiles:
-        mol = mol_from_smiles(s)
-        keys.append(Chem.MolToInchiKey(mol) if mol is not None else f"unparsed-{len(keys)}")
-    return keys
 
 
 def command_line(program: str = "acml", argv: Optional[List[str]] = None) -> str:

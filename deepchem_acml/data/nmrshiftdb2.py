@@ -13,7 +13,7 @@ from typing import Optional, Tuple, Union
 
 import pandas as pd
 
-from deepchem_acml.data.sources import EMBEDDED_NMR_13C, shared_data_dir
+from deepchem_acml.data.sources import EMBEDDED_NMR_1H, EMBEDDED_NMR_13C, shared_data_dir
 
 COLUMNS = ["inchikey", "smiles", "nmrshiftdb2_id", "spectrum"]
 
@@ -49,6 +49,11 @@ def read_nmrshiftdb2(path: Optional[Union[str, Path]] = None, nucleus: str = "13
 def read_embedded_nmr_13c(path: Union[str, Path] = EMBEDDED_NMR_13C) -> pd.DataFrame:
     """The nmrshiftdb2 13C subset shipped with the package (see datasets/SOURCE.md)."""
     return pd.read_csv(path, dtype={"nmrshiftdb2_id": "int64"})
+
+
+def read_embedded_nmr_1h() -> pd.DataFrame:
+    """The 500-compound nmrshiftdb2 1H subset shipped with the package (for tests)."""
+    return read_embedded_nmr_13c(EMBEDDED_NMR_1H)
 
 
 def heavy_atom_filter(frame: pd.DataFrame, min_atoms: int = 3,

@@ -8,6 +8,8 @@ from typing import Optional
 DATA_DIR_ENV = "ACML_DATA_DIR"
 EMBEDDED_DIR = Path(__file__).resolve().parent.parent / "datasets"
 EMBEDDED_NMR_13C = EMBEDDED_DIR / "nmrshiftdb2_13c_demo.csv.gz"
+EMBEDDED_NMR_1H = EMBEDDED_DIR / "nmrshiftdb2_1h_subset.csv.gz"
+EMBEDDED_MASSBANK = EMBEDDED_DIR / "spectra" / "massbank_subset.jsonl.gz"
 
 
 class DataNotFoundError(FileNotFoundError):

@@ -217,7 +217,9 @@ def _best_validation_epoch(task: SplitTask, model, data, rows, epochs: int) -> f
 
     def predict(split):
         out = model.predict(data[split])
-        out = out[..., 1] if task.mode == "classification" else out.reshape(len(data[split]), -1)
+        if task.mode == "classification":  # (n, tasks, 2), or (n, 2) from some models
+            out = out[..., 1]
+        out = out.reshape(len(data[split]), -1)
         full = np.tile(fallback, (len(task.smiles[split]), 1))
         full[rows[split]] = out
         return full

@@ -219,3 +219,42 @@ class NMRSpectrumFeaturizer(PeakListFeaturizer):
 
     def config(self) -> Dict[str, Any]:
         return {"nucleus": self.nucleus, **super().config()}
+
+
+class MassSpectrumFeaturizer(PeakListFeaturizer):
+    """Mass spectra (m/z, intensity) to binned vectors: 0...``max_mz`` at ``resolution`` Da
+    (1 Da: nominal mass, what EI libraries record and what tolerates instrument differences in
+    MS/MS), intensities raised to ``intensity_power`` (0.5, the square root usual in spectral
+    matching, so that small fragments still count), scaled to a maximum of 1.
+
+    Negative m/z is reported as a failure; peaks at or above ``max_mz`` are ignored (a spectrum
+    left with none is reported).
+
+    Examples
+    --------
+    >>> featurizer = MassSpectrumFeaturizer(max_mz=10.0)
+    >>> featurizer.featurize([[[2.2, 16.0], [7.0, 4.0], [12.0, 9.0]]]).tolist()
+    [[0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.5, 0.0, 0.0]]
+    >>> [f.reason for f in featurizer.featurize_with_report([[[-1.0, 5.0]]]).failures]
+    ['negative m/z']
+    """
+
+    def __init__(self, max_mz: float = 1000.0, resolution: float = 1.0,
+                 intensity_power: float = 0.5, broadening: float = 0.0):
+        super().__init__(0.0, max_mz, resolution, broadening, out_of_range="drop")
+        self.max_mz, self.intensity_power = float(max_mz), float(intensity_power)
+
+    def config(self) -> Dict[str, Any]:
+        return {"max_mz": self.max_mz, "resolution": self.resolution,
+                "intensity_power": self.intensity_power, "broadening": self.broadening}
+
+    def _featurize_checked(self, peaks: Peaks) -> np.ndarray:
+        positions, intensities = peaks
+        if np.any(positions < 0):
+            raise FeaturizationError("negative m/z")
+        return super()._featurize_checked((positions, intensities ** self.intensity_power))
+
+
+#: featurizer classes a stored spectrum encoder can name
+SPECTRUM_FEATURIZERS = {"NMRSpectrumFeaturizer": NMRSpectrumFeaturizer,
+                        "MassSpectrumFeaturizer": MassSpectrumFeaturizer}

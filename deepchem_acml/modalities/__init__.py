@@ -1,6 +1,6 @@
 """Registered chemical modalities (name -> featurizer + frozen encoder)."""
 from deepchem_acml.modalities.base import (Modality, available_modalities, get_modality,
                                            register_modality)
-from deepchem_acml.modalities import image, nmr, smiles  # noqa: F401  (register their names)
+from deepchem_acml.modalities import image, smiles, spectra  # noqa: F401  (register names)
 
 __all__ = ["Modality", "available_modalities", "get_modality", "register_modality"]

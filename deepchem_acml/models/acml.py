@@ -23,7 +23,7 @@ from deepchem_acml.featurizers.graph import ACMLGraphFeaturizer
 from deepchem_acml.modalities import Modality, get_modality
 from deepchem_acml.modalities.base import PRETRAINED_DIR
 from deepchem_acml.nn.gin import GINEncoder
-from deepchem_acml.nn.heads import ProjectionHead
+from deepchem_acml.nn.heads import ProjectionHead, Standardizer
 from deepchem_acml.nn.loss import acml_contrastive_loss
 from deepchem_acml.models.utils import quiet_deepchem_loss_warning, seed_everything
 
@@ -52,8 +52,12 @@ class ACMLNetwork(nn.Module):
         self.graph_encoder = graph_encoder
         self.graph_projection = ProjectionHead(graph_encoder.hidden_dim, projection_dim,
                                                num_cells, projection_dropout)
+        self.modality_standardizer = Standardizer(modality_dim)
         self.modality_projection = ProjectionHead(modality_dim, projection_dim, num_cells,
                                                   projection_dropout)
+
+    def project_modality(self, modality_embeddings: torch.Tensor) -> torch.Tensor:
+        return self.modality_projection(self.modality_standardizer(modality_embeddings))
 
     def forward(self, inputs: Sequence[Any]) -> List[torch.Tensor]:
         if self.autocast_dtype is None:
@@ -70,7 +74,7 @@ class ACMLNetwork(nn.Module):
         if modality_embeddings is None:
             modality_projection = graph_projection.new_zeros((graph_projection.shape[0], 0))
         else:
-            modality_projection = self.modality_projection(modality_embeddings)
+            modality_projection = self.project_modality(modality_embeddings)
         return [graph_projection, graph_projection, modality_projection, graph_embedding]
 
 
@@ -276,6 +280,7 @@ class ACMLModel(dc.models.TorchModel):
             progress: bool = True) -> float:
         """``TorchModel.fit`` with a progress bar (``progress=False`` to turn it off)."""
         self._check_trainable(dataset)
+        self._fit_modality_statistics(dataset)
         callbacks = list(callbacks) if isinstance(callbacks, (list, tuple)) else [callbacks]
         bar = None
         if progress:
@@ -293,6 +298,15 @@ class ACMLModel(dc.models.TorchModel):
             if bar is not None:
                 bar.close()
 
+    def _fit_modality_statistics(self, dataset: dc.data.Dataset) -> None:
+        """Standardise the frozen embeddings by the first training set's statistics (kept
+        for good: later fits, resumed runs and inference use the same ones)."""
+        self._ensure_built()
+        standardizer = self._network.modality_standardizer
+        if not bool(standardizer.fitted):
+            standardizer.fit_statistics(torch.as_tensor(np.asarray(dataset.y, dtype=np.float32),
+                                                        device=self.device))
+
     def _check_trainable(self, dataset: Any) -> None:
         """A clear error, before any torch code runs, for data that cannot be trained on."""
         if not isinstance(dataset, dc.data.Dataset):
@@ -307,6 +321,13 @@ class ACMLModel(dc.models.TorchModel):
         if len(dataset) < 2:
             raise ValueError(f"a contrastive batch needs at least 2 molecules; the dataset has "
                              f"{len(dataset)}")
+        bad_rows = np.flatnonzero(~np.isfinite(np.asarray(dataset.y, dtype=np.float64)).all(axis=1))
+        if len(bad_rows):
+            raise FloatingPointError(
+                f"the frozen {self.modality.name} embeddings (the dataset's y) hold NaN or "
+                f"infinity in {len(bad_rows)} row(s), e.g. rows {bad_rows[:5].tolist()} "
+                f"(ids {list(np.asarray(dataset.ids)[bad_rows[:5]])}): rebuild the dataset "
+                "with build_dataset, which never produces them from valid inputs")
 
     @torch.no_grad()
     def evaluate_loss(self, dataset: dc.data.Dataset) -> float:
@@ -348,6 +369,7 @@ class ACMLModel(dc.models.TorchModel):
         self._check_trainable(train)
         if valid is not None:
             self._check_trainable(valid)
+        self._fit_modality_statistics(train)
         state = {"epoch": 0, "step": 0, "history": [], "best_loss": math.inf,
                  "best_state": None, "since_best": 0, "epoch_loss_sum": 0.0}
         if checkpoint_path is not None and os.path.exists(checkpoint_path):
@@ -448,7 +470,7 @@ class ACMLModel(dc.models.TorchModel):
         self._network.eval()
         embeddings = torch.as_tensor(np.asarray(modality_embeddings, dtype=np.float32),
                                      device=self.device)
-        chunks = [self._network.modality_projection(embeddings[i:i + 1024])
+        chunks = [self._network.project_modality(embeddings[i:i + 1024])
                   for i in range(0, len(embeddings), 1024)]
         return torch.cat(chunks).cpu().numpy() if chunks else np.zeros((0, 0), np.float32)
 
@@ -497,7 +519,11 @@ class ACMLModel(dc.models.TorchModel):
         self._ensure_built()
         data = load_checkpoint_file(path, kind=kind, map_location=self.device)
         self._check_compatible(data["config"], path)
-        self._network.load_state_dict(data["model_state_dict"], strict=strict)
+        # Checkpoints from before the modality standardiser: identity statistics, as trained.
+        identity = {f"modality_standardizer.{k}": v for k, v in
+                    Standardizer(self.modality.embedding_dim).to(self.device).state_dict().items()}
+        identity["modality_standardizer.fitted"] = torch.ones((), dtype=torch.bool)
+        self._network.load_state_dict({**identity, **data["model_state_dict"]}, strict=strict)
         if "optimizer_state_dict" in data:
             self._pytorch_optimizer.load_state_dict(data["optimizer_state_dict"])
         self._global_step = int(data["global_step"])

@@ -39,3 +39,28 @@ class ProjectionHead(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.cells(self.input(x))
+
+
+class Standardizer(nn.Module):
+    """Per-dimension ``(x - mean) / scale`` with statistics set once from data (buffers, so
+    they travel in checkpoints). Until :meth:`fit_statistics` runs it is the identity.
+
+    Frozen encoders' embeddings can share a large common component (an ImageNet CNN sees every
+    molecule drawing as "white page with black lines"): standardising them is what lets the
+    projection head learn the small differences that tell molecules apart.
+    """
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(dim))
+        self.register_buffer("scale", torch.ones(dim))
+        self.register_buffer("fitted", torch.zeros((), dtype=torch.bool))
+
+    @torch.no_grad()
+    def fit_statistics(self, x: torch.Tensor) -> None:
+        self.mean.copy_(x.mean(0))
+        self.scale.copy_(x.std(0).clamp(min=1e-6) if len(x) > 1 else torch.ones_like(self.scale))
+        self.fitted.fill_(True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.scale

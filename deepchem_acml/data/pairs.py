@@ -1,0 +1,83 @@
+"""Paired data for each modality: molecules (SMILES) with the modality's raw input, read from
+the shared data folder or from a user's file."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional, Tuple, Union
+
+import pandas as pd
+
+#: the column holding each modality's raw input (the SMILES and image modalities draw on the
+#: SMILES themselves)
+MODALITY_INPUT_COLUMN = {"nmr_13c": "spectrum", "nmr_1h": "spectrum", "ms_lc": "spectrum",
+                         "ms_gc": "spectrum", "smiles": "smiles", "image": "smiles"}
+NUCLEUS_OF = {"nmr_13c": "13C", "nmr_1h": "1H"}
+MASSBANK_KIND_OF = {"ms_lc": "lc", "ms_gc": "gc"}
+
+
+def default_data_path(modality: str) -> Path:
+    """The shared data file a modality pretrains on (clear error when the folder is missing)."""
+    from deepchem_acml.data.nmrshiftdb2 import nmrshiftdb2_path
+    from deepchem_acml.data.sources import moses_smiles_path, shared_data_dir
+
+    if modality in NUCLEUS_OF:
+        return nmrshiftdb2_path()
+    if modality in MASSBANK_KIND_OF:
+        return shared_data_dir() / "massbank" / "massbank_open.jsonl.gz"
+    return moses_smiles_path()
+
+
+def read_pairs(modality: str, path: Optional[Union[str, Path]] = None,
+               max_molecules: Optional[int] = None) -> Tuple[pd.DataFrame, str]:
+    """(frame with ``smiles``, the input column and usually ``inchikey``; a description of the
+    source). Files: nmrshiftdb2 or MassBank ``.jsonl.gz``, ``.mgf``/``.msp`` spectra, or a CSV
+    with ``smiles`` and the input column."""
+    from deepchem_acml.data.nmrshiftdb2 import read_nmrshiftdb2
+    from deepchem_acml.data.spectrum_files import read_massbank, read_spectrum_file, records_frame
+
+    if modality not in MODALITY_INPUT_COLUMN:
+        raise ValueError(f"no paired data reader for modality {modality!r}; choose from "
+                         f"{sorted(MODALITY_INPUT_COLUMN)}")
+    path = Path(path) if path is not None else default_data_path(modality)
+    if not path.is_file():
+        raise FileNotFoundError(f"no data file at {path}")
+    name = path.name.lower().removesuffix(".gz")
+    if name.endswith(".jsonl") and modality in NUCLEUS_OF:
+        frame = read_nmrshiftdb2(path, nucleus=NUCLEUS_OF[modality])
+    elif name.endswith(".jsonl") and modality in MASSBANK_KIND_OF:
+        frame = read_massbank(path, kind=MASSBANK_KIND_OF[modality])
+    elif name.endswith((".mgf", ".msp")):
+        frame = records_frame(read_spectrum_file(path))
+    else:
+        frame = pd.read_csv(path, nrows=max_molecules)
+        frame.columns = ["smiles" if c.lower() == "smiles" else c for c in frame.columns]
+    if max_molecules is not None:
+        frame = frame.head(max_molecules)
+    return frame.reset_index(drop=True), str(path)
+
+
+def inchikeys_of(smiles) -> list:
+    """InChIKeys of SMILES (a unique placeholder where RDKit cannot parse one)."""
+    from rdkit import Chem, RDLogger
+
+    from deepchem_acml.chem import mol_from_smiles
+
+    keys = []
+    RDLogger.DisableLog("rdApp.*")  # InChI warnings: a failed key is handled just below
+    try:
+        for s in smiles:
+            mol = mol_from_smiles(s)
+            key = Chem.MolToInchiKey(mol) if mol is not None else ""
+            keys.append(key or f"unparsed-{len(keys)}")
+    finally:
+        RDLogger.EnableLog("rdApp.*")
+    return keys
+
+
+def with_inchikeys(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with an ``inchikey`` column for the InChIKey split: kept when the source gave
+    one for every row, otherwise computed from the SMILES for all rows (one rule, so the frozen
+    encoder's pretraining and ACML split a data set the same way)."""
+    if "inchikey" in frame.columns and frame["inchikey"].notna().all():
+        return frame
+    return frame.assign(inchikey=inchikeys_of(frame["smiles"]))

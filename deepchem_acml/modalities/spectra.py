@@ -1,0 +1,64 @@
+"""Spectrum modalities (1H and 13C NMR, LC-MS/MS, GC-MS) with the package's own pretrained
+spectrum autoencoders."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional, Union
+
+from deepchem_acml.checkpoints import load_checkpoint_file, save_checkpoint_file
+from deepchem_acml.featurizers.spectra import SPECTRUM_FEATURIZERS, PeakListFeaturizer
+from deepchem_acml.modalities.base import PRETRAINED_DIR, Modality, register_modality
+from deepchem_acml.nn.spectrum_autoencoder import SpectrumAutoencoder
+
+SPECTRUM_ENCODER_KIND = "spectrum_autoencoder"
+SHIPPED_NMR_13C = PRETRAINED_DIR / "nmr_13c_autoencoder.pt"
+#: modality name -> what its spectra are, for messages and model cards
+SPECTRUM_MODALITIES = {"nmr_13c": "13C NMR", "nmr_1h": "1H NMR", "ms_lc": "LC-MS/MS",
+                       "ms_gc": "GC-MS (EI)"}
+
+
+def save_spectrum_encoder(path: Union[str, Path], autoencoder: SpectrumAutoencoder,
+                          featurizer: PeakListFeaturizer, provenance: dict) -> Path:
+    """Store an autoencoder with the featurizer settings its inputs need and how it was made."""
+    return save_checkpoint_file(path, {
+        "state_dict": autoencoder.state_dict(),
+        "autoencoder_config": autoencoder.config(),
+        "featurizer": type(featurizer).__name__,
+        "featurizer_config": featurizer.config(),
+        "provenance": provenance,
+    }, kind=SPECTRUM_ENCODER_KIND)
+
+
+def load_spectrum_modality(name: str, checkpoint: Union[str, Path]) -> Modality:
+    """Rebuild a frozen spectrum modality (featurizer + encoder) from an autoencoder
+    checkpoint."""
+    data = load_checkpoint_file(checkpoint, kind=SPECTRUM_ENCODER_KIND)
+    autoencoder = SpectrumAutoencoder(**data["autoencoder_config"])
+    autoencoder.load_state_dict(data["state_dict"])
+    featurizer_class = SPECTRUM_FEATURIZERS[data.get("featurizer", "NMRSpectrumFeaturizer")]
+    featurizer = featurizer_class(**data["featurizer_config"])
+    if featurizer.n_bins != autoencoder.n_bins:
+        raise ValueError(f"{checkpoint}: featurizer gives {featurizer.n_bins} bins but the "
+                         f"encoder expects {autoencoder.n_bins}")
+    return Modality(name, featurizer, autoencoder, source=str(checkpoint))
+
+
+def shipped_spectrum_encoder(name: str) -> Path:
+    return PRETRAINED_DIR / f"{name}_autoencoder.pt"
+
+
+def spectrum_modality(name: str, checkpoint: Optional[Union[str, Path]] = None) -> Modality:
+    """A spectrum modality from its shipped autoencoder (or ``checkpoint``). The shipped
+    encoders were pretrained on spectra alone (no structures); see
+    ``deepchem_acml/pretrained/MODEL_CARD.md``."""
+    path = Path(checkpoint) if checkpoint is not None else shipped_spectrum_encoder(name)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no {SPECTRUM_MODALITIES[name]} encoder at {path}. Pretrain one with `acml "
+            f"pretrain-encoder --modality {name}` (reads the shared data folder) and pass its "
+            "path as checkpoint=.")
+    return load_spectrum_modality(name, path)
+
+
+for _name in SPECTRUM_MODALITIES:
+    register_modality(_name, lambda checkpoint=None, _name=_name: spectrum_modality(_name, checkpoint))

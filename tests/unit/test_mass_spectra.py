@@ -1,0 +1,65 @@
+"""Mass spectra: MGF/MSP/MassBank readers and the binning featurizer, on real records."""
+import gzip
+
+import numpy as np
+import pytest
+
+from deepchem_acml.data.sources import EMBEDDED_DIR
+from deepchem_acml.data.spectrum_files import (read_massbank, read_mgf, read_msp,
+                                               read_spectrum_file, records_frame)
+from deepchem_acml.featurizers.spectra import MassSpectrumFeaturizer
+
+SPECTRA = EMBEDDED_DIR / "spectra"
+
+
+def test_mgf_and_msp_readers_on_real_files():
+    gnps = read_mgf(SPECTRA / "gnps_pesticides.mgf.gz")
+    assert len(gnps) == 76 and all(r["smiles"] for r in gnps)
+    assert all(r["peaks"].ndim == 2 and r["peaks"].shape[1] == 2 for r in gnps)
+    assert float(gnps[0]["metadata"]["pepmass"]) == pytest.approx(183.057)
+    massbank = read_msp(SPECTRA / "massbank_five.msp.gz")
+    assert [r["inchikey"] for r in massbank][0] == "XTWYTFMLZFPYCI-UHFFFAOYSA-N"
+    assert [len(r["peaks"]) for r in massbank] == [2, 1, 3, 3, 32]
+    np.testing.assert_allclose(massbank[0]["peaks"], [[135.0, 83.0], [136.0, 999.0]])
+    assert len(read_spectrum_file(SPECTRA / "massbank_five.msp.gz")) == 5
+    with pytest.raises(ValueError, match="mgf or .msp"):
+        read_spectrum_file("spectra.mzML")
+
+
+def test_a_damaged_mgf_record_is_reported_by_the_featurizer_not_dropped(tmp_path):
+    text = ("BEGIN IONS\nSMILES=CCO\n45.0 100\n31.0 20\nEND IONS\n"
+            "BEGIN IONS\nSMILES=CCN\n44.0 abc\nEND IONS\n"
+            "BEGIN IONS\nSMILES=CCC\nEND IONS\n"
+            "BEGIN IONS\nSMILES=CCCl\n-3.0 10\nEND IONS\n")
+    path = tmp_path / "damaged.mgf.gz"
+    with gzip.open(path, "wt") as handle:
+        handle.write(text)
+    frame = records_frame(read_mgf(path))
+    assert frame.smiles.tolist() == ["CCO", "CCN", "CCC", "CCCl"]
+    result = MassSpectrumFeaturizer().featurize_with_report(frame.spectrum.tolist())
+    assert result.indices.tolist() == [0]
+    assert [(f.index, f.reason) for f in result.failures] == [
+        (1, "peak intensities contain NaN or infinity"), (2, "empty peak list"),
+        (3, "negative m/z")]
+
+
+def test_massbank_one_spectrum_per_compound_and_binning():
+    path = SPECTRA / "massbank_subset.jsonl.gz"
+    lc, gc = read_massbank(path, "lc"), read_massbank(path, "gc")
+    assert len(lc) == 300 and len(gc) == 120
+    for frame in (lc, gc):  # one row per compound (InChIKey, or SMILES where none is given)
+        assert frame.inchikey.fillna(frame.smiles).is_unique
+    featurizer = MassSpectrumFeaturizer()
+    for frame in (lc, gc):
+        result = featurizer.featurize_with_report(frame.spectrum.tolist())
+        assert result.n_failed == 0
+        vectors = np.stack(result.features)
+        assert vectors.shape == (len(frame), 1000)
+        np.testing.assert_allclose(vectors.max(axis=1), 1.0)
+    # EI spectra of small molecules sit below m/z 1000; the base peak is where the featurizer
+    # puts its maximum
+    first = gc.spectrum.iloc[0]
+    base = int(first[np.argmax(first[:, 1]), 0])
+    assert np.argmax(featurizer.featurize([first])[0]) == base
+    with pytest.raises(ValueError, match="kind"):
+        read_massbank(path, "maldi")
