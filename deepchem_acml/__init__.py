@@ -30,6 +30,7 @@ _refuse_broken_dgl()
 _PUBLIC = {
     "ACMLModel": "deepchem_acml.models.acml",
     "ACMLPropertyModel": "deepchem_acml.models.finetune",
+    "JointACMLModel": "deepchem_acml.models.joint",
     "ACMLGraphFeaturizer": "deepchem_acml.featurizers.graph",
     "ACMLFeaturizer": "deepchem_acml.featurizers.embedding",
     "NMRSpectrumFeaturizer": "deepchem_acml.featurizers.spectra",

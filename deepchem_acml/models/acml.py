@@ -339,7 +339,8 @@ class ACMLModel(dc.models.TorchModel):
             inputs, _, _ = self._prepare_batch(batch)
             outputs = self._network(inputs)
             n = outputs[0].shape[0]
-            total += float(self._contrastive_loss([outputs[1], outputs[2]], [], [])) * n
+            loss_outputs = [outputs[i] for i in self._loss_outputs]
+            total += float(self._contrastive_loss(loss_outputs, [], [])) * n
             count += n
         return total / max(count, 1)
 
@@ -501,7 +502,7 @@ class ACMLModel(dc.models.TorchModel):
         In a distributed run only rank 0 writes."""
         if not distributed.is_main_process():
             return
-        save_checkpoint_file(path, self._state_payload(include_optimizer), kind=ACML_CHECKPOINT_KIND)
+        save_checkpoint_file(path, self._state_payload(include_optimizer), kind=self._checkpoint_kind)
 
     def _state_payload(self, include_optimizer: bool) -> Dict[str, Any]:
         """What every checkpoint of this model holds: configuration, weights, step (and the
@@ -519,15 +520,24 @@ class ACMLModel(dc.models.TorchModel):
         self._ensure_built()
         data = load_checkpoint_file(path, kind=kind, map_location=self.device)
         self._check_compatible(data["config"], path)
-        # Checkpoints from before the modality standardiser: identity statistics, as trained.
-        identity = {f"modality_standardizer.{k}": v for k, v in
-                    Standardizer(self.modality.embedding_dim).to(self.device).state_dict().items()}
-        identity["modality_standardizer.fitted"] = torch.ones((), dtype=torch.bool)
-        self._network.load_state_dict({**identity, **data["model_state_dict"]}, strict=strict)
+        self._network.load_state_dict({**self._identity_standardizer(), **data["model_state_dict"]},
+                                      strict=strict)
         if "optimizer_state_dict" in data:
             self._pytorch_optimizer.load_state_dict(data["optimizer_state_dict"])
         self._global_step = int(data["global_step"])
         return data
+
+    def _identity_standardizer(self) -> Dict[str, torch.Tensor]:
+        """What checkpoints from before the modality standardiser were trained with."""
+        identity = {f"modality_standardizer.{k}": v for k, v in
+                    Standardizer(self.modality.embedding_dim).to(self.device).state_dict().items()}
+        identity["modality_standardizer.fitted"] = torch.ones((), dtype=torch.bool,
+                                                              device=self.device)
+        return identity
+
+    @property
+    def _checkpoint_kind(self) -> str:
+        return ACML_CHECKPOINT_KIND
 
     def restore(self, checkpoint: Optional[str] = None, model_dir: Optional[str] = None,
                 strict: Optional[bool] = True) -> None:
@@ -539,7 +549,7 @@ class ACMLModel(dc.models.TorchModel):
             if not checkpoints:
                 raise ValueError(f"no checkpoint found in {model_dir or self.model_dir}")
             checkpoint = checkpoints[0]
-        self._load_state(checkpoint, ACML_CHECKPOINT_KIND, strict=bool(strict))
+        self._load_state(checkpoint, self._checkpoint_kind, strict=bool(strict))
 
     def _check_compatible(self, stored: Dict[str, Any], source: Any) -> None:
         mine = self.config()
