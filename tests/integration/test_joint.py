@@ -1,7 +1,6 @@
 """Joint ACML: one graph encoder, several modalities, missing ones masked (never imputed)."""
 import numpy as np
 import pytest
-import torch
 
 import deepchem as dc
 from deepchem_acml import JointACMLModel
