@@ -1,7 +1,28 @@
 """RDKit parsing used across the package: one place that turns SMILES into molecules."""
 from __future__ import annotations
 
-from typing import Any, Optional
+import contextlib
+from typing import Any, Iterator, Optional
+
+_quiet_depth = 0
+
+
+@contextlib.contextmanager
+def rdkit_quiet() -> Iterator[None]:
+    """Silence RDKit's log inside the block (callers report failures themselves, with the
+    row). Re-entrant; entering it once around a loop is much cheaper than once per molecule."""
+    from rdkit import RDLogger
+
+    global _quiet_depth
+    if _quiet_depth == 0:
+        RDLogger.DisableLog("rdApp.*")
+    _quiet_depth += 1
+    try:
+        yield
+    finally:
+        _quiet_depth -= 1
+        if _quiet_depth == 0:
+            RDLogger.EnableLog("rdApp.*")
 
 
 def mol_from_smiles(smiles: Any) -> Optional["Chem.Mol"]:  # noqa: F821
@@ -9,12 +30,9 @@ def mol_from_smiles(smiles: Any) -> Optional["Chem.Mol"]:  # noqa: F821
 
     RDKit's own parse errors are silenced: callers report failures themselves, with the row.
     """
-    from rdkit import Chem, RDLogger
+    from rdkit import Chem
 
     if not isinstance(smiles, str) or not smiles.strip():
         return None
-    RDLogger.DisableLog("rdApp.*")
-    try:
+    with rdkit_quiet():
         return Chem.MolFromSmiles(smiles)
-    finally:
-        RDLogger.EnableLog("rdApp.*")

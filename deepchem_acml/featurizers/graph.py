@@ -1,7 +1,8 @@
 """Molecular graphs with the Hu et al. (2020) / OGB-style inputs that ACML's GIN reads."""
 from __future__ import annotations
 
-from typing import Any, Optional
+import functools
+from typing import Any, Iterable, Optional
 
 import numpy as np
 from deepchem.feat import GraphData, MolecularFeaturizer
@@ -17,6 +18,7 @@ NUM_BOND_DIRECTIONS = 3
 SELF_LOOP_BOND_TYPE = 4
 
 
+@functools.lru_cache(maxsize=None)
 def _chirality_codes():
     from rdkit.Chem import ChiralType
     return {
@@ -26,11 +28,13 @@ def _chirality_codes():
     }
 
 
+@functools.lru_cache(maxsize=None)
 def _bond_type_codes():
     from rdkit.Chem import BondType
     return {BondType.SINGLE: 0, BondType.DOUBLE: 1, BondType.TRIPLE: 2, BondType.AROMATIC: 3}
 
 
+@functools.lru_cache(maxsize=None)
 def _bond_direction_codes():
     from rdkit.Chem import BondDir
     return {BondDir.NONE: 0, BondDir.ENDUPRIGHT: 1, BondDir.ENDDOWNRIGHT: 2}
@@ -95,37 +99,47 @@ class ACMLGraphFeaturizer(ReportingFeaturizerMixin, MolecularFeaturizer):
             raise FeaturizationError("RDKit could not parse the SMILES")
         return mol
 
+    def featurize_with_report(self, datapoints: Iterable[Any]):
+        from deepchem_acml.chem import rdkit_quiet
+
+        with rdkit_quiet():  # once for the whole list, not once per molecule
+            return super().featurize_with_report(datapoints)
+
     def _featurize_checked(self, mol: Any) -> GraphData:
+        # Atoms and bonds are fetched by index and the codes gathered in lists, then turned
+        # into arrays once: RDKit's atom/bond sequence wrappers and per-row numpy writes were
+        # most of the featurizer's time.
         n_atoms = mol.GetNumAtoms()
         if n_atoms == 0:
             raise FeaturizationError("molecule has no atoms")
         if self.max_atoms is not None and n_atoms > self.max_atoms:
             raise FeaturizationError(f"{n_atoms} heavy atoms, more than max_atoms={self.max_atoms}")
         chirality = _chirality_codes()
-        node_features = np.empty((n_atoms, 2), dtype=np.int64)
-        for atom in mol.GetAtoms():
-            atomic_number = atom.GetAtomicNum()
-            if atomic_number < 1 or atomic_number >= NUM_ATOM_TYPES:
-                raise FeaturizationError(
-                    f"atom {atom.GetIdx()} has atomic number {atomic_number} "
-                    "(dummy/query atoms are not supported)")
-            node_features[atom.GetIdx()] = (atomic_number - 1,
-                                            chirality.get(atom.GetChiralTag(), 3))
+        atoms = [mol.GetAtomWithIdx(i) for i in range(n_atoms)]
+        numbers = [atom.GetAtomicNum() for atom in atoms]
+        if min(numbers) < 1 or max(numbers) >= NUM_ATOM_TYPES:
+            index = next(i for i, z in enumerate(numbers) if z < 1 or z >= NUM_ATOM_TYPES)
+            raise FeaturizationError(f"atom {index} has atomic number {numbers[index]} "
+                                     "(dummy/query atoms are not supported)")
+        node_features = np.array(
+            [numbers, [chirality.get(atom.GetChiralTag(), 3) for atom in atoms]],
+            dtype=np.int64).T.copy()
+        node_features[:, 0] -= 1
 
         bond_types, bond_dirs = _bond_type_codes(), _bond_direction_codes()
-        n_bonds = mol.GetNumBonds()
-        edge_index = np.empty((2, 2 * n_bonds), dtype=np.int64)
-        edge_features = np.empty((2 * n_bonds, 2), dtype=np.int64)
-        for k, bond in enumerate(mol.GetBonds()):
-            bond_type = bond_types.get(bond.GetBondType())
-            if bond_type is None:
-                raise FeaturizationError(
-                    f"bond {bond.GetIdx()} has unsupported type {bond.GetBondType()}")
-            codes = (bond_type, bond_dirs.get(bond.GetBondDir(), 0))
-            begin, end = bond.GetBeginAtomIdx(), bond.GetEndAtomIdx()
-            edge_index[:, 2 * k] = (begin, end)
-            edge_index[:, 2 * k + 1] = (end, begin)
-            edge_features[2 * k] = codes
-            edge_features[2 * k + 1] = codes
+        bonds = [mol.GetBondWithIdx(k) for k in range(mol.GetNumBonds())]
+        types = [bond_types.get(bond.GetBondType()) for bond in bonds]
+        if None in types:
+            bond = bonds[types.index(None)]
+            raise FeaturizationError(
+                f"bond {bond.GetIdx()} has unsupported type {bond.GetBondType()}")
+        begin = [bond.GetBeginAtomIdx() for bond in bonds]
+        end = [bond.GetEndAtomIdx() for bond in bonds]
+        directions = [bond_dirs.get(bond.GetBondDir(), 0) for bond in bonds]
+        edge_index = np.empty((2, 2 * len(bonds)), dtype=np.int64)
+        edge_index[0, 0::2], edge_index[1, 0::2] = begin, end
+        edge_index[0, 1::2], edge_index[1, 1::2] = end, begin
+        edge_features = np.repeat(np.array([types, directions], dtype=np.int64).T.reshape(-1, 2),
+                                  2, axis=0)
         return GraphData(node_features=node_features, edge_index=edge_index,
                          edge_features=edge_features)

@@ -1,0 +1,191 @@
+"""Speed and scale benchmarks (issue: speed and scale). Each part prints a table and writes JSON
+to OUT/performance.json (merged with earlier parts); docs/performance.md quotes the results.
+Reads the MOSES SMILES from the shared data folder ($ACML_DATA_DIR or ../shared/data).
+
+    python benchmarks/performance.py featurize   # ACML vs DeepChem graph featurizers, joblib
+    python benchmarks/performance.py cache       # training with the frozen-embedding cache vs recompute
+    python benchmarks/performance.py end-to-end  # SMILES -> embedding vs bare RDKit; 10k/100k/1M
+    python benchmarks/performance.py stream      # peak RSS of `acml embed` over all MOSES SMILES
+
+Run on an idle machine: the figures are wall-clock.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, List
+
+import numpy as np
+
+logging.getLogger("deepchem").setLevel(logging.ERROR)
+
+
+def moses_smiles(n: int) -> List[str]:
+    import pandas as pd
+
+    from deepchem_acml.data.sources import moses_smiles_path
+
+    return pd.read_csv(moses_smiles_path(), nrows=n)["SMILES"].tolist()
+
+
+def best_of(function: Callable[[], Any], repeats: int = 3) -> float:
+    """Fastest of ``repeats`` runs, in seconds (the least disturbed by the rest of the machine)."""
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def featurize(n: int = 20000) -> Dict[str, Any]:
+    import deepchem as dc
+    from joblib import Parallel, delayed
+
+    from deepchem_acml.featurizers.graph import ACMLGraphFeaturizer
+
+    smiles = moses_smiles(n)
+    candidates = {"ACMLGraphFeaturizer": lambda: ACMLGraphFeaturizer().featurize_with_report(smiles),
+                  "dc.feat.SNAPFeaturizer": lambda: dc.feat.SNAPFeaturizer().featurize(smiles),
+                  "dc.feat.MolGraphConvFeaturizer":
+                      lambda: dc.feat.MolGraphConvFeaturizer(use_edges=True).featurize(smiles)}
+    seconds = {name: best_of(run, repeats=2) for name, run in candidates.items()}
+    rates = {name: n / s for name, s in seconds.items()}
+    ours = rates["ACMLGraphFeaturizer"]
+    scaling = {}
+    for jobs in range(1, (os.cpu_count() or 1) + 1):
+        parts = np.array_split(np.arange(n), jobs)
+        scaling[jobs] = n / best_of(lambda: Parallel(n_jobs=jobs)(
+            delayed(ACMLGraphFeaturizer().featurize_with_report)([smiles[i] for i in part])
+            for part in parts), repeats=2)
+    result = {"n_smiles": n, "molecules_per_second": rates,
+              "ratio_vs": {name: ours / rate for name, rate in rates.items()},
+              "joblib_molecules_per_second": scaling}
+    print(f"graph featurization of {n} MOSES SMILES (molecules/s):")
+    for name, rate in rates.items():
+        print(f"  {name:<32} {rate:10.0f}   ACML / this = {ours / rate:.2f}")
+    for jobs, rate in scaling.items():
+        print(f"  joblib n_jobs={jobs:<3}{'':18} {rate:10.0f}   speed-up {rate / scaling[1]:.2f}")
+    return result
+
+
+def cache(n: int = 1024, steps: int = 20) -> Dict[str, Any]:
+    """Training steps/s of the same ACML model on the same batches, frozen embeddings cached
+    (this package) vs the frozen encoder run on every batch (the reference design)."""
+    import torch
+
+    from deepchem_acml import ACMLModel
+    from deepchem_acml.modalities import get_modality
+
+    smiles = moses_smiles(n)
+    result = {}
+    for name in ("smiles", "image"):
+        modality = get_modality(name)
+        features = modality.featurize(smiles)
+        kept = [smiles[i] for i in features.indices]
+        model = ACMLModel(modality, hidden_dim=128, projection_dim=256, batch_size=128, seed=0)
+        dataset, _ = model.build_dataset(kept, kept)
+        raw = features.features
+        model._ensure_built()
+        optimizer = model._pytorch_optimizer
+        batches = [np.arange(i, i + 128) % len(kept) for i in range(0, steps * 128, 128)]
+
+        def train(recompute: bool) -> None:
+            for rows in batches:
+                if recompute:  # the frozen encoder's forward pass, every step
+                    with torch.no_grad():
+                        y = modality.encode([raw[i] for i in rows])
+                else:
+                    y = dataset.y[rows]
+                inputs, _, _ = model._prepare_batch(([dataset.X[rows]], [y], [None]))
+                outputs = model._network(inputs)
+                loss = model._contrastive_loss([outputs[1], outputs[2]], [], [])
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+
+        cached = steps / best_of(lambda: train(False), repeats=2)
+        recomputed = steps / best_of(lambda: train(True), repeats=2)
+        result[name] = {"cached_steps_per_second": cached,
+                        "recompute_steps_per_second": recomputed, "ratio": cached / recomputed,
+                        "batch_size": 128, "steps": steps}
+        print(f"{name:<7} training steps/s: cached {cached:.2f}, recompute {recomputed:.3f}, "
+              f"ratio {cached / recomputed:.1f}")
+    return result
+
+
+def end_to_end(sizes=(10_000, 100_000, 1_000_000)) -> Dict[str, Any]:
+    from rdkit import Chem, RDLogger
+
+    from deepchem_acml.embedding import embed_smiles, load_graph_encoder
+
+    RDLogger.DisableLog("rdApp.*")
+    encoder = load_graph_encoder("nmr_13c")
+    smiles = moses_smiles(max(sizes))
+    result = {"sizes": {}}
+    for n in sizes:
+        part = smiles[:n]
+        started = time.perf_counter()
+        embed_smiles(encoder, part)
+        ours = time.perf_counter() - started
+        started = time.perf_counter()
+        for s in part:
+            Chem.MolFromSmiles(s)
+        rdkit = time.perf_counter() - started
+        result["sizes"][n] = {"seconds": ours, "molecules_per_second": n / ours,
+                              "rdkit_parse_seconds": rdkit, "ratio_vs_rdkit_parse": rdkit / ours}
+        print(f"{n:>9} SMILES -> embeddings: {ours:8.1f} s ({n / ours:7.0f}/s); bare RDKit "
+              f"parsing {rdkit:6.1f} s; ours runs at {rdkit / ours:.2f} of RDKit parsing speed")
+    per_molecule = [v["seconds"] / n for n, v in result["sizes"].items()]
+    result["seconds_per_molecule_spread"] = max(per_molecule) / min(per_molecule)
+    return result
+
+
+def stream(out_dir: Path) -> Dict[str, Any]:
+    from deepchem_acml.data.sources import moses_smiles_path
+
+    target = out_dir / "moses_embeddings.npy"
+    command = ["/usr/bin/time", "-v", sys.executable, "-m", "deepchem_acml.cli.main", "embed",
+               str(moses_smiles_path()), "--out", str(target), "--jobs", str(os.cpu_count())]
+    started = time.perf_counter()
+    completed = subprocess.run(command, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if completed.returncode != 0:
+        raise RuntimeError(completed.stderr[-2000:])
+    peak_kb = next(int(line.split(":")[1]) for line in completed.stderr.splitlines()
+                   if "Maximum resident set size" in line)
+    rows = np.load(target, mmap_mode="r").shape[0]
+    print(f"acml embed over {rows} MOSES SMILES: {seconds:.0f} s, peak RSS {peak_kb / 1024:.0f} MB")
+    return {"rows": rows, "seconds": seconds, "peak_rss_mb": peak_kb / 1024,
+            "command": " ".join(command[2:])}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("part", choices=["featurize", "cache", "end-to-end", "stream"])
+    parser.add_argument("--out", type=Path, default=Path("docs/benchmarks"))
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    runners = {"featurize": featurize, "cache": cache, "end-to-end": end_to_end,
+               "stream": lambda: stream(args.out)}
+    result = runners[args.part]()
+    path = args.out / "performance.json"
+    results = json.loads(path.read_text()) if path.exists() else {}
+    results[args.part] = {"result": result, "machine": {
+        "cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
+        "python": platform.python_version()},
+        "command": f"python benchmarks/performance.py {args.part}"}
+    path.write_text(json.dumps(results, indent=2, default=str))
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
