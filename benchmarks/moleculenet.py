@@ -113,7 +113,29 @@ def render(results) -> str:
         arrow = "↑" if entry["mode"] == "classification" else "↓"
         lines.append(f"| {name} | {entry['metric']} {arrow} | {sizes['train']}/{sizes['valid']}/"
                      f"{sizes['test']} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + [""] + summary(results)) + "\n"
+
+
+def summary(results, ours: str = "ACML fine-tuned") -> list:
+    """Win counts of ``ours`` against each other method over the tasks both ran, and the mean
+    relative difference (positive: ours better; ROC-AUC gain, or RMSE reduction, in %)."""
+    lines = []
+    others = sorted({m for e in results["tasks"].values() for m in e["methods"]} - {ours})
+    for other in others:
+        wins, gains, tasks = 0, [], []
+        for name, entry in results["tasks"].items():
+            found = entry["methods"]
+            if ours not in found or other not in found:
+                continue
+            a, b = found[ours]["mean"], found[other]["mean"]
+            up = entry["mode"] == "classification"
+            wins += (a > b) if up else (a < b)
+            gains.append(100 * ((a - b) / b if up else (b - a) / b))
+            tasks.append(name)
+        if tasks:
+            lines.append(f"- {ours} beats {other} on **{wins} of {len(tasks)}** tasks "
+                         f"(mean relative difference {np.mean(gains):+.1f} %).")
+    return lines
 
 
 if __name__ == "__main__":

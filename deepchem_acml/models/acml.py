@@ -30,6 +30,10 @@ from deepchem_acml.models.utils import quiet_deepchem_loss_warning, seed_everyth
 logger = logging.getLogger(__name__)
 
 ACML_CHECKPOINT_KIND = "acml_model"
+#: the constructor arguments stored in every checkpoint (what rebuilds the model)
+HYPERPARAMETERS = ("num_layers", "hidden_dim", "dropout", "pooling", "norm", "projection_dim",
+                   "num_cells", "projection_dropout", "temperature", "targets", "learning_rate",
+                   "weight_decay", "batch_size", "seed")
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
 TRAINING_STATE_KIND = "acml_training_state"
 
@@ -163,13 +167,7 @@ class ACMLModel(dc.models.TorchModel):
         self.backend, self.precision = backend, precision
         self.modality = get_modality(modality)
         self.graph_featurizer = ACMLGraphFeaturizer()
-        self.hyperparameters = dict(
-            num_layers=num_layers, hidden_dim=hidden_dim, dropout=dropout, pooling=pooling,
-            norm=norm, projection_dim=projection_dim, num_cells=num_cells,
-            projection_dropout=projection_dropout, temperature=temperature, targets=targets,
-            learning_rate=learning_rate, weight_decay=weight_decay, batch_size=batch_size,
-            seed=seed)
-        self.temperature, self.targets, self.seed = temperature, targets, seed
+        self._store_hyperparameters(locals())
         network = ACMLNetwork(GINEncoder(num_layers, hidden_dim, dropout, pooling, norm, backend),
                               self.modality.embedding_dim, projection_dim, num_cells,
                               projection_dropout, PRECISIONS[precision])
@@ -178,6 +176,11 @@ class ACMLModel(dc.models.TorchModel):
                          batch_size=batch_size,
                          optimizer=AdamW(learning_rate=learning_rate, weight_decay=weight_decay),
                          **kwargs)
+
+    def _store_hyperparameters(self, arguments: Dict[str, Any]) -> None:
+        self.hyperparameters = {name: arguments[name] for name in HYPERPARAMETERS}
+        self.temperature, self.targets = arguments["temperature"], arguments["targets"]
+        self.seed = arguments["seed"]
 
     def __repr__(self) -> str:
         arguments = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters.items())

@@ -114,13 +114,7 @@ class JointACMLModel(ACMLModel):
         self.modality = None
         self.backend, self.precision = backend, "fp32"
         self.graph_featurizer = ACMLGraphFeaturizer()
-        self.hyperparameters = dict(
-            num_layers=num_layers, hidden_dim=hidden_dim, dropout=dropout, pooling=pooling,
-            norm=norm, projection_dim=projection_dim, num_cells=num_cells,
-            projection_dropout=projection_dropout, temperature=temperature, targets=targets,
-            learning_rate=learning_rate, weight_decay=weight_decay, batch_size=batch_size,
-            seed=seed)
-        self.temperature, self.targets, self.seed = temperature, targets, seed
+        self._store_hyperparameters(locals())
         network = JointACMLNetwork(
             GINEncoder(num_layers, hidden_dim, dropout, pooling, norm, backend),
             {name: m.embedding_dim for name, m in self.modalities.items()}, projection_dim,
