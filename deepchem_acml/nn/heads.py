@@ -42,8 +42,9 @@ class ProjectionHead(nn.Module):
 
 
 class Standardizer(nn.Module):
-    """Per-dimension ``(x - mean) / scale`` with statistics set once from data (buffers, so
-    they travel in checkpoints). Until :meth:`fit_statistics` runs it is the identity.
+    """``(x - mean) / scale``: per-dimension means, one overall scale (the root mean variance),
+    set once from data (buffers, so they travel in checkpoints). Until :meth:`fit_statistics`
+    runs it is the identity.
 
     Frozen encoders' embeddings can share a large common component (an ImageNet CNN sees every
     molecule drawing as "white page with black lines"): standardising them is what lets the
@@ -58,8 +59,11 @@ class Standardizer(nn.Module):
 
     @torch.no_grad()
     def fit_statistics(self, x: torch.Tensor) -> None:
+        # Centre each dimension, but divide all by one overall spread: per-dimension scaling
+        # would blow up the near-constant dimensions autoencoder codes have into noise.
         self.mean.copy_(x.mean(0))
-        self.scale.copy_(x.std(0).clamp(min=1e-6) if len(x) > 1 else torch.ones_like(self.scale))
+        spread = float(x.var(0).mean().sqrt()) if len(x) > 1 else 1.0
+        self.scale.fill_(max(spread, 1e-6))
         self.fitted.fill_(True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
