@@ -40,7 +40,8 @@ def test_two_processes_match_one_process_on_the_same_global_batch(tmp_path):
         assert abs(one["train_loss"] - two["train_loss"]) < LOSS_TOLERANCE
     weights_one = torch.load(tmp_path / "one" / "weights.pt")
     weights_two = torch.load(tmp_path / "two" / "weights.pt")
-    largest = max(float((weights_one[k] - weights_two[k]).abs().max()) for k in weights_one)
+    largest = max(float((weights_one[k].double() - weights_two[k].double()).abs().max())
+                  for k in weights_one)
     assert largest < WEIGHT_TOLERANCE
     # and training moved the weights well beyond that tolerance
     from deepchem_acml import ACMLModel
@@ -48,6 +49,6 @@ def test_two_processes_match_one_process_on_the_same_global_batch(tmp_path):
     initial = ACMLModel("nmr_13c", hidden_dim=32, projection_dim=64, num_cells=1, batch_size=64,
                         dropout=0.0, projection_dropout=0.0, seed=0)
     initial._ensure_built()
-    moved = max(float((v - weights_one[k]).abs().max())
+    moved = max(float((v.double() - weights_one[k].double()).abs().max())
                 for k, v in initial._network.state_dict().items())
     assert moved > 100 * WEIGHT_TOLERANCE
