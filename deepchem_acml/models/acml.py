@@ -227,7 +227,7 @@ class ACMLModel(dc.models.TorchModel):
                     for i in sorted(reasons)]
         X = np.empty(len(keep), dtype=object)
         X[:] = [graph_at[i] for i in keep]
-        y = embeddings[[modality_row[i] for i in keep]].reshape(len(keep), -1)
+        y = embeddings[np.array([modality_row[i] for i in keep], dtype=np.int64)]
         if failures:
             logger.warning("%d of %d rows not usable: %s", len(failures), len(smiles),
                            "; ".join(str(f) for f in failures[:5]))
