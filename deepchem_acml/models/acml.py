@@ -560,14 +560,19 @@ class ACMLModel(dc.models.TorchModel):
             raise CheckpointError(f"{source} was trained against modality "
                                   f"{stored['modality']['name']!r}, this model uses "
                                   f"{mine['modality']['name']!r}")
+        self._check_architecture(stored, source)
+
+    def _check_architecture(self, stored: Dict[str, Any], source: Any) -> None:
+        """A clear error when the stored weights have other shapes than this model's."""
         shape_keys = ("num_layers", "hidden_dim", "pooling", "norm", "projection_dim", "num_cells")
         stored_shape = {"norm": "batch", **stored["hyperparameters"]}  # before norm was stored
-        different = {k: (stored_shape.get(k), mine["hyperparameters"][k]) for k in shape_keys
-                     if stored_shape.get(k) != mine["hyperparameters"][k]}
+        different = {k: (stored_shape.get(k), self.hyperparameters[k]) for k in shape_keys
+                     if stored_shape.get(k) != self.hyperparameters[k]}
         if different:
             raise CheckpointError(
                 f"{source} has another architecture (stored vs this model): {different}. "
-                "Use ACMLModel.load(path) to rebuild the model the checkpoint describes.")
+                f"Use {type(self).__name__}.load(path) to rebuild the model the checkpoint "
+                "describes.")
 
     @classmethod
     def load(cls, path: Union[str, os.PathLike], modality: Optional[Union[str, Modality]] = None,

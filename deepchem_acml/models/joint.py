@@ -17,6 +17,7 @@ from torch import nn
 import deepchem as dc
 from deepchem.models.optimizers import AdamW
 
+from deepchem_acml.checkpoints import CheckpointError
 from deepchem_acml.featurizers.base import FeaturizationFailure
 from deepchem_acml.featurizers.graph import ACMLGraphFeaturizer
 from deepchem_acml.modalities import Modality, get_modality
@@ -260,18 +261,11 @@ class JointACMLModel(ACMLModel):
 
     # --------------------------------------------------------------------- checkpoints
     def _check_compatible(self, stored: Dict[str, Any], source: Any) -> None:
-        mine = self.config()
         names = [m["name"] for m in stored.get("modalities", [])]
         if names != list(self.modalities):
-            raise ValueError(f"{source} was trained against modalities {names}, this model "
-                             f"uses {list(self.modalities)}")
-        different = {k: (stored["hyperparameters"].get(k), v)
-                     for k, v in mine["hyperparameters"].items()
-                     if k in ("num_layers", "hidden_dim", "pooling", "norm", "projection_dim",
-                              "num_cells") and stored["hyperparameters"].get(k) != v}
-        if different:
-            raise ValueError(f"{source} has another architecture (stored vs this model): "
-                             f"{different}")
+            raise CheckpointError(f"{source} was trained against modalities {names}, this "
+                                  f"model uses {list(self.modalities)}")
+        self._check_architecture(stored, source)
 
     @classmethod
     def load(cls, path, modalities: Optional[Sequence[Union[str, Modality]]] = None,

@@ -38,8 +38,8 @@ def test_two_processes_match_one_process_on_the_same_global_batch(tmp_path):
     # The loss each process computes over the gathered global batch is the single-process loss.
     for one, two in zip(single["history"], double["history"]):
         assert abs(one["train_loss"] - two["train_loss"]) < LOSS_TOLERANCE
-    weights_one = torch.load(tmp_path / "one" / "weights.pt")
-    weights_two = torch.load(tmp_path / "two" / "weights.pt")
+    weights_one = torch.load(tmp_path / "one" / "weights.pt", weights_only=True)
+    weights_two = torch.load(tmp_path / "two" / "weights.pt", weights_only=True)
     largest = max(float((weights_one[k].double() - weights_two[k].double()).abs().max())
                   for k in weights_one)
     assert largest < WEIGHT_TOLERANCE
