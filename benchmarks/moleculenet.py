@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 
 logging.getLogger("deepchem").setLevel(logging.ERROR)
+logging.basicConfig(format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+logging.getLogger("deepchem_acml.evaluation").setLevel(logging.INFO)  # one line per method and seed
 
 
 def main(argv=None) -> int:

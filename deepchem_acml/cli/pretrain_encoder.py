@@ -1,4 +1,5 @@
-"""``acml pretrain-encoder``: the recipe that made the shipped frozen spectrum encoders."""
+"""``acml pretrain-encoder``: the recipes that made the shipped frozen encoders (spectrum
+autoencoders; the small SMILES RoBERTa)."""
 from __future__ import annotations
 
 import argparse
@@ -8,6 +9,7 @@ from pathlib import Path
 
 DATA_LICENCE = {
     "nmr": "nmrshiftdb2 database licence (ODbL-derived; attribution, share-alike)",
+    "smiles": "MOSES (ZINC Clean Leads subset), MIT licence",
     "ms": "MassBank open records: CC0, CC BY, CC BY-SA or dl-de/by-2-0 per record (attribution; "
           "share-alike for CC BY-SA); see the shared data folder's massbank/SOURCE.md",
 }
@@ -15,19 +17,25 @@ DATA_LICENCE = {
 
 def add_parser(commands) -> None:
     parser = commands.add_parser(
-        "pretrain-encoder", help="pretrain a frozen spectrum autoencoder on spectra alone",
-        description="Pretrain a 1-D convolutional autoencoder on spectra alone (nmrshiftdb2 "
-                    "NMR, MassBank LC-MS/MS or EI; no structures; validation/test molecules "
-                    "of the canonical split left out).")
-    parser.add_argument("--modality", choices=["ms_gc", "ms_lc", "nmr_13c", "nmr_1h"],
+        "pretrain-encoder", help="pretrain a frozen modality encoder (spectra; SMILES)",
+        description="Pretrain a frozen modality encoder on that modality alone (no pairs; "
+                    "validation/test molecules of the canonical split left out): a 1-D "
+                    "convolutional autoencoder on nmrshiftdb2 NMR or MassBank LC-MS/MS or EI "
+                    "spectra, or a small RoBERTa on SMILES by masked-language modelling.")
+    parser.add_argument("--modality", choices=["ms_gc", "ms_lc", "nmr_13c", "nmr_1h", "smiles"],
                         default="nmr_13c")
     parser.add_argument("--data", type=Path, default=None,
-                        help="nmrshiftdb2 or MassBank JSON-Lines, or .mgf/.msp spectra "
-                             "(default: the shared data folder)")
-    parser.add_argument("--out", type=Path, required=True, help="checkpoint file to write")
+                        help="nmrshiftdb2 or MassBank JSON-Lines, .mgf/.msp spectra, or a CSV "
+                             "with a smiles column (default: the shared data folder)")
+    parser.add_argument("--out", type=Path, required=True,
+                        help="checkpoint file to write (smiles: a HuggingFace directory)")
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--max-molecules", type=int, default=None,
+                        help="use the first N molecules of the data (smiles: MOSES rows)")
+    parser.add_argument("--hidden-size", type=int, default=128,
+                        help="smiles: RoBERTa width (4 layers, 4 heads)")
     parser.add_argument("--broadening", type=float, default=0.5,
                         help="Gaussian broadening of each NMR peak (ppm, standard deviation)")
     parser.add_argument("--seed", type=int, default=0)
@@ -43,10 +51,12 @@ def run(args: argparse.Namespace) -> int:
     from deepchem_acml.modalities.spectra import SPECTRUM_MODALITIES, save_spectrum_encoder
     from deepchem_acml.pretraining.spectrum_encoder import pretrain_spectrum_autoencoder
 
-    frame, source = read_pairs(args.modality, args.data)
+    frame, source = read_pairs(args.modality, args.data, args.max_molecules)
     frame, _ = heavy_atom_filter(with_inchikeys(frame))
     train_rows, _, _ = inchikey_split(frame.inchikey.tolist())
     frame = frame.iloc[train_rows]
+    if args.modality == "smiles":
+        return _pretrain_smiles_roberta(args, frame, source)
     if args.modality in NUCLEUS_OF:
         featurizer = NMRSpectrumFeaturizer(NUCLEUS_OF[args.modality], broadening=args.broadening)
     else:
@@ -74,4 +84,28 @@ def run(args: argparse.Namespace) -> int:
     args.out.with_suffix(".json").write_text(json.dumps(
         {"provenance": provenance, "history": history}, indent=2))
     print(f"wrote {args.out} (embedding dimension {model.embedding_dim})")
+    return 0
+
+
+def _pretrain_smiles_roberta(args: argparse.Namespace, frame, source: str) -> int:
+    from rdkit import Chem
+
+    from deepchem_acml.chem import mol_from_smiles
+    from deepchem_acml.cli.pretrain import command_line
+    from deepchem_acml.pretraining.smiles_mlm import pretrain_smiles_roberta
+
+    # canonical SMILES: what the SMILES modality's featurizer feeds the encoder
+    canonical = [Chem.MolToSmiles(mol_from_smiles(s)) for s in frame.smiles]
+    print(f"{len(canonical)} SMILES from {source} (validation/test molecules of the canonical "
+          "split left out)")
+    _, history = pretrain_smiles_roberta(
+        canonical, args.out, epochs=args.epochs, batch_size=args.batch_size,
+        learning_rate=args.learning_rate, hidden_size=args.hidden_size, seed=args.seed,
+        provenance={"command": command_line(), "data": f"canonical SMILES from {Path(source).name}",
+                    "data_licence": DATA_LICENCE["smiles"],
+                    "excluded": "molecules in the valid/test buckets of inchikey_split(seed=0)",
+                    "date": datetime.date.today().isoformat()})
+    last = history[-1]
+    print(f"wrote {args.out}: masked-token accuracy {last['valid_accuracy']:.3f} on held-out "
+          f"SMILES (commonest token: {last['commonest_token_accuracy']:.3f})")
     return 0

@@ -17,12 +17,15 @@ class only is skipped, and said so); regression: RMSE in the file's units.
 """
 from __future__ import annotations
 
+import logging
 import tempfile
 import time
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
+
+logger = logging.getLogger(__name__)
 
 #: name -> (dc.molnet loader name, mode, file name in data_dir)
 TASKS: Dict[str, tuple] = {
@@ -255,4 +258,6 @@ def run_methods(task: SplitTask, pretrained: str, seed: int, epochs: int = 30,
     for method in methods:
         started = time.time()
         results[method] = {"score": runners[method](), "seconds": round(time.time() - started, 1)}
+        logger.info("%s, seed %d, %s: %.4f (%.0f s)", task.name, seed, method,
+                    results[method]["score"], results[method]["seconds"])
     return results

@@ -28,10 +28,15 @@ class Modality:
         Has ``encode(tensor) -> (N, embedding_dim) tensor`` and ``embedding_dim``.
     source: str
         Where the encoder came from (checkpoint path or description), for model cards.
+    options: dict
+        The keyword arguments of ``get_modality(name, **options)`` that rebuild it; stored in
+        checkpoints (set by :func:`get_modality`).
     """
 
-    def __init__(self, name: str, featurizer: Any, encoder: nn.Module, source: str = ""):
+    def __init__(self, name: str, featurizer: Any, encoder: nn.Module, source: str = "",
+                 options: Optional[Dict[str, Any]] = None):
         self.name = name
+        self.options = dict(options or {})
         self.featurizer = featurizer
         self.encoder = encoder.eval()
         for parameter in self.encoder.parameters():
@@ -85,7 +90,10 @@ class Modality:
         return embedded, FeaturizationResult([], index, failures, len(inputs))
 
     def config(self) -> Dict[str, Any]:
-        return {"name": self.name, "source": self.source}
+        config = {"name": self.name, "source": self.source}
+        if self.options:
+            config["options"] = self.options
+        return config
 
 
 _REGISTRY: Dict[str, Callable[..., Modality]] = {}
@@ -110,7 +118,15 @@ def get_modality(modality: Union[str, Modality], **kwargs) -> Modality:
     if modality not in _REGISTRY:
         raise ValueError(f"unknown modality {modality!r}; available: {available_modalities()}. "
                          "Register your own with deepchem_acml.register_modality.")
-    return _REGISTRY[modality](**kwargs)
+    built = _REGISTRY[modality](**kwargs)
+    built.options = {key: str(value) if isinstance(value, Path) else value
+                     for key, value in kwargs.items() if value is not None}
+    return built
+
+
+def modality_from_config(config: Dict[str, Any]) -> Modality:
+    """Rebuild the modality a checkpoint stored (its name and ``get_modality`` options)."""
+    return get_modality(config["name"], **config.get("options", {}))
 
 
 PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"

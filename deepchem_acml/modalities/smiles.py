@@ -11,9 +11,11 @@ import torch
 from torch import nn
 
 from deepchem_acml.featurizers.base import FeaturizationError, ReportingFeaturizerMixin
-from deepchem_acml.modalities.base import Modality, register_modality
+from deepchem_acml.modalities.base import PRETRAINED_DIR, Modality, register_modality
 
 CHEMNET_FILE = "ChemNet_v0.13_pretrained.pt"
+SHIPPED_SMILES_ROBERTA = PRETRAINED_DIR / "smiles_roberta"
+SMILES_ENCODERS = ("chemnet", "roberta")
 
 
 class ChemNetEncoder(nn.Module):
@@ -105,11 +107,22 @@ def transformer_smiles(path: Union[str, os.PathLike], max_length: int = 128,
                     TransformerEncoder(model), source=str(path))
 
 
-def smiles(checkpoint: Optional[Union[str, os.PathLike]] = None, **kwargs: Any) -> Modality:
-    """``get_modality("smiles")``: ChemNet by default; ``checkpoint=`` a local HuggingFace
-    directory (a transformer) or a ChemNet weights file."""
+def smiles(checkpoint: Optional[Union[str, os.PathLike]] = None, encoder: str = "chemnet",
+           **kwargs: Any) -> Modality:
+    """``get_modality("smiles")``: ChemNet by default; ``encoder="roberta"`` the small RoBERTa
+    shipped with the package (masked-LM on MOSES SMILES, ``acml pretrain-encoder --modality
+    smiles``); ``checkpoint=`` a local HuggingFace directory (a transformer) or a ChemNet
+    weights file."""
+    if encoder not in SMILES_ENCODERS:
+        raise ValueError(f"unknown SMILES encoder {encoder!r}; choose from {SMILES_ENCODERS} "
+                         "or pass checkpoint=a local HuggingFace directory")
+    if checkpoint is None and encoder == "roberta":
+        checkpoint = SHIPPED_SMILES_ROBERTA
     if checkpoint is not None and Path(checkpoint).is_dir():
         return transformer_smiles(checkpoint, **kwargs)
+    if checkpoint is not None and not Path(checkpoint).is_file():
+        raise FileNotFoundError(f"no SMILES encoder checkpoint at {checkpoint} (a HuggingFace "
+                                "directory or a ChemNet weights file)")
     return chemnet_smiles(checkpoint)
 
 

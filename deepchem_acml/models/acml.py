@@ -20,7 +20,7 @@ from deepchem_acml import distributed
 from deepchem_acml.checkpoints import CheckpointError, load_checkpoint_file, save_checkpoint_file
 from deepchem_acml.featurizers.base import FeaturizationFailure
 from deepchem_acml.featurizers.graph import ACMLGraphFeaturizer
-from deepchem_acml.modalities import Modality, get_modality
+from deepchem_acml.modalities import Modality, get_modality, modality_from_config
 from deepchem_acml.modalities.base import PRETRAINED_DIR
 from deepchem_acml.nn.gin import GINEncoder
 from deepchem_acml.nn.heads import ProjectionHead, Standardizer
@@ -357,7 +357,8 @@ class ACMLModel(dc.models.TorchModel):
         the validation loss is computed and the weights with the lowest one are kept (as in
         the ACML reference); ``patience`` stops early. With ``checkpoint_path``, the whole
         training state (weights, optimizer, RNG, epoch and step, history, best weights) is
-        written atomically every ``checkpoint_every`` steps and at each epoch end, and a run
+        written atomically every ``checkpoint_every`` steps (0: only at epoch ends) and at each
+        epoch end, and a run
         started again with the same arguments continues from there: a run killed at any point
         and resumed ends with the same weights as one never interrupted (on CPU).
 
@@ -370,6 +371,9 @@ class ACMLModel(dc.models.TorchModel):
         """
         from tqdm.auto import tqdm
 
+        if checkpoint_every < 0:
+            raise ValueError(f"checkpoint_every must be >= 0 (0: only at epoch ends), got "
+                             f"{checkpoint_every}")
         self._check_trainable(train)
         if valid is not None:
             self._check_trainable(valid)
@@ -387,7 +391,8 @@ class ACMLModel(dc.models.TorchModel):
         def save_state(model, global_step):
             bar.update(1)
             state["step"] += 1
-            if checkpoint_path is not None and state["step"] % checkpoint_every == 0:
+            if (checkpoint_path is not None and checkpoint_every
+                    and state["step"] % checkpoint_every == 0):
                 self._save_training_state(checkpoint_path, state)
 
         def recorded_loss(outputs, labels, weights):
@@ -582,7 +587,8 @@ class ACMLModel(dc.models.TorchModel):
         data = load_checkpoint_file(path, kind=ACML_CHECKPOINT_KIND)
         hyperparameters = {"norm": "batch", **data["config"]["hyperparameters"]}
         hyperparameters.pop("seed", None)
-        model = cls(modality or data["config"]["modality"]["name"], **hyperparameters, **kwargs)
+        model = cls(modality or modality_from_config(data["config"]["modality"]),
+                    **hyperparameters, **kwargs)
         model.restore(str(path))
         return model
 
@@ -598,6 +604,9 @@ class ACMLModel(dc.models.TorchModel):
         >>> model.predict_embedding(dataset).shape
         (2, 128)
         """
+        if name == "joint" and cls is ACMLModel:
+            raise ValueError("the shipped joint model is a JointACMLModel: load it with "
+                             "JointACMLModel.from_pretrained()")
         return cls.load(pretrained_path(name), **kwargs)
 
 

@@ -20,8 +20,8 @@ from deepchem.models.optimizers import AdamW
 from deepchem_acml.checkpoints import CheckpointError
 from deepchem_acml.featurizers.base import FeaturizationFailure
 from deepchem_acml.featurizers.graph import ACMLGraphFeaturizer
-from deepchem_acml.modalities import Modality, get_modality
-from deepchem_acml.models.acml import ACMLModel
+from deepchem_acml.modalities import Modality, get_modality, modality_from_config
+from deepchem_acml.models.acml import ACMLModel, pretrained_path
 from deepchem_acml.models.utils import seed_everything
 from deepchem_acml.nn.gin import GINEncoder
 from deepchem_acml.nn.heads import ProjectionHead, Standardizer
@@ -275,10 +275,24 @@ class JointACMLModel(ACMLModel):
         data = load_checkpoint_file(path, kind=JOINT_CHECKPOINT_KIND)
         hyperparameters = dict(data["config"]["hyperparameters"])
         hyperparameters.pop("seed", None)
-        names = modalities or [m["name"] for m in data["config"]["modalities"]]
-        model = cls(names, **hyperparameters, **kwargs)
+        modalities = modalities or [modality_from_config(m)
+                                    for m in data["config"]["modalities"]]
+        model = cls(modalities, **hyperparameters, **kwargs)
         model.restore(str(path))
         return model
+
+
+    @classmethod
+    def from_pretrained(cls, name: str = "joint", **kwargs) -> "JointACMLModel":
+        """The joint model shipped with the package (13C NMR, 1H NMR and SMILES; offline).
+
+        Examples
+        --------
+        >>> model = JointACMLModel.from_pretrained()
+        >>> list(model.modalities)
+        ['nmr_13c', 'nmr_1h', 'smiles']
+        """
+        return cls.load(pretrained_path(name), **kwargs)
 
 
 def _missing(value: Any) -> bool:
