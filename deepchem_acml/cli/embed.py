@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import gzip
 import json
 import os
 from pathlib import Path
@@ -10,23 +11,31 @@ from typing import Iterator, List, Optional
 
 import numpy as np
 
-FORMATS = ("npy", "diskdataset")
+FORMATS = ("npy", "parquet", "diskdataset")
+INPUT_KINDS = {".csv": "csv", ".csv.gz": "csv", ".smi": "smi", ".smi.gz": "smi", ".txt": "smi",
+               ".txt.gz": "smi", ".parquet": "parquet"}
 
 
 def add_parser(commands) -> None:
     parser = commands.add_parser(
-        "embed", help="stream SMILES (CSV or SMI) to ACML embeddings (NumPy memmap or DiskDataset)",
+        "embed", help="stream SMILES (CSV, SMI or Parquet) to ACML embeddings (NumPy memmap, "
+                      "Parquet or DiskDataset)",
         description="Embed every SMILES of a file in chunks with a pretrained ACML graph "
                     "encoder. Memory stays bounded by the chunk size; an interrupted run "
                     "started again with the same command continues after the last finished "
                     "chunk; rows that fail are listed in OUT.failures.csv.")
-    parser.add_argument("input", type=Path, help=".csv (with a SMILES column) or .smi file")
+    parser.add_argument("input", type=Path,
+                        help=".csv or .parquet (with a SMILES column) or .smi file; .csv.gz "
+                             "and .smi.gz are read as they are")
     parser.add_argument("--out", type=Path, required=True,
-                        help="output: a .npy file (format npy) or a folder (format diskdataset)")
+                        help="output: a .npy file (format npy) or a folder (parquet, "
+                             "diskdataset)")
     parser.add_argument("--format", choices=FORMATS, default="npy",
                         help="npy: one float32 row per input row, NaN where a row failed "
-                             "(row i = input i); diskdataset: dc.data.DiskDataset shards of the "
-                             "rows that worked, ids = input row numbers")
+                             "(row i = input i); parquet: a folder of part files (read it with "
+                             "pandas.read_parquet(folder)), columns row and e000..., every "
+                             "input row, NaN where it failed; diskdataset: dc.data.DiskDataset "
+                             "shards of the rows that worked, ids = input row numbers")
     parser.add_argument("--pretrained", default="nmr_13c",
                         help="shipped model name or ACML checkpoint path")
     parser.add_argument("--smiles-column", default=None,
@@ -46,14 +55,48 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def input_kind(path: Path) -> str:
+    """``csv``, ``smi`` or ``parquet`` from the file name (clear error otherwise)."""
+    name = path.name.lower()
+    for suffix, kind in INPUT_KINDS.items():
+        if name.endswith(suffix):
+            return kind
+    raise ValueError(f"{path}: expected one of {', '.join(INPUT_KINDS)}")
+
+
+def _open_text(path: Path):
+    return gzip.open(path, "rt") if path.name.lower().endswith(".gz") else open(path)
+
+
 def count_rows(path: Path) -> int:
-    """Data rows of a CSV (header excluded) or SMI file, counted without parsing."""
-    with open(path, "rb") as handle:
-        lines = sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
-        handle.seek(max(0, os.path.getsize(path) - 1))
-        if os.path.getsize(path) and handle.read(1) != b"\n":
-            lines += 1  # last line without a newline
-    return lines - (1 if path.suffix.lower() == ".csv" else 0)
+    """Data rows of a CSV (header excluded), SMI or Parquet file, counted without parsing
+    SMILES (gzip files are decompressed as a stream)."""
+    kind = input_kind(path)
+    if kind == "parquet":
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).metadata.num_rows
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    lines, last = 0, b"\n"
+    with opener(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+    if last != b"\n":
+        lines += 1  # last line without a newline
+    return max(0, lines - (1 if kind == "csv" else 0))
+
+
+def _smiles_column(columns: List[str], column: Optional[str], path: Path) -> str:
+    if column is None:
+        matches = [c for c in columns if c.lower() == "smiles"]
+        if not matches:
+            raise ValueError(f"{path} has no 'smiles' column (columns: {list(columns)}); "
+                             "name it with --smiles-column")
+        return matches[0]
+    if column not in columns:
+        raise ValueError(f"{path} has no column {column!r} (columns: {list(columns)})")
+    return column
 
 
 def iter_smiles_chunks(path: Path, chunk_size: int, column: Optional[str] = None,
@@ -61,26 +104,29 @@ def iter_smiles_chunks(path: Path, chunk_size: int, column: Optional[str] = None
     """Chunks of SMILES strings, in file order, never holding more than one chunk."""
     import pandas as pd
 
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        header = pd.read_csv(path, nrows=0).columns
-        if column is None:
-            matches = [c for c in header if c.lower() == "smiles"]
-            if not matches:
-                raise ValueError(f"{path} has no 'smiles' column (columns: {list(header)}); "
-                                 "name it with --smiles-column")
-            column = matches[0]
-        elif column not in header:
-            raise ValueError(f"{path} has no column {column!r} (columns: {list(header)})")
+    kind = input_kind(path)
+    skip_rows = skip_chunks * chunk_size
+    if kind == "csv":
+        column = _smiles_column(list(pd.read_csv(path, nrows=0).columns), column, path)
         reader = pd.read_csv(path, usecols=[column], chunksize=chunk_size, dtype=str,
-                             keep_default_na=False, skiprows=range(1, 1 + skip_chunks * chunk_size))
+                             keep_default_na=False, skiprows=range(1, 1 + skip_rows))
         for frame in reader:
             yield frame[column].tolist()
-    elif suffix in (".smi", ".txt"):
-        with open(path) as handle:
+    elif kind == "parquet":
+        import pyarrow.parquet as pq
+
+        parquet = pq.ParquetFile(path)
+        column = _smiles_column(parquet.schema_arrow.names, column, path)
+        seen = 0
+        for batch in parquet.iter_batches(batch_size=chunk_size, columns=[column]):
+            if seen >= skip_rows:
+                yield ["" if s is None else str(s) for s in batch.column(0).to_pylist()]
+            seen += batch.num_rows
+    else:
+        with _open_text(path) as handle:
             chunk: List[str] = []
             for line_number, line in enumerate(handle):
-                if line_number < skip_chunks * chunk_size:
+                if line_number < skip_rows:
                     continue
                 fields = line.split()
                 chunk.append(fields[0] if fields else "")
@@ -89,8 +135,6 @@ def iter_smiles_chunks(path: Path, chunk_size: int, column: Optional[str] = None
                     chunk = []
             if chunk:
                 yield chunk
-    else:
-        raise ValueError(f"{path}: expected a .csv or .smi file")
 
 
 def _featurize_chunk(smiles: List[str], jobs: int):
@@ -127,6 +171,9 @@ def embed_file(input_path: Path, out: Path, fmt: str = "npy", pretrained: str = 
     input_path, out = Path(input_path), Path(out)
     if not input_path.is_file():
         raise FileNotFoundError(f"no input file at {input_path}")
+    input_kind(input_path)
+    if fmt == "parquet" or input_kind(input_path) == "parquet":
+        _require_pyarrow()
     encoder = load_graph_encoder(pretrained)
     n_rows = count_rows(input_path)
     state_path = Path(str(out) + ".state.json")
@@ -149,6 +196,8 @@ def embed_file(input_path: Path, out: Path, fmt: str = "npy", pretrained: str = 
                                       shape=(n_rows, encoder.hidden_dim))
         else:
             out.mkdir(parents=True, exist_ok=True)
+            for stale in out.glob("part-*.parquet"):  # a finished earlier run into this folder
+                stale.unlink()
     bar = tqdm(total=n_rows, initial=min(n_rows, state["chunks_done"] * chunk_size),
                desc="acml embed", unit="mol", disable=not progress)
     chunks = iter_smiles_chunks(input_path, chunk_size, smiles_column, state["chunks_done"])
@@ -163,6 +212,10 @@ def embed_file(input_path: Path, out: Path, fmt: str = "npy", pretrained: str = 
             matrix[start:start + len(smiles)] = block
             matrix.flush()
             del matrix
+        elif fmt == "parquet":
+            block = np.full((len(smiles), encoder.hidden_dim), np.nan, dtype=np.float32)
+            block[result.indices] = embeddings
+            _write_parquet_part(out, chunk_index, start, block)
         else:
             _write_shard(out, chunk_index, embeddings, result.indices + start)
         with open(failures_path, "a", newline="") as handle:
@@ -178,6 +231,29 @@ def embed_file(input_path: Path, out: Path, fmt: str = "npy", pretrained: str = 
         _finish_disk_dataset(out, state["chunks_done"])
     return {"n_rows": n_rows, "n_embedded": state["n_embedded"], "n_failed": state["n_failed"],
             "failures": str(failures_path), "state": str(state_path)}
+
+
+def _require_pyarrow() -> None:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        raise ImportError("Parquet input or output needs pyarrow: pip install "
+                          "'deepchem-acml[parquet]'") from None
+
+
+def _write_parquet_part(folder: Path, index: int, start: int, block: np.ndarray) -> None:
+    """One part file per chunk (written whole, then renamed: a resumed run never sees half a
+    part); ``pandas.read_parquet(folder)`` reads them in order."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    width = len(str(block.shape[1] - 1))
+    columns = {"row": pa.array(np.arange(start, start + len(block), dtype=np.int64))}
+    columns.update({f"e{j:0{width}d}": pa.array(block[:, j]) for j in range(block.shape[1])})
+    final = folder / f"part-{index:06d}.parquet"
+    temporary = folder / f".part-{index:06d}.parquet.tmp"
+    pq.write_table(pa.table(columns), temporary)
+    os.replace(temporary, final)
 
 
 def _keep_failures_before(path: Path, first_unfinished_row: int) -> None:

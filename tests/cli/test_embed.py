@@ -75,3 +75,34 @@ def test_embed_to_diskdataset_and_clear_errors(smiles_csv, tmp_path):
     assert 7 not in dataset.ids.astype(int).tolist()
     with pytest.raises(ValueError, match="has no column .smi."):
         embed_module.embed_file(path, tmp_path / "x.npy", smiles_column="smi", progress=False)
+
+
+def test_parquet_in_and_out_and_gzipped_smi_give_the_npy_result(smiles_csv, tmp_path):
+    """The same molecules as Parquet (input and output) and as a gzipped .smi file: every
+    route gives the embeddings of the plain CSV → npy run, row for row."""
+    import gzip
+
+    path, smiles = smiles_csv
+    reference = tmp_path / "reference.npy"
+    embed_module.embed_file(path, reference, chunk_size=500, progress=False)
+    expected = np.load(reference)
+
+    parquet_in = tmp_path / "in.parquet"
+    pd.DataFrame({"id": range(len(smiles)), "smiles": smiles}).to_parquet(parquet_in,
+                                                                         row_group_size=256)
+    summary = embed_module.embed_file(parquet_in, tmp_path / "out_parquet", fmt="parquet",
+                                      chunk_size=500, progress=False)
+    assert summary["n_rows"] == 1200 and summary["n_failed"] == 2
+    table = pd.read_parquet(tmp_path / "out_parquet")
+    assert table["row"].tolist() == list(range(1200))
+    np.testing.assert_array_equal(table.drop(columns="row").to_numpy(np.float32), expected)
+
+    smi_gz = tmp_path / "in.smi.gz"
+    with gzip.open(smi_gz, "wt") as handle:
+        handle.writelines(f"{s}\tmol{i}\n" for i, s in enumerate(smiles))
+    assert embed_module.count_rows(smi_gz) == 1200
+    embed_module.embed_file(smi_gz, tmp_path / "from_gz.npy", chunk_size=500, progress=False)
+    np.testing.assert_array_equal(np.load(tmp_path / "from_gz.npy"), expected)
+    (tmp_path / "molecules.xlsx").write_text("not supported")
+    with pytest.raises(ValueError, match="expected one of"):
+        embed_module.embed_file(tmp_path / "molecules.xlsx", tmp_path / "x.npy", progress=False)
