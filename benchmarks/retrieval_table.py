@@ -19,7 +19,9 @@ def main() -> int:
         "",
         "Measured on each model's held-out test molecules (split by InChIKey skeleton, "
         "`inchikey_split(seed=0)`, never seen in training, nor by the frozen spectrum "
-        "encoders). Pools: the right partner among 128 candidates drawn from the test split "
+        "encoders or the SMILES RoBERTa). The joint model is one graph encoder trained against "
+        "several modalities at once; each of its rows is measured on the test molecules that "
+        "have that modality. Pools: the right partner among 128 candidates drawn from the test split "
         "(10 draws; chance top-10 = 0.078); full: among the whole test split. Ties count "
         "against the query. CPU-only runs; the command of each is in its metrics file.",
         "",
@@ -30,14 +32,22 @@ def main() -> int:
         metrics = json.loads(path.read_text())
         name = path.name[len("acml_"):-len(".metrics.json")]
         data = metrics["data"]
-        sizes = f"{data['n_train']}/{data['n_valid']}/{data['n_test']}"
-        retrieval = metrics["retrieval"]
-        for protocol, label in (("pools", f"pools of {retrieval['pool_size']}"),
-                                ("full", f"all {data['n_test']}")):
-            for key, direction in DIRECTIONS.items():
-                r = retrieval[protocol][key]
-                lines.append(f"| `{name}` | {sizes} | {label} | {direction} | {r['top1']:.3f} | "
-                             f"{r['top5']:.3f} | {r['top10']:.3f} | {r['mrr']:.3f} |")
+        if "n_with_modality" in data:  # joint: one block per modality, on its own molecules
+            counts = data["n_with_modality"]
+            blocks = [(f"{name}: {m}", report,
+                       "/".join(str(counts[s][m]) for s in ("train", "valid", "test")),
+                       counts["test"][m]) for m, report in metrics["retrieval"].items()]
+        else:
+            blocks = [(name, metrics["retrieval"],
+                       f"{data['n_train']}/{data['n_valid']}/{data['n_test']}", data["n_test"])]
+        for label_name, retrieval, sizes, n_test in blocks:
+            for protocol, label in (("pools", f"pools of {retrieval['pool_size']}"),
+                                    ("full", f"all {n_test}")):
+                for key, direction in DIRECTIONS.items():
+                    r = retrieval[protocol][key]
+                    lines.append(f"| `{label_name}` | {sizes} | {label} | {direction} | "
+                                 f"{r['top1']:.3f} | {r['top5']:.3f} | {r['top10']:.3f} | "
+                                 f"{r['mrr']:.3f} |")
     lines += ["", "Commands:", ""]
     for path in sorted(PRETRAINED.glob("acml_*.metrics.json")):
         metrics = json.loads(path.read_text())

@@ -146,3 +146,27 @@ def test_unknown_smiles_encoder_and_missing_checkpoint_are_clear_errors(tmp_path
         get_modality("smiles", encoder="bert")
     with pytest.raises(FileNotFoundError, match="no SMILES encoder checkpoint"):
         get_modality("smiles", checkpoint=tmp_path / "missing")
+
+
+def test_shipped_smiles_roberta_loads_offline_and_an_acml_checkpoint_names_it(nmr_frame,
+                                                                              tmp_path):
+    import json
+
+    from deepchem_acml import ACMLModel
+    from deepchem_acml.modalities.smiles import SHIPPED_SMILES_ROBERTA
+
+    provenance = json.loads((SHIPPED_SMILES_ROBERTA / "provenance.json").read_text())
+    last = provenance["history"][-1]
+    assert last["valid_accuracy"] > last["commonest_token_accuracy"] + 0.2  # it learnt SMILES
+    modality = get_modality("smiles", encoder="roberta")
+    assert modality.embedding_dim == provenance["hidden_size"]
+    embeddings, result = modality.embed(list(nmr_frame.smiles[:32]))
+    assert embeddings.shape == (32, modality.embedding_dim) and np.isfinite(embeddings).all()
+    distances = np.linalg.norm(embeddings[:, None] - embeddings[None], axis=-1)
+    assert distances[~np.eye(32, dtype=bool)].min() > 0
+    model = ACMLModel(modality, hidden_dim=16, projection_dim=16, num_cells=1, seed=0)
+    model.save(tmp_path / "acml_roberta.pt")
+    restored = ACMLModel.load(tmp_path / "acml_roberta.pt")
+    assert restored.modality.options == {"encoder": "roberta"}
+    np.testing.assert_array_equal(restored.modality.embed(list(nmr_frame.smiles[:4]))[0],
+                                  embeddings[:4])
