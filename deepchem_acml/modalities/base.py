@@ -71,12 +71,19 @@ class Modality:
         return np.concatenate(chunks)
 
     def embed(self, inputs: Sequence[Any], batch_size: int = 256,
-              device: Optional[torch.device] = None) -> Tuple[np.ndarray, FeaturizationResult]:
+              device: Optional[torch.device] = None, progress: Optional[bool] = None,
+              ) -> Tuple[np.ndarray, FeaturizationResult]:
         """Featurize and encode raw inputs a batch at a time (memory stays bounded however
         many there are). Returns the embeddings of the inputs that featurized (rows follow
-        ``result.indices``) and the report, whose ``features`` is left empty."""
+        ``result.indices``) and the report, whose ``features`` is left empty. A progress bar
+        shows when there are more than four batches (``progress`` forces it on or off)."""
+        from tqdm.auto import tqdm
+
         inputs = list(inputs)
         embeddings, indices, failures = [], [], []
+        show = len(inputs) > 4 * batch_size if progress is None else progress
+        bar = tqdm(total=len(inputs), desc=f"frozen {self.name} encoder", unit="input",
+                   disable=not show, leave=False)
         for start in range(0, len(inputs), batch_size):
             result = self.featurize(inputs[start:start + batch_size])
             if result.features:
@@ -84,6 +91,8 @@ class Modality:
             indices.append(result.indices + start)
             failures += [FeaturizationFailure(f.index + start, f.input, f.reason)
                          for f in result.failures]
+            bar.update(len(inputs[start:start + batch_size]))
+        bar.close()
         embedded = (np.concatenate(embeddings) if embeddings
                     else np.zeros((0, self.embedding_dim), dtype=np.float32))
         index = np.concatenate(indices) if indices else np.zeros(0, dtype=np.int64)
