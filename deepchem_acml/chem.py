@@ -34,5 +34,7 @@ def mol_from_smiles(smiles: Any) -> Optional["Chem.Mol"]:  # noqa: F821
 
     if not isinstance(smiles, str) or not smiles.strip():
         return None
+    if _quiet_depth:  # already inside rdkit_quiet (featurizing a list): skip the context cost
+        return Chem.MolFromSmiles(smiles)
     with rdkit_quiet():
         return Chem.MolFromSmiles(smiles)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import functools
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, NamedTuple, Optional
 
 import numpy as np
 from deepchem.feat import GraphData, MolecularFeaturizer
@@ -38,6 +38,17 @@ def _bond_type_codes():
 def _bond_direction_codes():
     from rdkit.Chem import BondDir
     return {BondDir.NONE: 0, BondDir.ENDUPRIGHT: 1, BondDir.ENDDOWNRIGHT: 2}
+
+
+# GetBondTypeAsDouble of the four bond types the encoder knows -> their codes
+_BOND_ORDER_CODES = {1.0: 0, 2.0: 1, 3.0: 2, 1.5: 3}
+
+
+class _ParsedSmiles(NamedTuple):
+    """A molecule with the SMILES it was parsed from (which tells what it cannot contain)."""
+
+    mol: Any
+    smiles: str
 
 
 class ACMLGraphFeaturizer(ReportingFeaturizerMixin, MolecularFeaturizer):
@@ -97,7 +108,7 @@ class ACMLGraphFeaturizer(ReportingFeaturizerMixin, MolecularFeaturizer):
         mol = mol_from_smiles(datapoint)
         if mol is None:
             raise FeaturizationError("RDKit could not parse the SMILES")
-        return mol
+        return _ParsedSmiles(mol, datapoint)
 
     def featurize_with_report(self, datapoints: Iterable[Any]):
         from deepchem_acml.chem import rdkit_quiet
@@ -105,10 +116,17 @@ class ACMLGraphFeaturizer(ReportingFeaturizerMixin, MolecularFeaturizer):
         with rdkit_quiet():  # once for the whole list, not once per molecule
             return super().featurize_with_report(datapoints)
 
-    def _featurize_checked(self, mol: Any) -> GraphData:
+    def _featurize_checked(self, datapoint: Any) -> GraphData:
         # Atoms and bonds are fetched by index and the codes gathered in lists, then turned
         # into arrays once: RDKit's atom/bond sequence wrappers and per-row numpy writes were
-        # most of the featurizer's time.
+        # most of the featurizer's time. Reading an RDKit enum (chiral tag, bond type, bond
+        # direction) builds a Python object per call, and together they cost about half as
+        # much as parsing. A molecule parsed from SMILES has chiral tags only if the string
+        # has '@', bond directions only if it has a slash or backslash, and bond types other
+        # than single, double, triple and aromatic only if it has '$' (quadruple) or '<'/'>'
+        # (dative): otherwise those codes are known without asking RDKit.
+        smiles = datapoint.smiles if isinstance(datapoint, _ParsedSmiles) else None
+        mol = datapoint.mol if smiles is not None else datapoint
         n_atoms = mol.GetNumAtoms()
         if n_atoms == 0:
             raise FeaturizationError("molecule has no atoms")
@@ -121,21 +139,29 @@ class ACMLGraphFeaturizer(ReportingFeaturizerMixin, MolecularFeaturizer):
             index = next(i for i, z in enumerate(numbers) if z < 1 or z >= NUM_ATOM_TYPES)
             raise FeaturizationError(f"atom {index} has atomic number {numbers[index]} "
                                      "(dummy/query atoms are not supported)")
-        node_features = np.array(
-            [numbers, [chirality.get(atom.GetChiralTag(), 3) for atom in atoms]],
-            dtype=np.int64).T.copy()
+        node_features = np.zeros((n_atoms, 2), dtype=np.int64)
+        node_features[:, 0] = numbers
         node_features[:, 0] -= 1
+        if smiles is None or "@" in smiles:
+            node_features[:, 1] = [chirality.get(atom.GetChiralTag(), 3) for atom in atoms]
 
-        bond_types, bond_dirs = _bond_type_codes(), _bond_direction_codes()
         bonds = [mol.GetBondWithIdx(k) for k in range(mol.GetNumBonds())]
-        types = [bond_types.get(bond.GetBondType()) for bond in bonds]
-        if None in types:
-            bond = bonds[types.index(None)]
-            raise FeaturizationError(
-                f"bond {bond.GetIdx()} has unsupported type {bond.GetBondType()}")
+        if smiles is not None and not any(mark in smiles for mark in "$<>"):
+            types = [_BOND_ORDER_CODES[bond.GetBondTypeAsDouble()] for bond in bonds]
+        else:
+            bond_types = _bond_type_codes()
+            types = [bond_types.get(bond.GetBondType()) for bond in bonds]
+            if None in types:
+                bond = bonds[types.index(None)]
+                raise FeaturizationError(
+                    f"bond {bond.GetIdx()} has unsupported type {bond.GetBondType()}")
         begin = [bond.GetBeginAtomIdx() for bond in bonds]
         end = [bond.GetEndAtomIdx() for bond in bonds]
-        directions = [bond_dirs.get(bond.GetBondDir(), 0) for bond in bonds]
+        if smiles is None or "/" in smiles or "\\" in smiles:
+            bond_dirs = _bond_direction_codes()
+            directions = [bond_dirs.get(bond.GetBondDir(), 0) for bond in bonds]
+        else:
+            directions = [0] * len(bonds)
         edge_index = np.empty((2, 2 * len(bonds)), dtype=np.int64)
         edge_index[0, 0::2], edge_index[1, 0::2] = begin, end
         edge_index[0, 1::2], edge_index[1, 1::2] = end, begin

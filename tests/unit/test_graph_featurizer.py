@@ -92,3 +92,24 @@ def test_max_atoms_and_repr():
 def test_featurize_takes_one_smiles_like_deepchem(featurizer):
     (graph,) = featurizer.featurize("CCO")
     assert graph.num_nodes == 3
+
+
+def test_smiles_shortcut_gives_exactly_what_reading_every_rdkit_code_gives(featurizer, nmr_frame):
+    """From a SMILES string the featurizer skips reading chiral tags, bond directions and bond
+    types that the string cannot hold; an RDKit Mol always takes the full path. Both must
+    agree on real molecules (nmrshiftdb2 has stereocentres and E/Z bonds) and on the rare
+    bond types the shortcut must not meet (dative, quadruple)."""
+    from rdkit import Chem
+
+    smiles = list(nmr_frame.smiles[:1500]) + ["C/C=C/C", "F/C=C\\Cl", "[C@@H](F)(Cl)Br",
+                                               "[NH3]->[Cu+2]", "[Mo]$[Mo]", "c1ccncc1"]
+    assert any("@" in s for s in smiles[:1500]) and any("/" in s for s in smiles[:1500])
+    from_smiles = featurizer.featurize_with_report(smiles)
+    from_mols = featurizer.featurize_with_report([Chem.MolFromSmiles(s) for s in smiles])
+    assert from_smiles.indices.tolist() == from_mols.indices.tolist()
+    assert [f.index for f in from_smiles.failures] == [f.index for f in from_mols.failures]
+    assert any("unsupported type" in f.reason for f in from_smiles.failures)  # dative, quadruple
+    for a, b in zip(from_smiles.features, from_mols.features):
+        np.testing.assert_array_equal(a.node_features, b.node_features)
+        np.testing.assert_array_equal(a.edge_index, b.edge_index)
+        np.testing.assert_array_equal(a.edge_features, b.edge_features)
