@@ -6,6 +6,7 @@ import csv
 import gzip
 import json
 import os
+import time
 from pathlib import Path
 from typing import Iterator, List, Optional
 
@@ -201,6 +202,8 @@ def embed_file(input_path: Path, out: Path, fmt: str = "npy", pretrained: str = 
     bar = tqdm(total=n_rows, initial=min(n_rows, state["chunks_done"] * chunk_size),
                desc="acml embed", unit="mol", disable=not progress)
     chunks = iter_smiles_chunks(input_path, chunk_size, smiles_column, state["chunks_done"])
+    state.setdefault("chunk_seconds", [])
+    chunk_started = time.perf_counter()
     for chunk_index, smiles in enumerate(chunks, start=state["chunks_done"]):
         start = chunk_index * chunk_size
         result = _featurize_chunk(smiles, jobs)
@@ -224,6 +227,9 @@ def embed_file(input_path: Path, out: Path, fmt: str = "npy", pretrained: str = 
         state["chunks_done"] = chunk_index + 1
         state["n_embedded"] += len(result.indices)
         state["n_failed"] += result.n_failed
+        now = time.perf_counter()  # wall time of each chunk, reading included (for profiling)
+        state["chunk_seconds"].append(round(now - chunk_started, 3))
+        chunk_started = now
         _write_json_atomically(state_path, state)
         bar.update(len(smiles))
     bar.close()
