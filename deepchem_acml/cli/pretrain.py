@@ -146,8 +146,9 @@ def run_pretraining(frame, out: Path, source: str, modality: Union[str, List[str
     see :func:`joint_pairs`; ``modality_options`` then maps a name to its options).
 
     Writes to ``out``: ``metrics.json``, ``acml_<modality>.pt`` (``acml_joint.pt``),
-    ``test_embeddings.npz``, ``failures.csv`` and ``training_state.pt`` (the resumable
-    state). Returns the metrics. Launched by ``torchrun``, it trains data-parallel (see
+    ``test_embeddings.npz``, ``failures.csv``, ``training_state.pt`` (the resumable state)
+    and ``frozen_embeddings/`` (the frozen encoder's outputs, reused when the same command
+    runs again). Returns the metrics. Launched by ``torchrun``, it trains data-parallel (see
     :mod:`deepchem_acml.distributed`); rank 0 alone prints and writes.
     """
     import pandas as pd
@@ -192,12 +193,15 @@ def run_pretraining(frame, out: Path, source: str, modality: Union[str, List[str
         model = JointACMLModel([get_modality(n, **options.get(n, {})) for n in names],
                                **architecture)
         dataset, failures = model.build_dataset(
-            kept.smiles, {n: kept[c].tolist() for n, c in columns.items()}, ids=kept.inchikey)
+            kept.smiles, {n: kept[c].tolist() for n, c in columns.items()}, ids=kept.inchikey,
+            embedding_cache_dir=out / "frozen_embeddings")
     else:
         model = ACMLModel(get_modality(modality, **(modality_options or {})),
                           precision=precision, **architecture)
         dataset, failures = model.build_dataset(kept.smiles, kept[columns[modality]],
-                                                ids=kept.inchikey)
+                                                ids=kept.inchikey,
+                                                embedding_cache=out / "frozen_embeddings"
+                                                / f"{modality}.npz")
     print(f"Featurized graphs and {', '.join(names)} inputs, frozen embeddings cached: "
           f"{len(dataset)} molecules, {len(failures)} rows with unusable inputs "
           f"({time.time() - featurize_started:.1f} s)")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -72,14 +72,44 @@ class Modality:
 
     def embed(self, inputs: Sequence[Any], batch_size: int = 256,
               device: Optional[torch.device] = None, progress: Optional[bool] = None,
+              cache_path: Optional[Union[str, Path]] = None,
               ) -> Tuple[np.ndarray, FeaturizationResult]:
         """Featurize and encode raw inputs a batch at a time (memory stays bounded however
         many there are). Returns the embeddings of the inputs that featurized (rows follow
         ``result.indices``) and the report, whose ``features`` is left empty. A progress bar
-        shows when there are more than four batches (``progress`` forces it on or off)."""
+        shows when there are more than four batches (``progress`` forces it on or off).
+
+        With ``cache_path`` (an ``.npz`` file) the result is stored there and read back by a
+        later call with the same inputs and encoder (a resumed training run, another
+        experiment): the frozen encoder's outputs never change, and for a CNN over thousands
+        of drawings they take far longer than training.
+        """
+        inputs = list(inputs)
+        if cache_path is not None:
+            key = self._cache_key(inputs)
+            cached = _read_embedding_cache(Path(cache_path), key, inputs)
+            if cached is not None:
+                return cached
+        embedded, result = self._embed(inputs, batch_size, device, progress)
+        if cache_path is not None:
+            _write_embedding_cache(Path(cache_path), key, embedded, result)
+        return embedded, result
+
+    def _cache_key(self, inputs: List[Any]) -> str:
+        import hashlib
+        import json
+
+        digest = hashlib.sha256(json.dumps(self.config(), sort_keys=True).encode())
+        digest.update(repr(self.featurizer).encode())
+        for item in inputs:
+            digest.update(repr(item).encode())
+            digest.update(b"\0")
+        return digest.hexdigest()
+
+    def _embed(self, inputs: List[Any], batch_size: int, device: Optional[torch.device],
+               progress: Optional[bool]) -> Tuple[np.ndarray, FeaturizationResult]:
         from tqdm.auto import tqdm
 
-        inputs = list(inputs)
         embeddings, indices, failures = [], [], []
         show = len(inputs) > 4 * batch_size if progress is None else progress
         bar = tqdm(total=len(inputs), desc=f"frozen {self.name} encoder", unit="input",
@@ -103,6 +133,32 @@ class Modality:
         if self.options:
             config["options"] = self.options
         return config
+
+
+def _read_embedding_cache(path: Path, key: str, inputs: List[Any]
+                          ) -> Optional[Tuple[np.ndarray, FeaturizationResult]]:
+    """The cached result when ``path`` holds one for the same key (else None: recompute)."""
+    if not path.is_file():
+        return None
+    with np.load(path, allow_pickle=False) as stored:
+        if str(stored["key"]) != key:
+            return None
+        failures = [FeaturizationFailure(int(i), inputs[int(i)], str(reason))
+                    for i, reason in zip(stored["failure_index"], stored["failure_reason"])]
+        return stored["embeddings"], FeaturizationResult([], stored["indices"], failures,
+                                                         len(inputs))
+
+
+def _write_embedding_cache(path: Path, key: str, embeddings: np.ndarray,
+                           result: FeaturizationResult) -> None:
+    import os
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp.npz")
+    np.savez(temporary, key=np.asarray(key), embeddings=embeddings, indices=result.indices,
+             failure_index=np.asarray([f.index for f in result.failures], dtype=np.int64),
+             failure_reason=np.asarray([f.reason for f in result.failures], dtype=str))
+    os.replace(temporary, path)  # atomic: an interrupted write never leaves half a cache
 
 
 _REGISTRY: Dict[str, Callable[..., Modality]] = {}

@@ -199,12 +199,15 @@ class ACMLModel(dc.models.TorchModel):
     # ----------------------------------------------------------------------------- data
     def build_dataset(self, smiles: Sequence[Any], modality_inputs: Sequence[Any],
                       ids: Optional[Sequence[Any]] = None,
+                      embedding_cache: Optional[Union[str, os.PathLike]] = None,
                       ) -> Tuple[dc.data.NumpyDataset, List[FeaturizationFailure]]:
         """Featurize both sides, encode the modality once (the cache), and pair them up.
 
         Returns the dataset (``X``: ``GraphData``, ``y``: frozen modality embeddings, ``ids``)
         and one :class:`FeaturizationFailure` per row dropped because either side failed;
-        its reason says which side. Rows keep their order and ids.
+        its reason says which side. Rows keep their order and ids. ``embedding_cache``: an
+        ``.npz`` file that keeps the frozen embeddings across runs (see
+        :meth:`Modality.embed`).
         """
         smiles, modality_inputs = list(smiles), list(modality_inputs)
         if len(smiles) != len(modality_inputs):
@@ -214,7 +217,8 @@ class ACMLModel(dc.models.TorchModel):
         if len(ids) != len(smiles):
             raise ValueError(f"{len(ids)} ids for {len(smiles)} molecules")
         graphs = self.graph_featurizer.featurize_with_report(smiles)
-        embeddings, modality = self.modality.embed(modality_inputs, device=self.device)
+        embeddings, modality = self.modality.embed(modality_inputs, device=self.device,
+                                                   cache_path=embedding_cache)
         reasons: Dict[int, List[str]] = defaultdict(list)
         for side, result in (("graph", graphs), (self.modality.name, modality)):
             for failure in result.failures:

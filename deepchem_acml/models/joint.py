@@ -7,7 +7,9 @@ modalities present in the batch (a modality needs two molecules in the batch to 
 """
 from __future__ import annotations
 
+import os
 from collections import defaultdict
+from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -144,6 +146,7 @@ class JointACMLModel(ACMLModel):
     # ----------------------------------------------------------------------------- data
     def build_dataset(self, smiles: Sequence[Any], modality_inputs: Mapping[str, Sequence[Any]],
                       ids: Optional[Sequence[Any]] = None,
+                      embedding_cache_dir: Optional[Union[str, os.PathLike]] = None,
                       ) -> Tuple[dc.data.NumpyDataset, List[FeaturizationFailure]]:
         """Pair each molecule with the modalities it has.
 
@@ -152,7 +155,8 @@ class JointACMLModel(ACMLModel):
         where missing) and ``w`` one column per modality, 1 where present. A given input that
         fails is reported (row, which modality, why) and that modality is masked for the
         molecule; a molecule whose graph fails, or that is left with no modality, is dropped
-        and reported.
+        and reported. ``embedding_cache_dir``: a folder that keeps each modality's frozen
+        embeddings across runs (``<name>.npz``, see :meth:`Modality.embed`).
         """
         smiles = list(smiles)
         unknown = set(modality_inputs) - set(self.modalities)
@@ -169,7 +173,10 @@ class JointACMLModel(ACMLModel):
             if len(inputs) != len(smiles):
                 raise ValueError(f"{len(smiles)} molecules but {len(inputs)} {name} inputs")
             given = [i for i, x in enumerate(inputs) if not _missing(x)]
-            embeddings, result = modality.embed([inputs[i] for i in given], device=self.device)
+            cache = (None if embedding_cache_dir is None
+                     else Path(embedding_cache_dir) / f"{name}.npz")
+            embeddings, result = modality.embed([inputs[i] for i in given], device=self.device,
+                                                cache_path=cache)
             block = np.zeros((len(smiles), modality.embedding_dim), dtype=np.float32)
             rows = np.asarray(given, dtype=np.int64)[result.indices]
             block[rows] = embeddings

@@ -179,3 +179,28 @@ def test_bf16_autocast_trains_and_returns_float32(small_frame, small_model_kwarg
 def test_float16_training_is_refused_with_the_reason():
     with pytest.raises(ValueError, match="bf16"):
         ACMLModel("nmr_13c", precision="fp16")
+
+
+def test_frozen_embedding_cache_is_reused_and_refreshed_when_inputs_change(small_frame, tmp_path,
+                                                                          monkeypatch):
+    """build_dataset(embedding_cache=...) stores the frozen encoder's outputs; the same inputs
+    read them back without running the encoder (a resumed run), other inputs recompute."""
+    model = ACMLModel("nmr_13c", hidden_dim=16, projection_dim=16, num_cells=1, seed=0)
+    spectra = list(small_frame.spectrum[:60])
+    spectra[5] = "not a peak list"
+    cache = tmp_path / "frozen" / "nmr_13c.npz"
+    first, failures = model.build_dataset(small_frame.smiles[:60], spectra, embedding_cache=cache)
+    assert cache.is_file() and [f.index for f in failures] == [5]
+
+    def encoder_must_not_run(*args, **kwargs):
+        raise AssertionError("the frozen encoder ran although its outputs were cached")
+
+    monkeypatch.setattr(model.modality, "encode", encoder_must_not_run)
+    again, failures_again = model.build_dataset(small_frame.smiles[:60], spectra,
+                                                embedding_cache=cache)
+    np.testing.assert_array_equal(again.y, first.y)
+    assert [(f.index, f.reason) for f in failures_again] == [(f.index, f.reason) for f in failures]
+    monkeypatch.undo()
+    changed, _ = model.build_dataset(small_frame.smiles[:50], spectra[:50], embedding_cache=cache)
+    assert len(changed) == 49
+    np.testing.assert_array_equal(changed.y, first.y[:49])
