@@ -110,7 +110,9 @@ def render(results) -> str:
             if m not in found:
                 cells.append("not run")
                 continue
-            text = f"{found[m]['mean']:.3f} ± {found[m]['std']:.3f}"
+            n_seeds = len(found[m].get("scores", []))
+            text = (f"{found[m]['mean']:.3f} (1 seed)" if n_seeds == 1
+                    else f"{found[m]['mean']:.3f} ± {found[m]['std']:.3f}")
             cells.append(f"**{text}**" if found[m]["mean"] == best else text)
         arrow = "↑" if entry["mode"] == "classification" else "↓"
         lines.append(f"| {name} | {entry['metric']} {arrow} | {sizes['train']}/{sizes['valid']}/"
