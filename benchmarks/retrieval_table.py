@@ -51,8 +51,12 @@ def main() -> int:
     lines += ["", "Commands:", ""]
     for path in sorted(PRETRAINED.glob("acml_*.metrics.json")):
         metrics = json.loads(path.read_text())
-        lines.append(f"- `{path.name}`: `{metrics['command']}` "
-                     f"({metrics['seconds_total'] / 60:.0f} min)")
+        line = f"- `{path.name}`: `{metrics['command']}` ({metrics['seconds_total'] / 60:.0f} min)"
+        if "resumed_from" in metrics:  # trained in two runs: say so, with the first one
+            first = metrics["resumed_from"]
+            line += (f", resuming `{first['command']}` "
+                     f"({first['seconds_total'] / 60:.0f} min: {first['note']})")
+        lines.append(line)
     print("\n".join(lines))
     return 0
 
