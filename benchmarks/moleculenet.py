@@ -111,8 +111,10 @@ def render(results) -> str:
                 cells.append("not run")
                 continue
             n_seeds = len(found[m].get("scores", []))
-            text = (f"{found[m]['mean']:.3f} (1 seed)" if n_seeds == 1
+            text = (f"{found[m]['mean']:.3f}" if n_seeds == 1
                     else f"{found[m]['mean']:.3f} ± {found[m]['std']:.3f}")
+            if 0 < n_seeds < 3:  # fewer than the benchmark's three: say so in the cell
+                text += f" ({n_seeds} seed{'s' if n_seeds > 1 else ''})"
             cells.append(f"**{text}**" if found[m]["mean"] == best else text)
         arrow = "↑" if entry["mode"] == "classification" else "↓"
         lines.append(f"| {name} | {entry['metric']} {arrow} | {sizes['train']}/{sizes['valid']}/"
