@@ -107,8 +107,6 @@ def joint_pairs(modalities: List[str], max_molecules: Optional[int] = None,
     Rows are sorted by InChIKey (an outer merge sorts its keys): a deterministic order
     unrelated to structure, so ``max_molecules`` takes an even sample. ``paths`` maps a
     modality to a data file other than its default."""
-    import pandas as pd
-
     from deepchem_acml.data.pairs import MODALITY_INPUT_COLUMN, read_pairs, with_inchikeys
 
     spectral = [m for m in modalities if MODALITY_INPUT_COLUMN[m] != "smiles"]
@@ -171,6 +169,8 @@ def run_pretraining(frame, out: Path, source: str, modality: Union[str, List[str
     out.mkdir(parents=True, exist_ok=True)
     joint = not isinstance(modality, str)
     names = list(modality) if joint else [modality]
+    if joint and precision != "fp32":
+        raise ValueError("joint training runs in fp32; --precision bf16 is for one modality")
     if joint:  # a column per spectrum modality, SMILES for the SMILES-derived ones
         columns = {n: "smiles" if MODALITY_INPUT_COLUMN.get(n) == "smiles" else n for n in names}
     else:
