@@ -185,6 +185,7 @@ def stream(chunk_size: int = 10_000) -> Dict[str, Any]:
     shutil.rmtree(scratch)  # the figures are what the run is for
     return {"rows": rows, "seconds": seconds, "peak_rss_mb": peak_kb / 1024,
             "n_failed": state["n_failed"], "seconds_at_rows": at,
+            "chunk_seconds": state["chunk_seconds"],
             "seconds_per_molecule_spread": max(per_molecule.values()) / min(per_molecule.values()),
             "command": " ".join(command[2:])}
 
