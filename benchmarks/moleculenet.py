@@ -51,7 +51,7 @@ def main(argv=None) -> int:
     if args.combine:
         results = json.loads(json_path.read_text())
         for other in map(lambda path: json.loads(path.read_text()), args.combine):
-            results["runs"] += other["runs"]
+            results["runs"] += [run for run in other["runs"] if run not in results["runs"]]
             for name, entry in other["tasks"].items():
                 mine = results["tasks"].setdefault(name, {**entry, "methods": {}})
                 mine["methods"].update(entry["methods"])
