@@ -16,6 +16,15 @@ import torch
 
 PathLike = Union[str, os.PathLike]
 
+_READERS: Dict[str, str] = {}
+
+
+def register_checkpoint_kind(kind: str, reader: str) -> str:
+    """Record what reads checkpoints of ``kind`` (named in the error when a file of that kind
+    is handed to another reader); returns ``kind``."""
+    _READERS[kind] = reader
+    return kind
+
 
 class CheckpointError(ValueError):
     """A checkpoint file that cannot be used: unsafe, corrupt, or for another configuration."""
@@ -78,5 +87,7 @@ def load_checkpoint_file(path: PathLike, kind: Optional[str] = None,
     if not isinstance(data, dict) or "kind" not in data:
         raise CheckpointError(f"{path} is not a deepchem-acml checkpoint (no 'kind' entry)")
     if kind is not None and data["kind"] != kind:
-        raise CheckpointError(f"{path} holds a {data['kind']!r} checkpoint, expected {kind!r}")
+        reader = _READERS.get(data["kind"])
+        raise CheckpointError(f"{path} holds a {data['kind']!r} checkpoint, expected {kind!r}"
+                              + (f"; load it with {reader}" if reader else ""))
     return data

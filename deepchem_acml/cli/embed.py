@@ -65,8 +65,9 @@ def input_kind(path: Path) -> str:
     raise ValueError(f"{path}: expected one of {', '.join(INPUT_KINDS)}")
 
 
-def _open_text(path: Path):
-    return gzip.open(path, "rt") if path.name.lower().endswith(".gz") else open(path)
+def _open(path: Path, mode: str = "rt"):
+    """A file, decompressed as a stream when its name ends in .gz."""
+    return gzip.open(path, mode) if path.name.lower().endswith(".gz") else open(path, mode)
 
 
 def count_rows(path: Path) -> int:
@@ -77,9 +78,8 @@ def count_rows(path: Path) -> int:
         import pyarrow.parquet as pq
 
         return pq.ParquetFile(path).metadata.num_rows
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
     lines, last = 0, b"\n"
-    with opener(path, "rb") as handle:
+    with _open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             lines += chunk.count(b"\n")
             last = chunk[-1:]
@@ -124,7 +124,7 @@ def iter_smiles_chunks(path: Path, chunk_size: int, column: Optional[str] = None
                 yield ["" if s is None else str(s) for s in batch.column(0).to_pylist()]
             seen += batch.num_rows
     else:
-        with _open_text(path) as handle:
+        with _open(path) as handle:
             chunk: List[str] = []
             for line_number, line in enumerate(handle):
                 if line_number < skip_rows:
@@ -172,8 +172,7 @@ def embed_file(input_path: Path, out: Path, fmt: str = "npy", pretrained: str = 
     input_path, out = Path(input_path), Path(out)
     if not input_path.is_file():
         raise FileNotFoundError(f"no input file at {input_path}")
-    input_kind(input_path)
-    if fmt == "parquet" or input_kind(input_path) == "parquet":
+    if input_kind(input_path) == "parquet" or fmt == "parquet":  # input_kind: a clear error
         _require_pyarrow()
     encoder = load_graph_encoder(pretrained)
     n_rows = count_rows(input_path)
@@ -208,19 +207,18 @@ def embed_file(input_path: Path, out: Path, fmt: str = "npy", pretrained: str = 
         start = chunk_index * chunk_size
         result = _featurize_chunk(smiles, jobs)
         embeddings = embed_graphs(encoder, result.features, batch_size)
-        if fmt == "npy":
-            matrix = np.lib.format.open_memmap(out, mode="r+")
-            block = np.full((len(smiles), encoder.hidden_dim), np.nan, dtype=np.float32)
-            block[result.indices] = embeddings
-            matrix[start:start + len(smiles)] = block
-            matrix.flush()
-            del matrix
-        elif fmt == "parquet":
-            block = np.full((len(smiles), encoder.hidden_dim), np.nan, dtype=np.float32)
-            block[result.indices] = embeddings
-            _write_parquet_part(out, chunk_index, start, block)
-        else:
+        if fmt == "diskdataset":
             _write_shard(out, chunk_index, embeddings, result.indices + start)
+        else:  # every input row, NaN where it failed
+            block = np.full((len(smiles), encoder.hidden_dim), np.nan, dtype=np.float32)
+            block[result.indices] = embeddings
+            if fmt == "npy":
+                matrix = np.lib.format.open_memmap(out, mode="r+")
+                matrix[start:start + len(smiles)] = block
+                matrix.flush()
+                del matrix
+            else:
+                _write_parquet_part(out, chunk_index, start, block)
         with open(failures_path, "a", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerows((f.index + start, f.input, f.reason) for f in result.failures)

@@ -88,14 +88,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _pretrain_smiles_roberta(args: argparse.Namespace, frame, source: str) -> int:
-    from rdkit import Chem
-
-    from deepchem_acml.chem import mol_from_smiles
     from deepchem_acml.cli.pretrain import command_line
+    from deepchem_acml.featurizers.molecule_inputs import canonical_smiles
     from deepchem_acml.pretraining.smiles_mlm import pretrain_smiles_roberta
 
-    # canonical SMILES: what the SMILES modality's featurizer feeds the encoder
-    canonical = [Chem.MolToSmiles(mol_from_smiles(s)) for s in frame.smiles]
+    canonical = [canonical_smiles(s) for s in frame.smiles]  # as the featurizer feeds the encoder
     print(f"{len(canonical)} SMILES from {source} (validation/test molecules of the canonical "
           "split left out)")
     _, history = pretrain_smiles_roberta(

@@ -27,6 +27,14 @@ def _canonical_molecule(datapoint: Any):
     return Chem.MolFromSmiles(Chem.MolToSmiles(mol))
 
 
+def canonical_smiles(datapoint: Any) -> str:
+    """RDKit's canonical SMILES of a SMILES or Mol: the string the SMILES encoders read (and
+    the SMILES RoBERTa recipe trains on)."""
+    from rdkit import Chem
+
+    return Chem.MolToSmiles(_canonical_molecule(datapoint))
+
+
 class ChemNetSmilesFeaturizer(ReportingFeaturizerMixin, Featurizer):
     """SMILES → ChemNet token ids: RDKit canonical SMILES, ChemNet's 35-symbol vocabulary
     (``fcd_torch``), padded with -1 to ``max_length`` tokens (longer SMILES are cut there, as
@@ -49,10 +57,9 @@ class ChemNetSmilesFeaturizer(ReportingFeaturizerMixin, Featurizer):
         return f"ChemNetSmilesFeaturizer(max_length={self.max_length})"
 
     def _featurize_checked(self, datapoint: Any) -> np.ndarray:
-        from rdkit import Chem
         from fcd_torch.utils import get_one_hot
 
-        smiles = Chem.MolToSmiles(_canonical_molecule(datapoint))
+        smiles = canonical_smiles(datapoint)
         one_hot = get_one_hot(smiles, self.max_length)
         ids = one_hot.argmax(axis=1).astype(np.float32)
         ids[one_hot.sum(axis=1) == 0] = -1

@@ -28,15 +28,17 @@ class Modality:
         Has ``encode(tensor) -> (N, embedding_dim) tensor`` and ``embedding_dim``.
     source: str
         Where the encoder came from (checkpoint path or description), for model cards.
+
+    Attributes
+    ----------
     options: dict
         The keyword arguments of ``get_modality(name, **options)`` that rebuild it; stored in
-        checkpoints (set by :func:`get_modality`).
+        checkpoints. Set by :func:`get_modality`; empty for a modality built directly.
     """
 
-    def __init__(self, name: str, featurizer: Any, encoder: nn.Module, source: str = "",
-                 options: Optional[Dict[str, Any]] = None):
+    def __init__(self, name: str, featurizer: Any, encoder: nn.Module, source: str = ""):
         self.name = name
-        self.options = dict(options or {})
+        self.options: Dict[str, Any] = {}
         self.featurizer = featurizer
         self.encoder = encoder.eval()
         for parameter in self.encoder.parameters():

@@ -65,11 +65,9 @@ class TransformerSmilesFeaturizer(ReportingFeaturizerMixin):
         self.tokenizer, self.max_length = tokenizer, max_length
 
     def _featurize_checked(self, datapoint: Any) -> np.ndarray:
-        from rdkit import Chem
+        from deepchem_acml.featurizers.molecule_inputs import canonical_smiles
 
-        from deepchem_acml.featurizers.molecule_inputs import _canonical_molecule
-
-        smiles = Chem.MolToSmiles(_canonical_molecule(datapoint))
+        smiles = canonical_smiles(datapoint)
         encoded = self.tokenizer(smiles, padding="max_length", truncation=False,
                                  max_length=self.max_length)
         if len(encoded["input_ids"]) > self.max_length:

@@ -17,7 +17,8 @@ import deepchem as dc
 from deepchem.models.optimizers import AdamW
 
 from deepchem_acml import distributed
-from deepchem_acml.checkpoints import CheckpointError, load_checkpoint_file, save_checkpoint_file
+from deepchem_acml.checkpoints import (CheckpointError, load_checkpoint_file,
+                                       register_checkpoint_kind, save_checkpoint_file)
 from deepchem_acml.featurizers.base import FeaturizationFailure
 from deepchem_acml.featurizers.graph import ACMLGraphFeaturizer
 from deepchem_acml.modalities import Modality, get_modality, modality_from_config
@@ -29,13 +30,14 @@ from deepchem_acml.models.utils import quiet_deepchem_loss_warning, seed_everyth
 
 logger = logging.getLogger(__name__)
 
-ACML_CHECKPOINT_KIND = "acml_model"
+ACML_CHECKPOINT_KIND = register_checkpoint_kind("acml_model", "ACMLModel.load")
 #: the constructor arguments stored in every checkpoint (what rebuilds the model)
 HYPERPARAMETERS = ("num_layers", "hidden_dim", "dropout", "pooling", "norm", "projection_dim",
                    "num_cells", "projection_dropout", "temperature", "targets", "learning_rate",
                    "weight_decay", "batch_size", "seed")
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
-TRAINING_STATE_KIND = "acml_training_state"
+TRAINING_STATE_KIND = register_checkpoint_kind(
+    "acml_training_state", "ACMLModel.train(checkpoint_path=...), which resumes from it")
 
 
 class ACMLNetwork(nn.Module):
@@ -362,9 +364,9 @@ class ACMLModel(dc.models.TorchModel):
         the ACML reference); ``patience`` stops early. With ``checkpoint_path``, the whole
         training state (weights, optimizer, RNG, epoch and step, history, best weights) is
         written atomically every ``checkpoint_every`` steps (0: only at epoch ends) and at each
-        epoch end, and a run
-        started again with the same arguments continues from there: a run killed at any point
-        and resumed ends with the same weights as one never interrupted (on CPU).
+        epoch end, and a run started again with the same arguments continues from there: a run
+        killed at any point and resumed ends with the same weights as one never interrupted
+        (on CPU).
 
         Inside a ``torch.distributed`` process group (``torchrun``; see
         :mod:`deepchem_acml.distributed`) the same call trains data-parallel: ``batch_size`` is
@@ -608,9 +610,6 @@ class ACMLModel(dc.models.TorchModel):
         >>> model.predict_embedding(dataset).shape
         (2, 128)
         """
-        if name == "joint" and cls is ACMLModel:
-            raise ValueError("the shipped joint model is a JointACMLModel: load it with "
-                             "JointACMLModel.from_pretrained()")
         return cls.load(pretrained_path(name), **kwargs)
 
 

@@ -111,8 +111,7 @@ def pretrain_smiles_roberta(smiles: Sequence[str], out_dir: Union[str, Path], ep
         optimizer, lambda step: min((step + 1) / warmup, max(0.0, (steps - step) / (steps - warmup))))
 
     def batches(ids: List[List[int]], shuffle: bool):
-        index = torch.randperm(len(ids)).tolist() if shuffle else range(len(ids))
-        index = list(index)
+        index = torch.randperm(len(ids)).tolist() if shuffle else list(range(len(ids)))
         for start in range(0, len(index), batch_size):
             yield collator([{"input_ids": ids[i]} for i in index[start:start + batch_size]])
 

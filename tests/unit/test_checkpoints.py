@@ -41,3 +41,13 @@ def test_wrong_kind_and_foreign_files(tmp_path):
         load_checkpoint_file(tmp_path / "junk.pt")
     with pytest.raises(FileNotFoundError):
         load_checkpoint_file(tmp_path / "missing.pt")
+
+
+def test_a_checkpoint_handed_to_the_wrong_reader_names_the_right_one():
+    from deepchem_acml import ACMLModel
+    from deepchem_acml.modalities.spectra import shipped_spectrum_encoder
+
+    with pytest.raises(CheckpointError, match=r"JointACMLModel\.from_pretrained\(\)"):
+        ACMLModel.from_pretrained("joint")
+    with pytest.raises(CheckpointError, match=r"get_modality\(name, checkpoint=path\)"):
+        ACMLModel.load(shipped_spectrum_encoder("nmr_13c"))
