@@ -1,147 +1,134 @@
-"""MoleculeNet benchmark: ACML (frozen + linear, fine-tuned) vs GIN from scratch vs ECFP4 + RF.
+"""MoleculeNet benchmark: ACML against strong and faithful baselines, resumable.
 
-DeepChem ScaffoldSplitter 80/10/10, several seeds, mean ± std; writes JSON and a Markdown table.
+Every (task, method, seed) that finishes is appended as one record to
+``OUT/moleculenet.json`` (score, validation score, best epoch, epochs run, wall time,
+versions, command); a rerun skips what is recorded for the same settings, so the benchmark
+can be stopped at any point and continued. ``--render`` only redraws ``OUT/moleculenet.md``
+and ``OUT/moleculenet.png`` from the records. Methods: ``deepchem_acml.evaluation.moleculenet``.
 Reads the MoleculeNet files from the shared data folder ($ACML_DATA_DIR or ../shared/data;
-ESOL and BBBP are also embedded in the package). DeepChem's GCNModel needs DGL, which the
-default environment cannot hold (see README): run that column in the dgl tox environment and
-merge it into the same JSON with ``--merge``.
+ESOL and BBBP are embedded in the package). DeepChem's GCN and AttentiveFP need DGL: run
+them from the ``dgl`` tox environment into the same file.
 
-    .venv/bin/python benchmarks/moleculenet.py --seeds 0 1 2 --epochs 15 --out docs/benchmarks
-    .tox/dgl/bin/python benchmarks/moleculenet.py --methods "DeepChem GCN" --merge \\
-        --seeds 0 1 2 --epochs 15 --out docs/benchmarks
+    .venv/bin/python benchmarks/moleculenet.py --methods "GIN scratch (Hu et al. recipe)" \\
+        --tasks bbbp bace --seeds 0 1 2
+    PYTHONPATH=. .tox/dgl/bin/python benchmarks/moleculenet.py --methods "DeepChem GCN"
+    .venv/bin/python benchmarks/moleculenet.py --render
 """
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 logging.getLogger("deepchem").setLevel(logging.ERROR)
 logging.basicConfig(format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-logging.getLogger("deepchem_acml.evaluation").setLevel(logging.INFO)  # one line per method and seed
+logging.getLogger("deepchem_acml.evaluation").setLevel(logging.INFO)  # a line per record
 
 
-def main(argv=None) -> int:
-    from deepchem_acml.cli.pretrain import command_line, package_versions
-    from deepchem_acml.evaluation.moleculenet import (GCN_METHOD, METHODS, TASKS, load_split_task,
-                                                      run_methods)
+def parse_arguments(argv=None) -> argparse.Namespace:
+    from deepchem_acml.evaluation.moleculenet import ALL_METHODS, TASKS
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", nargs="+", default=[t for t in TASKS if t != "hiv"],
-                        choices=sorted(TASKS))
+    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=sorted(TASKS))
+    parser.add_argument("--methods", nargs="+", default=None, choices=sorted(ALL_METHODS),
+                        metavar="METHOD", help="default: every method this environment runs")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--pretrained", default="nmr_13c")
-    parser.add_argument("--methods", nargs="+", default=list(METHODS),
-                        choices=list(METHODS) + [GCN_METHOD])
-    parser.add_argument("--merge", action="store_true",
-                        help="add these methods' results to OUT/moleculenet.json")
-    parser.add_argument("--combine", nargs="+", type=Path, default=None, metavar="JSON",
-                        help="only merge these result files (e.g. the GCN run from the dgl "
-                             "environment) into OUT/moleculenet.json and redraw the table")
+    parser.add_argument("--pretrained", default="smiles",
+                        help="the ACML checkpoint of the ACML rows (shipped name or path)")
+    parser.add_argument("--max-epochs", type=int, default=100)
+    parser.add_argument("--patience", type=int, default=20)
+    parser.add_argument("--device", default=None, help="torch device (default: DeepChem's "
+                        "choice, the GPU when there is one)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks"))
-    args = parser.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
-    json_path = args.out / "moleculenet.json"
-    if args.combine:
-        results = json.loads(json_path.read_text())
-        for other in map(lambda path: json.loads(path.read_text()), args.combine):
-            results["runs"] += [run for run in other["runs"] if run not in results["runs"]]
-            for name, entry in other["tasks"].items():
-                mine = results["tasks"].setdefault(name, {**entry, "methods": {}})
-                mine["methods"].update(entry["methods"])
-        json_path.write_text(json.dumps(results, indent=2))
-        (args.out / "moleculenet.md").write_text(render(results))
-        print(f"wrote {json_path} and {args.out / 'moleculenet.md'}")
-        return 0
-    run = {"command": command_line("python benchmarks/moleculenet.py", argv),
-           "versions": package_versions(), "pretrained": args.pretrained,
-           "epochs": args.epochs, "seeds": args.seeds, "methods": args.methods}
-    if args.merge and json_path.exists():
-        results = json.loads(json_path.read_text())
-        results.setdefault("runs", []).append(run)
-    else:
-        results = {"runs": [run], "tasks": {}}
+    parser.add_argument("--render", action="store_true",
+                        help="only redraw the table and figure from the records")
+    return parser.parse_args(argv)
+
+
+def default_methods() -> list:
+    """The methods whose dependencies import here (DGL's only in the dgl environment)."""
+    from deepchem_acml.evaluation.moleculenet import DGL_METHODS, METHODS
+
+    try:
+        import dgl  # noqa: F401
+        return list(DGL_METHODS)
+    except ImportError:
+        return list(METHODS)
+
+
+def method_recipe(method: str, args: argparse.Namespace) -> dict:
+    """The settings a record of ``method`` depends on (a change makes a new recipe id)."""
+    from deepchem_acml.evaluation.moleculenet import ACML_RECIPE, HU_RECIPE
+
+    neural = {"max_epochs": args.max_epochs, "patience": args.patience}
+    recipes = {
+        "GIN scratch (Hu et al. recipe)": {**HU_RECIPE, **neural},
+        "GIN scratch (ACML architecture)": {**ACML_RECIPE, **neural, "like": args.pretrained},
+        "ACML fine-tuned": {**ACML_RECIPE, **neural, "pretrained": args.pretrained},
+        "ACML frozen + linear": {"pretrained": args.pretrained},
+        "untrained GIN + linear": {"like": args.pretrained},
+        "teacher + linear": {"teacher_of": args.pretrained},
+        "DeepChem GCN": neural, "DeepChem AttentiveFP": neural,
+    }
+    return {"method": method, **recipes.get(method, {}), "protocol": 2}
+
+
+def run(args: argparse.Namespace, argv=None) -> int:
+    import torch
+
+    from deepchem_acml.evaluation.benchmark_records import (append_record, is_recorded,
+                                                            read_records, recipe_id)
+    from deepchem_acml.evaluation.moleculenet import (BenchmarkContext, EarlyStopping,
+                                                      load_split_task, run_method)
+    from deepchem_acml.provenance import command_line, package_versions
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    path = args.out / "moleculenet.json"
+    methods = args.methods or default_methods()
+    context = BenchmarkContext(args.pretrained, EarlyStopping(args.max_epochs, args.patience),
+                               args.device)
+    versions = package_versions(["chemprop", "lightgbm", "dgl"])
     for name in args.tasks:
-        started = time.time()
-        task = load_split_task(name)
-        per_seed = {seed: run_methods(task, args.pretrained, seed, args.epochs, args.methods)
-                    for seed in args.seeds}
-        entry = results["tasks"].setdefault(name, {"methods": {}})
-        entry.update({
-            "mode": task.mode, "metric": "ROC-AUC" if task.mode == "classification" else "RMSE",
-            "n_tasks": len(task.tasks), "sizes": {n: len(s) for n, s in task.smiles.items()},
-            "n_unparsed_skipped": task.n_unparsed})
-        for method in args.methods:
-            scores = [per_seed[s][method]["score"] for s in args.seeds]
-            entry["methods"][method] = {
-                "mean": float(np.mean(scores)), "std": float(np.std(scores)), "scores": scores,
-                "epochs": args.epochs,
-                "seconds": float(np.mean([per_seed[s][method]["seconds"] for s in args.seeds]))}
-        line = "  ".join(f"{m}: {entry['methods'][m]['mean']:.3f}±{entry['methods'][m]['std']:.3f}"
-                         for m in args.methods)
-        print(f"{name:<9} ({entry['metric']}, {task.n_unparsed} unparsed skipped, "
-              f"{time.time() - started:.0f} s)  {line}", flush=True)
-        json_path.write_text(json.dumps(results, indent=2))
-    (args.out / "moleculenet.md").write_text(render(results))
-    print(f"wrote {json_path} and {args.out / 'moleculenet.md'}")
+        task = None
+        for method in methods:
+            recipe = method_recipe(method, args)
+            for seed in args.seeds:
+                if is_recorded(read_records(path), name, method, seed, recipe_id(recipe)):
+                    continue
+                task = task or load_split_task(name)
+                result, seconds = run_method(method, task, seed, context)
+                append_record(path, {
+                    "task": name, "method": method, "seed": seed, "mode": task.mode,
+                    "metric": "ROC-AUC" if task.mode == "classification" else "RMSE",
+                    **result.as_record(), "seconds": seconds, "recipe": recipe,
+                    "recipe_id": recipe_id(recipe), "device": str(args.device or "default"),
+                    "threads": torch.get_num_threads(),
+                    "sizes": {n: len(s) for n, s in task.smiles.items()},
+                    "n_unparsed_skipped": task.n_unparsed, "versions": versions,
+                    "command": command_line("python benchmarks/moleculenet.py", argv),
+                    "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    return render(args.out)
+
+
+def render(out: Path) -> int:
+    from deepchem_acml.evaluation.benchmark_records import read_records
+    from deepchem_acml.evaluation.benchmark_report import plot, render_markdown
+
+    records = read_records(out / "moleculenet.json")
+    (out / "moleculenet.md").write_text(render_markdown(records))
+    plot(records, out / "moleculenet.png")
+    print(f"{len(records)} records; wrote {out / 'moleculenet.md'} and {out / 'moleculenet.png'}")
     return 0
 
 
-def render(results) -> str:
-    """The Markdown table: every method seen in any run, best per task in bold."""
-    from deepchem_acml.evaluation.moleculenet import GCN_METHOD, METHODS
-
-    methods = [m for m in list(METHODS) + [GCN_METHOD]
-               if any(m in entry["methods"] for entry in results["tasks"].values())]
-    lines = ["| task | metric | n (train/valid/test) | " + " | ".join(methods) + " |",
-             "|---|---|---|" + "---|" * len(methods)]
-    for name, entry in results["tasks"].items():
-        sizes, found = entry["sizes"], entry["methods"]
-        pick = max if entry["mode"] == "classification" else min
-        best = pick(found[m]["mean"] for m in found)
-        cells = []
-        for m in methods:
-            if m not in found:
-                cells.append("not run")
-                continue
-            n_seeds = len(found[m].get("scores", []))
-            text = (f"{found[m]['mean']:.3f}" if n_seeds == 1
-                    else f"{found[m]['mean']:.3f} ± {found[m]['std']:.3f}")
-            if 0 < n_seeds < 3:  # fewer than the benchmark's three: say so in the cell
-                text += f" ({n_seeds} seed{'s' if n_seeds > 1 else ''})"
-            cells.append(f"**{text}**" if found[m]["mean"] == best else text)
-        arrow = "↑" if entry["mode"] == "classification" else "↓"
-        lines.append(f"| {name} | {entry['metric']} {arrow} | {sizes['train']}/{sizes['valid']}/"
-                     f"{sizes['test']} | " + " | ".join(cells) + " |")
-    return "\n".join(lines + [""] + summary(results)) + "\n"
-
-
-def summary(results, ours: str = "ACML fine-tuned") -> list:
-    """Win counts of ``ours`` against each other method over the tasks both ran, and the mean
-    relative difference (positive: ours better; ROC-AUC gain, or RMSE reduction, in %)."""
-    lines = []
-    others = sorted({m for e in results["tasks"].values() for m in e["methods"]} - {ours})
-    for other in others:
-        wins, gains, tasks = 0, [], []
-        for name, entry in results["tasks"].items():
-            found = entry["methods"]
-            if ours not in found or other not in found:
-                continue
-            a, b = found[ours]["mean"], found[other]["mean"]
-            up = entry["mode"] == "classification"
-            wins += (a > b) if up else (a < b)
-            gains.append(100 * ((a - b) / b if up else (b - a) / b))
-            tasks.append(name)
-        if tasks:
-            lines.append(f"- {ours} beats {other} on **{wins} of {len(tasks)}** tasks "
-                         f"(mean relative difference {np.mean(gains):+.1f} %).")
-    return lines
+def main(argv=None) -> int:
+    args = parse_arguments(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    return render(args.out) if args.render else run(args, argv)
 
 
 if __name__ == "__main__":

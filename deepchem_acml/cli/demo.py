@@ -46,17 +46,21 @@ def run_demo(out: Path, max_molecules: Optional[int] = None, **kwargs) -> Dict[s
 
 def downstream_esol(checkpoint: Path, seed: int = 0) -> Dict[str, Any]:
     """Where users' work begins: the new embeddings on ESOL (shipped), scaffold split,
-    beside ECFP4 + random forest on the same split."""
-    from deepchem_acml.evaluation.moleculenet import load_split_task, run_methods
+    beside a random forest on RDKit 2-D descriptors (a strong simple baseline), same split."""
+    from deepchem_acml.evaluation.moleculenet import (BenchmarkContext, load_split_task,
+                                                      run_method)
 
     task = load_split_task("esol")
-    results = run_methods(task, str(checkpoint), seed,
-                          methods=("ACML frozen + linear", "ECFP4 + RF"))
+    context = BenchmarkContext(pretrained=str(checkpoint))
+    results = {}
+    for method in ("ACML frozen + linear", "RF on RDKit 2-D descriptors"):
+        result, seconds = run_method(method, task, seed, context)
+        results[method] = {"score": result.score, "seconds": seconds}
     sizes = {n: len(s) for n, s in task.smiles.items()}
     print(f"\nDownstream: ESOL solubility, DeepChem scaffold split "
           f"{sizes['train']}/{sizes['valid']}/{sizes['test']}, test RMSE (log mol/L, lower is "
           "better):")
     for method, result in results.items():
-        print(f"  {method:<24}{result['score']:.3f}")
+        print(f"  {method:<30}{result['score']:.3f}")
     return {"task": "esol", "split": "scaffold 80/10/10", "metric": "RMSE", "sizes": sizes,
             "results": results}

@@ -4,13 +4,13 @@ from __future__ import annotations
 import argparse
 import builtins
 import json
-import shlex
-import sys
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
 
 import numpy as np
+
+from deepchem_acml.provenance import command_line, package_versions
 
 PRETRAIN_DEFAULTS = dict(epochs=100, hidden_dim=128, batch_size=128, learning_rate=1e-3, seed=0)
 
@@ -283,20 +283,3 @@ def run_pretraining(frame, out: Path, source: str, modality: Union[str, List[str
     return metrics
 
 
-def command_line(program: str = "acml", argv: Optional[List[str]] = None) -> str:
-    """The command that is running, quoted so that it can be pasted back into a shell."""
-    arguments = sys.argv[1:] if argv is None else argv
-    return " ".join([program] + [shlex.quote(a) for a in arguments])
-
-
-def package_versions() -> Dict[str, str]:
-    """Versions of the packages a result depends on, for metrics and checkpoints."""
-    import deepchem
-    import rdkit
-    import torch
-
-    from deepchem_acml import __version__
-
-    return {"deepchem_acml": __version__, "deepchem": deepchem.__version__,
-            "torch": torch.__version__, "rdkit": rdkit.__version__,
-            "numpy": np.__version__, "python": sys.version.split()[0]}

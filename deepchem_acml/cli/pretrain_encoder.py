@@ -43,7 +43,7 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from deepchem_acml.cli.pretrain import command_line
+    from deepchem_acml.provenance import command_line
     from deepchem_acml.data.nmrshiftdb2 import heavy_atom_filter
     from deepchem_acml.data.pairs import NUCLEUS_OF, with_inchikeys, read_pairs
     from deepchem_acml.data.splits import inchikey_split
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _pretrain_smiles_roberta(args: argparse.Namespace, frame, source: str) -> int:
-    from deepchem_acml.cli.pretrain import command_line
+    from deepchem_acml.provenance import command_line
     from deepchem_acml.featurizers.molecule_inputs import canonical_smiles
     from deepchem_acml.pretraining.smiles_mlm import pretrain_smiles_roberta
 

@@ -24,8 +24,11 @@ class PropertyNetwork(nn.Module):
                  mode: str, freeze_encoder: bool):
         super().__init__()
         self.encoder, self.mode, self.freeze_encoder = encoder, mode, freeze_encoder
-        self.head = nn.Sequential(nn.Linear(encoder.hidden_dim, head_hidden), nn.ReLU(),
-                                  nn.Dropout(dropout), nn.Linear(head_hidden, n_tasks))
+        if head_hidden == 0:  # a linear head, as in Hu et al. (2020)
+            self.head = nn.Linear(encoder.hidden_dim, n_tasks)
+        else:
+            self.head = nn.Sequential(nn.Linear(encoder.hidden_dim, head_hidden), nn.ReLU(),
+                                      nn.Dropout(dropout), nn.Linear(head_hidden, n_tasks))
         if freeze_encoder:
             for parameter in self.encoder.parameters():
                 parameter.requires_grad_(False)
@@ -68,7 +71,10 @@ class ACMLPropertyModel(dc.models.TorchModel):
     backend: str
         GIN message passing: ``"torch"`` (default) or ``"dgl"`` (DGL environment).
     head_hidden, head_dropout:
-        The prediction head.
+        The prediction head: one hidden layer of ``head_hidden`` units with dropout, or a single
+        linear layer when ``head_hidden=0`` (Hu et al. 2020).
+    weight_decay: float
+        AdamW's decoupled weight decay (0: plain Adam, as in Hu et al. 2020).
     learning_rate, batch_size, seed, **kwargs:
         As in ``dc.models.TorchModel``.
 
@@ -90,13 +96,15 @@ class ACMLPropertyModel(dc.models.TorchModel):
                  dropout: float = 0.2, pooling: str = "sum", norm: str = "layer",
                  backend: str = "torch", head_hidden: int = 128,
                  head_dropout: float = 0.1, learning_rate: float = 1e-3, batch_size: int = 64,
-                 seed: Optional[int] = None, **kwargs):
+                 weight_decay: float = 0.01, seed: Optional[int] = None, **kwargs):
         from deepchem_acml.embedding import load_graph_encoder
 
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         if n_tasks < 1:
             raise ValueError(f"n_tasks must be at least 1, got {n_tasks}")
+        if head_hidden < 0:
+            raise ValueError(f"head_hidden must be 0 (a linear head) or more, got {head_hidden}")
         if seed is not None:
             seed_everything(seed)
         if pretrained is None:
@@ -112,7 +120,8 @@ class ACMLPropertyModel(dc.models.TorchModel):
         else:
             loss, output_types = L2Loss(), ["prediction"]
         super().__init__(network, loss=loss, output_types=output_types, batch_size=batch_size,
-                         optimizer=AdamW(learning_rate=learning_rate), **kwargs)
+                         optimizer=AdamW(learning_rate=learning_rate, weight_decay=weight_decay),
+                         **kwargs)
 
     def _prepare_batch(self, batch):
         inputs, labels, weights = batch

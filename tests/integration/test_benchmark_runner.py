@@ -1,0 +1,95 @@
+"""The MoleculeNet benchmark runner: records on real data, resumes, and its training loop's
+early stopping and model selection."""
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import deepchem as dc
+
+from deepchem_acml.evaluation.benchmark_records import read_records
+from deepchem_acml.evaluation.moleculenet import (EarlyStopping, SplitTask, TargetScaler,
+                                                  load_split_task, train_with_early_stopping)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def benchmark_script():
+    spec = importlib.util.spec_from_file_location("moleculenet_benchmark",
+                                                  ROOT / "benchmarks" / "moleculenet.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_runner_records_each_seed_once_and_resumes(tmp_path):
+    script = benchmark_script()
+    argv = ["--tasks", "esol", "--methods", "ACML frozen + linear", "untrained GIN + linear",
+            "--seeds", "0", "1", "2", "--out", str(tmp_path)]
+    assert script.main(argv) == 0
+    records = read_records(tmp_path / "moleculenet.json")
+    assert sorted((r["method"], r["seed"]) for r in records) == sorted(
+        (m, s) for m in ("ACML frozen + linear", "untrained GIN + linear") for s in range(3))
+    for r in records:
+        assert r["sizes"] == {"train": 902, "valid": 113, "test": 113}
+        assert 0.3 < r["score"] < 3.0 and r["versions"]["deepchem"] == "2.8.0"
+        assert r["command"].startswith("python benchmarks/moleculenet.py --tasks esol")
+    # untrained GINs of different seeds are different networks: different scores
+    assert len({r["score"] for r in records if r["method"] == "untrained GIN + linear"}) == 3
+    before = (tmp_path / "moleculenet.json").read_bytes()
+    assert script.main(argv) == 0  # everything recorded: nothing reruns
+    assert (tmp_path / "moleculenet.json").read_bytes() == before
+    table = (tmp_path / "moleculenet.md").read_text()
+    assert "| untrained GIN + linear |" in table and "± " in table
+    assert (tmp_path / "moleculenet.png").stat().st_size > 10_000
+
+
+class ScriptedModel:
+    """A stand-in for a DeepChem model whose validation predictions follow a script: each
+    epoch's quality is given, so the epoch early stopping keeps is known in advance."""
+
+    def __init__(self, quality, y_valid, y_test):
+        self.quality, self.epoch = quality, 0
+        self.y = {"valid": y_valid, "test": y_test}
+        self.model = torch.nn.Linear(1, 1)
+
+    def fit(self, dataset, nb_epoch, checkpoint_interval):
+        self.epoch += 1
+        with torch.no_grad():
+            self.model.weight.fill_(self.quality[self.epoch - 1])
+
+    def predict(self, dataset):
+        split = "valid" if len(dataset) == len(self.y["valid"]) else "test"
+        q = float(self.model.weight.detach())  # the weights decide: restoring them restores the score
+        y = self.y[split]
+        noise = np.random.default_rng(0).normal(size=y.shape)
+        return q * y + (1 - q) * noise
+
+
+def test_early_stopping_keeps_the_best_validation_epoch_and_stops_after_patience():
+    rng = np.random.default_rng(1)
+    y = {n: rng.normal(size=(k, 1)) for n, k in (("train", 30), ("valid", 20), ("test", 25))}
+    task = SplitTask("toy", "regression", ["t"], {n: ["C"] * len(v) for n, v in y.items()}, y,
+                     {n: np.ones_like(v) for n, v in y.items()}, 0)
+    scaler = TargetScaler(task)
+    data = {n: dc.data.NumpyDataset(np.zeros((len(v), 1)), scaler.transform(v))
+            for n, v in y.items()}
+    rows = {n: np.arange(len(v)) for n, v in y.items()}
+    quality = [0.1, 0.5, 0.9, 0.6, 0.4, 0.3, 0.95, 0.2]
+    model = ScriptedModel(quality, scaler.transform(y["valid"]), scaler.transform(y["test"]))
+    result = train_with_early_stopping(task, model, data, rows, EarlyStopping(8, patience=3))
+    assert (result.best_epoch, result.epochs_run) == (3, 6)  # epoch 7's 0.95 is never reached
+    assert float(model.model.weight.detach()) == pytest.approx(0.9)   # the best epoch's weights restored
+    expected = np.sqrt(np.mean((scaler.inverse(model.predict(data["test"])) - y["test"]) ** 2))
+    assert result.score == pytest.approx(expected)
+
+
+def test_regression_targets_are_standardised_on_the_training_split():
+    task = load_split_task("esol")
+    scaler = TargetScaler(task)
+    standardised = scaler.transform(task.y["train"])
+    assert standardised.mean() == pytest.approx(0.0, abs=1e-9)
+    assert standardised.std() == pytest.approx(1.0)
+    np.testing.assert_allclose(scaler.inverse(scaler.transform(task.y["test"])), task.y["test"])
