@@ -3,18 +3,20 @@ from __future__ import annotations
 
 import argparse
 import csv
-import gzip
 import json
 import os
+import shutil
+import sys
 import time
 from pathlib import Path
-from typing import Iterator, List, Optional
+from typing import List, Optional
 
 import numpy as np
 
+from deepchem_acml.data.smiles_files import (count_rows, file_sha256, input_kind,
+                                             iter_smiles_chunks)
+
 FORMATS = ("npy", "parquet", "diskdataset")
-INPUT_KINDS = {".csv": "csv", ".csv.gz": "csv", ".smi": "smi", ".smi.gz": "smi", ".txt": "smi",
-               ".txt.gz": "smi", ".parquet": "parquet"}
 
 
 def add_parser(commands) -> None:
@@ -45,97 +47,48 @@ def add_parser(commands) -> None:
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--jobs", type=int, default=1,
                         help="processes for featurization (-1: all cores)")
+    parser.add_argument("--restart", action="store_true",
+                        help="embed again into --out even if it holds a run with another "
+                             "input or other settings")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    summary = embed_file(args.input, args.out, args.format, args.pretrained, args.smiles_column,
-                         args.chunk_size, args.batch_size, args.jobs)
+    try:
+        summary = embed_file(args.input, args.out, args.format, args.pretrained,
+                             args.smiles_column, args.chunk_size, args.batch_size, args.jobs,
+                             restart=args.restart)
+    except OSError as err:  # the file system's word, on one line naming the path and option
+        where = err.filename or args.out
+        option = "input" if str(where) == str(args.input) else "--out"
+        raise ValueError(f"cannot use {option} {where}: {err.strerror or err}") from None
     print(f"Embedded {summary['n_embedded']} of {summary['n_rows']} rows "
           f"({summary['n_failed']} failed, listed in {summary['failures']}) -> {args.out}")
     return 0
 
 
-def input_kind(path: Path) -> str:
-    """``csv``, ``smi`` or ``parquet`` from the file name (clear error otherwise)."""
-    name = path.name.lower()
-    for suffix, kind in INPUT_KINDS.items():
-        if name.endswith(suffix):
-            return kind
-    raise ValueError(f"{path}: expected one of {', '.join(INPUT_KINDS)}")
+def check_options(fmt: str, chunk_size: int, batch_size: int, jobs: int) -> None:
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
+    for name, value in (("--chunk-size", chunk_size), ("--batch-size", batch_size)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}")
+    if jobs == 0 or jobs < -1:
+        raise ValueError(f"--jobs must be at least 1, or -1 for every core; got {jobs}")
 
 
-def _open(path: Path, mode: str = "rt"):
-    """A file, decompressed as a stream when its name ends in .gz."""
-    return gzip.open(path, mode) if path.name.lower().endswith(".gz") else open(path, mode)
-
-
-def count_rows(path: Path) -> int:
-    """Data rows of a CSV (header excluded), SMI or Parquet file, counted without parsing
-    SMILES (gzip files are decompressed as a stream)."""
-    kind = input_kind(path)
-    if kind == "parquet":
-        import pyarrow.parquet as pq
-
-        return pq.ParquetFile(path).metadata.num_rows
-    lines, last = 0, b"\n"
-    with _open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            lines += chunk.count(b"\n")
-            last = chunk[-1:]
-    if last != b"\n":
-        lines += 1  # last line without a newline
-    return max(0, lines - (1 if kind == "csv" else 0))
-
-
-def _smiles_column(columns: List[str], column: Optional[str], path: Path) -> str:
-    if column is None:
-        matches = [c for c in columns if c.lower() == "smiles"]
-        if not matches:
-            raise ValueError(f"{path} has no 'smiles' column (columns: {list(columns)}); "
-                             "name it with --smiles-column")
-        return matches[0]
-    if column not in columns:
-        raise ValueError(f"{path} has no column {column!r} (columns: {list(columns)})")
-    return column
-
-
-def iter_smiles_chunks(path: Path, chunk_size: int, column: Optional[str] = None,
-                       skip_chunks: int = 0) -> Iterator[List[str]]:
-    """Chunks of SMILES strings, in file order, never holding more than one chunk."""
-    import pandas as pd
-
-    kind = input_kind(path)
-    skip_rows = skip_chunks * chunk_size
-    if kind == "csv":
-        column = _smiles_column(list(pd.read_csv(path, nrows=0).columns), column, path)
-        reader = pd.read_csv(path, usecols=[column], chunksize=chunk_size, dtype=str,
-                             keep_default_na=False, skiprows=range(1, 1 + skip_rows))
-        for frame in reader:
-            yield frame[column].tolist()
-    elif kind == "parquet":
-        import pyarrow.parquet as pq
-
-        parquet = pq.ParquetFile(path)
-        column = _smiles_column(parquet.schema_arrow.names, column, path)
-        seen = 0
-        for batch in parquet.iter_batches(batch_size=chunk_size, columns=[column]):
-            if seen >= skip_rows:
-                yield ["" if s is None else str(s) for s in batch.column(0).to_pylist()]
-            seen += batch.num_rows
-    else:
-        with _open(path) as handle:
-            chunk: List[str] = []
-            for line_number, line in enumerate(handle):
-                if line_number < skip_rows:
-                    continue
-                fields = line.split()
-                chunk.append(fields[0] if fields else "")
-                if len(chunk) == chunk_size:
-                    yield chunk
-                    chunk = []
-            if chunk:
-                yield chunk
+def check_output_path(out: Path, fmt: str) -> None:
+    """Refuse an output path the format cannot use, before anything is written."""
+    if fmt == "npy" and out.is_dir():
+        raise ValueError(f"--out {out} is a folder; the npy format writes one file "
+                         "(e.g. --out embeddings.npy)")
+    if fmt != "npy" and out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file; the {fmt} format writes a folder")
+    for parent in [out.parent, *out.parent.parents]:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(f"cannot use --out {out}: {parent} is a file, not a folder")
+            break
 
 
 def _featurize_chunk(smiles: List[str], jobs: int):
@@ -159,82 +112,149 @@ def _featurize_chunk(smiles: List[str], jobs: int):
     return FeaturizationResult(features, np.concatenate(indices), failures, len(smiles))
 
 
+class EmbedRun:
+    """The files of one ``acml embed`` output and its state: what was asked for (settings,
+    with the input's content hash), how far it got, and the output's fingerprint after the
+    last finished chunk, so a rerun resumes only onto the same, intact output."""
+
+    def __init__(self, out: Path, fmt: str, settings: dict):
+        self.out, self.fmt, self.settings = out, fmt, settings
+        self.state_path = Path(str(out) + ".state.json")
+        self.failures_path = Path(str(out) + ".failures.csv")
+
+    def previous_state(self, restart: bool) -> Optional[dict]:
+        """The state to resume from, or None to start over (after checking it may)."""
+        if restart or not self.state_path.exists():
+            return None
+        previous = json.loads(self.state_path.read_text())
+        if previous.get("settings") != self.settings:
+            changed = sorted(k for k in self.settings
+                             if previous.get("settings", {}).get(k) != self.settings[k])
+            what = ("the input file changed since" if "input_sha256" in changed
+                    else f"other settings ({', '.join(changed)}) than")
+            raise ValueError(f"{self.out} was made by a run with {what} this one; add "
+                             "--restart to embed again into it, or choose another --out")
+        if previous.get("output") != self.output_fingerprint() or not self.failures_path.exists():
+            print(f"acml embed: {self.out} is missing or was changed after the last run; "
+                  "starting over", file=sys.stderr)
+            return None
+        return previous
+
+    def output_fingerprint(self) -> list:
+        """(name, size, inode) of every output file, sorted: a removed, replaced or truncated
+        output no longer matches (modification times are not used: writes through a memory
+        map may update them late)."""
+        if not self.out.exists():
+            return []
+        paths = [self.out] if self.out.is_file() else sorted(
+            p for p in self.out.rglob("*") if p.is_file() and not p.name.startswith("."))
+        return [[str(p.relative_to(self.out.parent)), p.stat().st_size, p.stat().st_ino]
+                for p in paths]
+
+    def start(self, n_rows: int, width: int) -> dict:
+        """Fresh output: NaN rows (npy) or an empty folder, an empty failure list."""
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        if self.fmt == "npy":
+            matrix = np.lib.format.open_memmap(self.out, mode="w+", dtype=np.float32,
+                                               shape=(n_rows, width))
+            matrix[:] = np.nan  # a row never written stays NaN, never zeros
+            matrix.flush()
+            del matrix
+        else:
+            if self.out.exists():
+                shutil.rmtree(self.out)
+            self.out.mkdir(parents=True)
+        self.failures_path.write_text("index,input,reason\n")
+        state = {"settings": self.settings, "chunks_done": 0, "n_embedded": 0, "n_failed": 0,
+                 "chunk_seconds": []}
+        self.save(state)
+        return state
+
+    def save(self, state: dict) -> None:
+        state["output"] = self.output_fingerprint()
+        _write_json_atomically(self.state_path, state)
+
+
 def embed_file(input_path: Path, out: Path, fmt: str = "npy", pretrained: str = "nmr_13c",
                smiles_column: Optional[str] = None, chunk_size: int = 20000,
-               batch_size: int = 512, jobs: int = 1, progress: bool = True) -> dict:
-    """Stream ``input_path`` to embeddings at ``out``; resumable; returns a summary."""
+               batch_size: int = 512, jobs: int = 1, progress: bool = True,
+               restart: bool = False) -> dict:
+    """Stream ``input_path`` to embeddings at ``out``; resumable; returns a summary.
+
+    Everything that can be checked is checked before anything is written: options, paths,
+    the SMILES column, the row count and the input's content hash. A rerun of a finished or
+    interrupted run continues only if the input, the settings and the output are unchanged;
+    a changed input or settings are refused (``restart=True`` embeds again), a missing or
+    altered output is rebuilt.
+    """
     from tqdm.auto import tqdm
 
-    from deepchem_acml.embedding import embed_graphs, load_graph_encoder
+    from deepchem_acml.embedding import load_graph_encoder
 
-    if fmt not in FORMATS:
-        raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
+    check_options(fmt, chunk_size, batch_size, jobs)
     input_path, out = Path(input_path), Path(out)
     if not input_path.is_file():
         raise FileNotFoundError(f"no input file at {input_path}")
     if input_kind(input_path) == "parquet" or fmt == "parquet":  # input_kind: a clear error
         _require_pyarrow()
+    check_output_path(out, fmt)
+    n_rows = count_rows(input_path, smiles_column)
     encoder = load_graph_encoder(pretrained)
-    n_rows = count_rows(input_path)
-    state_path = Path(str(out) + ".state.json")
-    failures_path = Path(str(out) + ".failures.csv")
-    settings = {"input": str(input_path.resolve()), "n_rows": n_rows, "format": fmt,
-                "pretrained": str(pretrained), "chunk_size": chunk_size}
-    state = {"settings": settings, "chunks_done": 0, "n_embedded": 0, "n_failed": 0}
-    if state_path.exists():
-        previous = json.loads(state_path.read_text())
-        if previous["settings"] != settings:
-            raise ValueError(f"{state_path} belongs to a run with other settings "
-                             f"({previous['settings']}); remove it or choose another --out")
-        state = previous
-        _keep_failures_before(failures_path, state["chunks_done"] * chunk_size)
+    run = EmbedRun(out, fmt, {
+        "input": str(input_path.resolve()), "input_sha256": file_sha256(input_path),
+        "n_rows": n_rows, "format": fmt, "pretrained": str(pretrained),
+        "smiles_column": smiles_column, "chunk_size": chunk_size})
+    state = run.previous_state(restart)
+    if state is None:
+        state = run.start(n_rows, encoder.hidden_dim)
     else:
-        failures_path.write_text("index,input,reason\n")
-        if fmt == "npy":
-            out.parent.mkdir(parents=True, exist_ok=True)
-            np.lib.format.open_memmap(out, mode="w+", dtype=np.float32,
-                                      shape=(n_rows, encoder.hidden_dim))
-        else:
-            out.mkdir(parents=True, exist_ok=True)
-            for stale in out.glob("part-*.parquet"):  # a finished earlier run into this folder
-                stale.unlink()
+        _keep_failures_before(run.failures_path, state["chunks_done"] * chunk_size)
     bar = tqdm(total=n_rows, initial=min(n_rows, state["chunks_done"] * chunk_size),
                desc="acml embed", unit="mol", disable=not progress)
     chunks = iter_smiles_chunks(input_path, chunk_size, smiles_column, state["chunks_done"])
-    state.setdefault("chunk_seconds", [])
     chunk_started = time.perf_counter()
     for chunk_index, smiles in enumerate(chunks, start=state["chunks_done"]):
-        start = chunk_index * chunk_size
-        result = _featurize_chunk(smiles, jobs)
-        embeddings = embed_graphs(encoder, result.features, batch_size)
-        if fmt == "diskdataset":
-            _write_shard(out, chunk_index, embeddings, result.indices + start)
-        else:  # every input row, NaN where it failed
-            block = np.full((len(smiles), encoder.hidden_dim), np.nan, dtype=np.float32)
-            block[result.indices] = embeddings
-            if fmt == "npy":
-                matrix = np.lib.format.open_memmap(out, mode="r+")
-                matrix[start:start + len(smiles)] = block
-                matrix.flush()
-                del matrix
-            else:
-                _write_parquet_part(out, chunk_index, start, block)
-        with open(failures_path, "a", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerows((f.index + start, f.input, f.reason) for f in result.failures)
+        result = _embed_chunk(run, encoder, smiles, chunk_index * chunk_size, chunk_index,
+                              batch_size, jobs)
         state["chunks_done"] = chunk_index + 1
         state["n_embedded"] += len(result.indices)
         state["n_failed"] += result.n_failed
         now = time.perf_counter()  # wall time of each chunk, reading included (for profiling)
         state["chunk_seconds"].append(round(now - chunk_started, 3))
         chunk_started = now
-        _write_json_atomically(state_path, state)
+        run.save(state)
         bar.update(len(smiles))
     bar.close()
-    if fmt == "diskdataset":
+    if fmt == "diskdataset" and not (out / "dataset").exists():
         _finish_disk_dataset(out, state["chunks_done"])
+        run.save(state)
     return {"n_rows": n_rows, "n_embedded": state["n_embedded"], "n_failed": state["n_failed"],
-            "failures": str(failures_path), "state": str(state_path)}
+            "failures": str(run.failures_path), "state": str(run.state_path)}
+
+
+def _embed_chunk(run: EmbedRun, encoder, smiles: List[str], start: int, chunk_index: int,
+                 batch_size: int, jobs: int):
+    """Featurize and embed one chunk, write its rows and its failures."""
+    from deepchem_acml.embedding import embed_graphs
+
+    result = _featurize_chunk(smiles, jobs)
+    embeddings = embed_graphs(encoder, result.features, batch_size)
+    if run.fmt == "diskdataset":
+        _write_shard(run.out, chunk_index, embeddings, result.indices + start)
+    else:  # every input row, NaN where it failed
+        block = np.full((len(smiles), encoder.hidden_dim), np.nan, dtype=np.float32)
+        block[result.indices] = embeddings
+        if run.fmt == "npy":
+            matrix = np.lib.format.open_memmap(run.out, mode="r+")
+            matrix[start:start + len(smiles)] = block
+            matrix.flush()
+            del matrix
+        else:
+            _write_parquet_part(run.out, chunk_index, start, block)
+    with open(run.failures_path, "a", newline="") as handle:
+        csv.writer(handle).writerows((f.index + start, f.input, f.reason)
+                                     for f in result.failures)
+    return result
 
 
 def _require_pyarrow() -> None:
