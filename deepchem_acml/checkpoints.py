@@ -59,6 +59,46 @@ def save_checkpoint_file(path: PathLike, payload: Dict[str, Any], kind: str) -> 
     return path
 
 
+_ZIP_MAGIC, _PICKLE_PROTOCOL = b"PK\x03\x04", b"\x80"
+
+
+def _check_container(path: Path) -> None:
+    """Refuse, before torch reads it, a file that is not a ``torch.save`` archive (a zip
+    file; older ones a pickle stream) or whose archive is damaged."""
+    import zipfile
+
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    if head.startswith(_ZIP_MAGIC):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                damaged = archive.testzip()
+        except (zipfile.BadZipFile, OSError, EOFError) as err:
+            raise CheckpointError(f"{path} is a truncated or corrupt PyTorch checkpoint "
+                                  f"({err})") from None
+        if damaged is not None:
+            raise CheckpointError(f"{path} is a corrupt PyTorch checkpoint: its record "
+                                  f"{damaged!r} fails its checksum")
+    elif not head.startswith(_PICKLE_PROTOCOL):
+        raise CheckpointError(
+            f"{path} is not a PyTorch checkpoint (files written by torch.save start with a zip "
+            f"or pickle header; this one starts with {head!r}). Pass a file written by "
+            "ACMLModel.save or `acml pretrain`.")
+
+
+def _is_unsafe_pickle(err: Exception) -> bool:
+    """torch's weights-only unpickler refusing a global (code), not failing to parse."""
+    text = str(err)
+    return "Unsupported global" in text or "GLOBAL" in text or "not an allowed global" in text
+
+
+def _first_line(err: Exception) -> str:
+    import re
+
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(err)).strip()  # torch colours some messages
+    return text.splitlines()[0] if text else type(err).__name__
+
+
 def load_checkpoint_file(path: PathLike, kind: Optional[str] = None,
                          map_location: Any = "cpu") -> Dict[str, Any]:
     """Read a checkpoint written by :func:`save_checkpoint_file`, safely.
@@ -68,22 +108,29 @@ def load_checkpoint_file(path: PathLike, kind: Optional[str] = None,
     FileNotFoundError
         If there is no such file.
     CheckpointError
-        If the file holds pickled code or objects (refused, not executed), is not a checkpoint
-        of this package, or is of another ``kind`` than asked for.
+        With a message for each case: the file is not a PyTorch checkpoint at all (text,
+        random bytes); it is truncated or corrupt; it holds pickled code or objects (refused,
+        not executed); it is not a checkpoint of this package; it is of another ``kind``
+        than asked for (the message names the reader to use).
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint file at {path}")
+    _check_container(path)
     try:
         data = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
-        raise CheckpointError(
-            f"refused to load {path}: it contains pickled Python objects other than tensors and "
-            "plain values, which could run code. Only load checkpoints from sources you trust, "
-            f"and re-save them as plain state dicts. (torch said: {str(err).splitlines()[0]})"
-        ) from None
-    except (RuntimeError, EOFError, OSError) as err:
-        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint: {err}") from None
+        if _is_unsafe_pickle(err):
+            raise CheckpointError(
+                f"refused to load {path}: it contains pickled Python objects other than "
+                "tensors and plain values, which could run code. Only load checkpoints from "
+                "sources you trust, and re-save them as plain state dicts. (torch said: "
+                f"{_first_line(err)})") from None
+        raise CheckpointError(f"{path} is a corrupt PyTorch checkpoint: {_first_line(err)}") \
+            from None
+    except Exception as err:  # truncated archives, bad records: whatever torch raises inside
+        raise CheckpointError(f"{path} is a truncated or corrupt PyTorch checkpoint "
+                              f"({type(err).__name__}: {_first_line(err)})") from None
     if not isinstance(data, dict) or "kind" not in data:
         raise CheckpointError(f"{path} is not a deepchem-acml checkpoint (no 'kind' entry)")
     if kind is not None and data["kind"] != kind:

@@ -4,6 +4,13 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Iterator, Optional
 
+#: Heavy atoms beyond which the embedding faces (``ACMLFeaturizer``, ``ACMLEmbedder``, ``acml
+#: embed``) report a molecule instead of embedding it. Sum-pooled embeddings grow with the
+#: atom count (a 5,000-carbon chain reached values of 14,742; ethanol about 7.7), far outside
+#: anything ACML trains on (MOSES: at most 27 heavy atoms; nmrshiftdb2: about 100); the
+#: largest MoleculeNet molecule (SIDER) has 492.
+MAX_EMBEDDED_ATOMS = 500
+
 _quiet_depth = 0
 
 

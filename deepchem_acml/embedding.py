@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from deepchem_acml.checkpoints import load_checkpoint_file
+from deepchem_acml.chem import MAX_EMBEDDED_ATOMS  # noqa: F401  (re-exported)
 from deepchem_acml.featurizers.base import FeaturizationResult
 from deepchem_acml.featurizers.graph import ACMLGraphFeaturizer
 from deepchem_acml.nn.gin import GINEncoder
@@ -34,6 +35,27 @@ def load_graph_encoder(source: EncoderSource, backend: str = "torch") -> GINEnco
     return encoder.eval()
 
 
+def encoder_digest(source: EncoderSource) -> str:
+    """Twelve hex digits that change whenever the encoder's weights do: the SHA-256 of its
+    checkpoint file (a shipped name or a path), or of its parameters (a module or model).
+    Names featurizer caches, so that DeepChem never reuses another model's features."""
+    import hashlib
+
+    from deepchem_acml.models.acml import ACMLModel, pretrained_path
+
+    digest = hashlib.sha256()
+    if isinstance(source, (GINEncoder, ACMLModel)):
+        module = source if isinstance(source, GINEncoder) else source.model.graph_encoder
+        for name, tensor in sorted(module.state_dict().items()):
+            digest.update(name.encode())
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        return digest.hexdigest()[:12]
+    path = pretrained_path(source) if isinstance(source, str) and not os.path.exists(source) else source
+    from deepchem_acml.data.smiles_files import file_sha256
+
+    return file_sha256(path)[:12]
+
+
 @torch.no_grad()
 def embed_graphs(encoder: GINEncoder, graphs: Sequence, batch_size: int = 256,
                  device: Optional[torch.device] = None) -> np.ndarray:
@@ -46,7 +68,9 @@ def embed_graphs(encoder: GINEncoder, graphs: Sequence, batch_size: int = 256,
 
 
 def embed_smiles(encoder: GINEncoder, smiles: Sequence, batch_size: int = 256,
-                 device: Optional[torch.device] = None) -> Tuple[np.ndarray, FeaturizationResult]:
-    """Embeddings of the SMILES that featurize (rows follow ``result.indices``) and the report."""
-    result = ACMLGraphFeaturizer().featurize_with_report(smiles)
+                 device: Optional[torch.device] = None, max_atoms: Optional[int] = None
+                 ) -> Tuple[np.ndarray, FeaturizationResult]:
+    """Embeddings of the SMILES that featurize (rows follow ``result.indices``) and the
+    report; molecules with more than ``max_atoms`` heavy atoms are reported (None: no limit)."""
+    result = ACMLGraphFeaturizer(max_atoms=max_atoms).featurize_with_report(smiles)
     return embed_graphs(encoder, result.features, batch_size, device), result

@@ -26,6 +26,9 @@ class ACMLEmbedder(TransformerMixin, BaseEstimator):
         The modality to pretrain against when ``pretrained`` is None.
     epochs, hidden_dim, batch_size, seed:
         Pretraining settings (used only when ``pretrained`` is None).
+    max_atoms: int or None
+        Molecules with more heavy atoms are failures (default 500: out of the encoders'
+        range; None: no limit).
     on_error: str
         What ``transform`` does with a molecule that cannot be featurized: ``"raise"``
         (default; the error lists index, input and reason of each) or ``"nan"`` (a row of NaN;
@@ -43,7 +46,7 @@ class ACMLEmbedder(TransformerMixin, BaseEstimator):
 
     def __init__(self, pretrained: Optional[str] = "nmr_13c", modality: str = "nmr_13c",
                  epochs: int = 20, hidden_dim: int = 128, batch_size: int = 128, seed: int = 0,
-                 on_error: str = "raise"):
+                 on_error: str = "raise", max_atoms: Optional[int] = 500):
         self.pretrained = pretrained
         self.modality = modality
         self.epochs = epochs
@@ -51,6 +54,7 @@ class ACMLEmbedder(TransformerMixin, BaseEstimator):
         self.batch_size = batch_size
         self.seed = seed
         self.on_error = on_error
+        self.max_atoms = max_atoms
 
     def fit(self, X: Sequence[str], y: Any = None, modality_inputs: Optional[Sequence[Any]] = None):
         """Load the pretrained encoder, or pretrain one on ``X`` paired with ``modality_inputs``."""
@@ -101,7 +105,8 @@ class ACMLEmbedder(TransformerMixin, BaseEstimator):
 
         check_is_fitted(self, "encoder_state_")
         smiles = _as_smiles_list(X)
-        embeddings, result = embed_smiles(self._fitted_encoder(), smiles, self.batch_size)
+        embeddings, result = embed_smiles(self._fitted_encoder(), smiles, self.batch_size,
+                                          max_atoms=self.max_atoms)
         self.failures_ = result.failures
         if result.failures and self.on_error == "raise":
             raise ValueError("ACMLEmbedder could not featurize "

@@ -13,6 +13,7 @@ from typing import List, Optional
 
 import numpy as np
 
+from deepchem_acml.chem import MAX_EMBEDDED_ATOMS
 from deepchem_acml.data.smiles_files import (count_rows, file_sha256, input_kind,
                                              iter_smiles_chunks)
 
@@ -47,6 +48,9 @@ def add_parser(commands) -> None:
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--jobs", type=int, default=1,
                         help="processes for featurization (-1: all cores)")
+    parser.add_argument("--max-atoms", type=int, default=MAX_EMBEDDED_ATOMS,
+                        help="molecules with more heavy atoms are listed as failures, not "
+                             "embedded (out of the encoders' range); 0: no limit")
     parser.add_argument("--restart", action="store_true",
                         help="embed again into --out even if it holds a run with another "
                              "input or other settings")
@@ -57,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         summary = embed_file(args.input, args.out, args.format, args.pretrained,
                              args.smiles_column, args.chunk_size, args.batch_size, args.jobs,
-                             restart=args.restart)
+                             restart=args.restart, max_atoms=args.max_atoms or None)
     except OSError as err:  # the file system's word, on one line naming the path and option
         where = err.filename or args.out
         option = "input" if str(where) == str(args.input) else "--out"
@@ -91,19 +95,20 @@ def check_output_path(out: Path, fmt: str) -> None:
             break
 
 
-def _featurize_chunk(smiles: List[str], jobs: int):
+def _featurize_chunk(smiles: List[str], jobs: int, max_atoms: Optional[int] = MAX_EMBEDDED_ATOMS):
     from deepchem_acml.featurizers.graph import ACMLGraphFeaturizer
 
     if jobs == 1 or len(smiles) < 2000:
-        return ACMLGraphFeaturizer().featurize_with_report(smiles)
+        return ACMLGraphFeaturizer(max_atoms=max_atoms).featurize_with_report(smiles)
     from joblib import Parallel, delayed
 
     from deepchem_acml.featurizers.base import FeaturizationResult
 
     n_jobs = os.cpu_count() if jobs < 0 else jobs
     bounds = np.linspace(0, len(smiles), n_jobs + 1).astype(int)
-    parts = Parallel(n_jobs=n_jobs)(delayed(ACMLGraphFeaturizer().featurize_with_report)(
-        smiles[a:b]) for a, b in zip(bounds[:-1], bounds[1:]))
+    featurize = ACMLGraphFeaturizer(max_atoms=max_atoms).featurize_with_report
+    parts = Parallel(n_jobs=n_jobs)(delayed(featurize)(smiles[a:b])
+                                    for a, b in zip(bounds[:-1], bounds[1:]))
     features, indices, failures = [], [], []
     for start, part in zip(bounds[:-1], parts):
         features += part.features
@@ -178,7 +183,7 @@ class EmbedRun:
 def embed_file(input_path: Path, out: Path, fmt: str = "npy", pretrained: str = "nmr_13c",
                smiles_column: Optional[str] = None, chunk_size: int = 20000,
                batch_size: int = 512, jobs: int = 1, progress: bool = True,
-               restart: bool = False) -> dict:
+               restart: bool = False, max_atoms: Optional[int] = MAX_EMBEDDED_ATOMS) -> dict:
     """Stream ``input_path`` to embeddings at ``out``; resumable; returns a summary.
 
     Everything that can be checked is checked before anything is written: options, paths,
@@ -203,7 +208,7 @@ def embed_file(input_path: Path, out: Path, fmt: str = "npy", pretrained: str = 
     run = EmbedRun(out, fmt, {
         "input": str(input_path.resolve()), "input_sha256": file_sha256(input_path),
         "n_rows": n_rows, "format": fmt, "pretrained": str(pretrained),
-        "smiles_column": smiles_column, "chunk_size": chunk_size})
+        "smiles_column": smiles_column, "chunk_size": chunk_size, "max_atoms": max_atoms})
     state = run.previous_state(restart)
     if state is None:
         state = run.start(n_rows, encoder.hidden_dim)
@@ -215,7 +220,7 @@ def embed_file(input_path: Path, out: Path, fmt: str = "npy", pretrained: str = 
     chunk_started = time.perf_counter()
     for chunk_index, smiles in enumerate(chunks, start=state["chunks_done"]):
         result = _embed_chunk(run, encoder, smiles, chunk_index * chunk_size, chunk_index,
-                              batch_size, jobs)
+                              batch_size, jobs, max_atoms)
         state["chunks_done"] = chunk_index + 1
         state["n_embedded"] += len(result.indices)
         state["n_failed"] += result.n_failed
@@ -233,11 +238,11 @@ def embed_file(input_path: Path, out: Path, fmt: str = "npy", pretrained: str = 
 
 
 def _embed_chunk(run: EmbedRun, encoder, smiles: List[str], start: int, chunk_index: int,
-                 batch_size: int, jobs: int):
+                 batch_size: int, jobs: int, max_atoms: Optional[int]):
     """Featurize and embed one chunk, write its rows and its failures."""
     from deepchem_acml.embedding import embed_graphs
 
-    result = _featurize_chunk(smiles, jobs)
+    result = _featurize_chunk(smiles, jobs, max_atoms)
     embeddings = embed_graphs(encoder, result.features, batch_size)
     if run.fmt == "diskdataset":
         _write_shard(run.out, chunk_index, embeddings, result.indices + start)

@@ -101,7 +101,9 @@ def load_split_task(name: str, data_dir: Optional[str] = None) -> SplitTask:
         raise ValueError(f"unknown task {name!r}; choose from {sorted(TASKS)}")
     loader_name, mode, file_name = TASKS[name]
     data_dir = str(data_dir or moleculenet_dir("delaney" if name == "esol" else name))
-    with tempfile.TemporaryDirectory() as save_dir:
+    from deepchem_acml.chem import rdkit_quiet
+
+    with tempfile.TemporaryDirectory() as save_dir, rdkit_quiet():  # the splitter parses too
         tasks, splits, _ = getattr(dc.molnet, loader_name)(
             featurizer=dc.feat.DummyFeaturizer(), splitter="scaffold", data_dir=data_dir,
             save_dir=save_dir, reload=False, transformers=[])

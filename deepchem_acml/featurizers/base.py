@@ -8,14 +8,12 @@ not. Nothing is dropped without a line in the report.
 """
 from __future__ import annotations
 
-import logging
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Iterable, List, Optional
 
 import numpy as np
 
-logger = logging.getLogger(__name__)
 
 
 class FeaturizationError(ValueError):
@@ -93,6 +91,13 @@ class ReportingFeaturizerMixin:
 
     last_report_: Optional[FeaturizationResult] = None
 
+    def __getstate__(self) -> dict:
+        # The last call's report holds every feature it made (megabytes): it describes one
+        # call, not the featurizer, so pickles and copies leave it out.
+        state = dict(self.__dict__)
+        state.pop("last_report_", None)
+        return state
+
     def _featurize_checked(self, datapoint: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -132,10 +137,8 @@ class ReportingFeaturizerMixin:
             out[i] = np.array([])
         for idx, feat in zip(result.indices, result.features):
             out[idx] = feat
-        if result.failures:
-            message = f"{type(self).__name__}: {result.summary()}"
-            logger.warning(message)
-            warnings.warn(message, stacklevel=2)
+        if result.failures:  # once, as a warning (filterable; the report is in last_report_)
+            warnings.warn(f"{type(self).__name__}: {result.summary()}", stacklevel=2)
         if result.features and not result.failures and all(
                 isinstance(f, np.ndarray) and f.shape == result.features[0].shape
                 for f in result.features):

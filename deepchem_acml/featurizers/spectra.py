@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
@@ -15,7 +16,8 @@ Peaks = Tuple[np.ndarray, np.ndarray]  # positions, intensities
 def parse_peak_list(spectrum: Any) -> Peaks:
     """Read a peak list in any of the forms users have into (positions, intensities).
 
-    Accepted forms: an nmrshiftdb2 string ``"shift;multiplicity;atom|shift;...|"``; a plain
+    Accepted forms: an nmrshiftdb2 string ``"shift;multiplicity;atom|shift;...|"``; text of
+    ``mz:intensity`` pairs or of two-column lines (position and intensity per line); a plain
     string of positions separated by commas or whitespace; a 1-D sequence of positions; a 2-D
     array-like of ``(position, intensity)`` rows; or a dict with ``"positions"`` (or ``"mz"``)
     and ``"intensities"``. Peaks without an intensity get intensity 1.
@@ -32,6 +34,8 @@ def parse_peak_list(spectrum: Any) -> Peaks:
     >>> pos, inten = parse_peak_list("56.8;0.0D;6|126.2;0.0D;0|")
     >>> pos.tolist(), inten.tolist()
     ([56.8, 126.2], [1.0, 1.0])
+    >>> [v.tolist() for v in parse_peak_list("41 100\\n43 50\\n57 20")]
+    [[41.0, 43.0, 57.0], [100.0, 50.0, 20.0]]
     """
     if spectrum is None:
         raise FeaturizationError("spectrum is None")
@@ -82,18 +86,56 @@ def _as_float_array(values: Any, what: str) -> np.ndarray:
 
 
 def _parse_peak_text(text: str) -> Peaks:
+    """Peak text in the forms spectra are written in: nmrshiftdb2 (``shift;mult;atom|...``),
+    MoNA/MassBank ``mz:intensity`` pairs, two-column lines (``mz intensity`` per line, space,
+    tab or comma separated), or one line of positions (space or comma separated). Numbers may
+    use scientific notation. A comma that may be a decimal comma (``1,5``; ``41,5 100``) is
+    refused: guessing would misplace peaks."""
     text = text.strip()
     if not text:
         raise FeaturizationError("empty peak list")
     if "|" in text or ";" in text:  # nmrshiftdb2: shift;multiplicity-or-coupling;atom|...
         fields = [entry.split(";")[0] for entry in text.split("|") if entry.strip()]
-    else:
-        fields = text.replace(",", " ").split()
-    try:
-        positions = np.array([float(f) for f in fields], dtype=np.float64)
-    except ValueError:
-        raise FeaturizationError(f"peak list text does not parse as numbers: {text[:60]!r}") from None
+        positions = _numbers(fields, text)
+        return positions, np.ones_like(positions)
+    if _ambiguous_comma(text):
+        raise FeaturizationError(f"ambiguous comma in {text[:60]!r}: write decimals with '.' "
+                                 "and separate peaks with spaces or ', '")
+    if ":" in text:  # MoNA / MassBank: "41:100 43:50"
+        pairs = [token.split(":") for token in re.split(r"[\s,]+", text) if token]
+        if any(len(pair) != 2 for pair in pairs):
+            raise FeaturizationError(f"peak text mixes 'mz:intensity' pairs with other "
+                                     f"fields: {text[:60]!r}")
+        values = _numbers([v for pair in pairs for v in pair], text).reshape(-1, 2)
+        return values[:, 0], values[:, 1]
+    rows = [re.split(r"[\s,]+", line.strip()) for line in text.splitlines() if line.strip()]
+    widths = {len(row) for row in rows}
+    if len(rows) > 1 and widths == {2}:  # two columns: position, intensity
+        values = _numbers([v for row in rows for v in row], text).reshape(-1, 2)
+        return values[:, 0], values[:, 1]
+    if len(rows) > 1 and widths != {1}:
+        raise FeaturizationError(f"peak text has lines of {sorted(widths)} columns; expected "
+                                 "one position or a position and an intensity per line")
+    positions = _numbers([v for row in rows for v in row], text)
     return positions, np.ones_like(positions)
+
+
+def _ambiguous_comma(text: str) -> bool:
+    """A comma between digits, no decimal point anywhere, and either one line (``1,5``) or
+    lines that also separate fields by spaces (``41,5 100``): a decimal comma cannot be told
+    from a separator. Comma-separated columns alone (``41,100`` per line) are not ambiguous."""
+    if "." in text or not re.search(r"\d,\d", text):
+        return False
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return len(lines) == 1 or any(re.search(r"\S\s+\S", line) for line in lines)
+
+
+def _numbers(fields, text: str) -> np.ndarray:
+    try:
+        return np.array([float(f) for f in fields], dtype=np.float64)
+    except ValueError:
+        raise FeaturizationError(f"peak list text does not parse as numbers: {text[:60]!r}") \
+            from None
 
 
 class PeakListFeaturizer(ReportingFeaturizerMixin, Featurizer):

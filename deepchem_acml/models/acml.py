@@ -613,8 +613,19 @@ class ACMLModel(dc.models.TorchModel):
         return cls.load(pretrained_path(name), **kwargs)
 
 
+def looks_like_path(name: Union[str, os.PathLike]) -> bool:
+    """A file path rather than a shipped model name (names have no folders or suffix)."""
+    text = os.fspath(name)
+    return os.sep in text or "/" in text or text.endswith((".pt", ".pth", ".ckpt"))
+
+
 def pretrained_path(name: str) -> Path:
-    """The shipped checkpoint ``acml_<name>.pt`` (clear error listing what is shipped)."""
+    """The shipped checkpoint ``acml_<name>.pt``, or ``name`` itself when it is a path to a
+    file (clear errors for a missing file and for an unknown name, listing what ships)."""
+    if looks_like_path(name):
+        if not Path(name).is_file():
+            raise FileNotFoundError(f"no checkpoint file at {name}")
+        return Path(name)
     path = PRETRAINED_DIR / f"acml_{name}.pt"
     if not path.is_file():
         shipped = sorted(p.stem[len("acml_"):] for p in PRETRAINED_DIR.glob("acml_*.pt"))

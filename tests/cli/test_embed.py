@@ -46,11 +46,11 @@ def test_interrupted_embedding_resumes_to_the_same_result(smiles_csv, tmp_path, 
     calls = {"n": 0}
     real = embed_module._featurize_chunk
 
-    def crash_on_third_chunk(smiles, jobs):
+    def crash_on_third_chunk(smiles, *args):
         calls["n"] += 1
         if calls["n"] == 3:
             raise KeyboardInterrupt("simulated interruption")
-        return real(smiles, jobs)
+        return real(smiles, *args)
 
     resumed = tmp_path / "resumed.npy"
     monkeypatch.setattr(embed_module, "_featurize_chunk", crash_on_third_chunk)

@@ -71,11 +71,11 @@ def test_resuming_a_messy_file_continues_on_the_same_rows(tmp_path, monkeypatch)
     straight = embed_module.embed_file(source, tmp_path / "a.npy", chunk_size=5, progress=False)
     real, calls = embed_module._featurize_chunk, {"n": 0}
 
-    def crash_on_third(smiles, jobs):
+    def crash_on_third(smiles, *args):
         calls["n"] += 1
         if calls["n"] == 3:
             raise KeyboardInterrupt
-        return real(smiles, jobs)
+        return real(smiles, *args)
 
     monkeypatch.setattr(embed_module, "_featurize_chunk", crash_on_third)
     with pytest.raises(KeyboardInterrupt):
