@@ -10,6 +10,7 @@ import torch
 
 from deepchem_acml.checkpoints import load_checkpoint_file
 from deepchem_acml.chem import MAX_EMBEDDED_ATOMS  # noqa: F401  (re-exported)
+from deepchem_acml.devices import DeviceLike, autocast, resolve_device
 from deepchem_acml.featurizers.base import FeaturizationResult
 from deepchem_acml.featurizers.graph import ACMLGraphFeaturizer
 from deepchem_acml.nn.gin import GINEncoder
@@ -17,22 +18,27 @@ from deepchem_acml.nn.gin import GINEncoder
 EncoderSource = Union[str, os.PathLike, GINEncoder, "ACMLModel"]  # noqa: F821
 
 
-def load_graph_encoder(source: EncoderSource, backend: str = "torch") -> GINEncoder:
+def load_graph_encoder(source: EncoderSource, backend: str = "torch",
+                       device: DeviceLike = None) -> GINEncoder:
     """The GIN of an ACML checkpoint file, a shipped pretrained name, an ``ACMLModel``, or a
-    ``GINEncoder`` (passed through); in eval mode. ``backend`` applies to files and names."""
+    ``GINEncoder``, in eval mode on ``device`` (``None``: the GPU when there is one).
+
+    A module or model handed in is copied, never changed: its device, training mode and
+    weights stay as they were. ``backend`` applies to files and names."""
+    import copy
+
     from deepchem_acml.models.acml import ACML_CHECKPOINT_KIND, ACMLModel, pretrained_path
 
-    if isinstance(source, GINEncoder):
-        return source.eval()
-    if isinstance(source, ACMLModel):
-        return source.model.graph_encoder.eval()
+    if isinstance(source, (GINEncoder, ACMLModel)):
+        module = source if isinstance(source, GINEncoder) else source.model.graph_encoder
+        return copy.deepcopy(module).to(resolve_device(device)).eval()
     path = pretrained_path(source) if isinstance(source, str) and not os.path.exists(source) else source
     data = load_checkpoint_file(path, kind=ACML_CHECKPOINT_KIND)
     encoder = GINEncoder.from_config(data["config"]["hyperparameters"], backend)
     prefix = "graph_encoder."
     encoder.load_state_dict({k[len(prefix):]: v for k, v in data["model_state_dict"].items()
                              if k.startswith(prefix)})
-    return encoder.eval()
+    return encoder.to(resolve_device(device)).eval()
 
 
 def encoder_digest(source: EncoderSource) -> str:
@@ -58,19 +64,27 @@ def encoder_digest(source: EncoderSource) -> str:
 
 @torch.no_grad()
 def embed_graphs(encoder: GINEncoder, graphs: Sequence, batch_size: int = 256,
-                 device: Optional[torch.device] = None) -> np.ndarray:
-    """(N, hidden_dim) float32 embeddings of ``GraphData`` objects, in batches."""
-    device = device or next(encoder.parameters()).device
+                 device: Optional[torch.device] = None, precision: Optional[str] = None
+                 ) -> np.ndarray:
+    """(N, hidden_dim) float32 embeddings of ``GraphData`` objects, in batches, on the
+    encoder's device (``device`` must be that device when given), optionally under bf16/fp16
+    autocast (``precision``)."""
+    own = next(encoder.parameters()).device
+    device = torch.device(device) if device is not None else own
+    if device != own:
+        raise ValueError(f"the encoder is on {own}, not {device}: load it there "
+                         "(load_graph_encoder(..., device=...))")
     encoder.eval()
-    chunks = [encoder(encoder.collate(graphs[i:i + batch_size], device=device)).cpu().numpy()
-              for i in range(0, len(graphs), batch_size)]
+    with autocast(device, precision):
+        chunks = [encoder(encoder.collate(graphs[i:i + batch_size], device=device))
+                  .float().cpu().numpy() for i in range(0, len(graphs), batch_size)]
     return np.concatenate(chunks) if chunks else np.zeros((0, encoder.hidden_dim), np.float32)
 
 
 def embed_smiles(encoder: GINEncoder, smiles: Sequence, batch_size: int = 256,
-                 device: Optional[torch.device] = None, max_atoms: Optional[int] = None
-                 ) -> Tuple[np.ndarray, FeaturizationResult]:
+                 device: Optional[torch.device] = None, max_atoms: Optional[int] = None,
+                 precision: Optional[str] = None) -> Tuple[np.ndarray, FeaturizationResult]:
     """Embeddings of the SMILES that featurize (rows follow ``result.indices``) and the
     report; molecules with more than ``max_atoms`` heavy atoms are reported (None: no limit)."""
     result = ACMLGraphFeaturizer(max_atoms=max_atoms).featurize_with_report(smiles)
-    return embed_graphs(encoder, result.features, batch_size, device), result
+    return embed_graphs(encoder, result.features, batch_size, device, precision), result

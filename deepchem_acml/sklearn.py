@@ -29,6 +29,8 @@ class ACMLEmbedder(TransformerMixin, BaseEstimator):
     max_atoms: int or None
         Molecules with more heavy atoms are failures (default 500: out of the encoders'
         range; None: no limit).
+    device: str or torch.device or None
+        Where ``transform`` runs the encoder (None: the GPU when there is one).
     on_error: str
         What ``transform`` does with a molecule that cannot be featurized: ``"raise"``
         (default; the error lists index, input and reason of each) or ``"nan"`` (a row of NaN;
@@ -46,7 +48,8 @@ class ACMLEmbedder(TransformerMixin, BaseEstimator):
 
     def __init__(self, pretrained: Optional[str] = "nmr_13c", modality: str = "nmr_13c",
                  epochs: int = 20, hidden_dim: int = 128, batch_size: int = 128, seed: int = 0,
-                 on_error: str = "raise", max_atoms: Optional[int] = 500):
+                 on_error: str = "raise", max_atoms: Optional[int] = 500,
+                 device: Optional[Any] = None):
         self.pretrained = pretrained
         self.modality = modality
         self.epochs = epochs
@@ -55,6 +58,7 @@ class ACMLEmbedder(TransformerMixin, BaseEstimator):
         self.seed = seed
         self.on_error = on_error
         self.max_atoms = max_atoms
+        self.device = device
 
     def fit(self, X: Sequence[str], y: Any = None, modality_inputs: Optional[Sequence[Any]] = None):
         """Load the pretrained encoder, or pretrain one on ``X`` paired with ``modality_inputs``."""
@@ -64,7 +68,7 @@ class ACMLEmbedder(TransformerMixin, BaseEstimator):
             raise ValueError(f"on_error must be one of {ON_ERROR}, got {self.on_error!r}")
         smiles = _as_smiles_list(X)
         if self.pretrained is not None:
-            encoder = load_graph_encoder(self.pretrained)
+            encoder = load_graph_encoder(self.pretrained, device="cpu")
         else:
             if modality_inputs is None:
                 raise ValueError("pretrained=None means ACML pretraining in fit: pass "
@@ -96,7 +100,9 @@ class ACMLEmbedder(TransformerMixin, BaseEstimator):
         if getattr(self, "_encoder", None) is None:
             encoder = GINEncoder.from_config(self.encoder_config_)
             encoder.load_state_dict({k: torch.from_numpy(v) for k, v in self.encoder_state_.items()})
-            self._encoder = encoder.eval()
+            from deepchem_acml.devices import resolve_device
+
+            self._encoder = encoder.to(resolve_device(self.device)).eval()
         return self._encoder
 
     def transform(self, X: Sequence[str]) -> np.ndarray:

@@ -41,8 +41,10 @@ class ACMLTransformer(dc.trans.Transformer):
 
         super().__init__(transform_X=True, dataset=dataset)
         self.pretrained, self.batch_size = pretrained, batch_size
-        self.device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        self.encoder = load_graph_encoder(pretrained).to(self.device)
+        from deepchem_acml.devices import resolve_device
+
+        self.device = resolve_device(device)
+        self.encoder = load_graph_encoder(pretrained, device=self.device)  # a copy if a module
 
     def transform_array(self, X, y, w, ids):
         from deepchem_acml.embedding import embed_graphs

@@ -48,6 +48,8 @@ def add_parser(commands) -> None:
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--jobs", type=int, default=1,
                         help="processes for featurization (-1: all cores)")
+    parser.add_argument("--device", default=None,
+                        help="torch device for the encoder (default: the GPU when there is one)")
     parser.add_argument("--max-atoms", type=int, default=MAX_EMBEDDED_ATOMS,
                         help="molecules with more heavy atoms are listed as failures, not "
                              "embedded (out of the encoders' range); 0: no limit")
@@ -61,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         summary = embed_file(args.input, args.out, args.format, args.pretrained,
                              args.smiles_column, args.chunk_size, args.batch_size, args.jobs,
-                             restart=args.restart, max_atoms=args.max_atoms or None)
+                             restart=args.restart, max_atoms=args.max_atoms or None,
+                             device=args.device)
     except OSError as err:  # the file system's word, on one line naming the path and option
         where = err.filename or args.out
         option = "input" if str(where) == str(args.input) else "--out"
@@ -183,7 +186,8 @@ class EmbedRun:
 def embed_file(input_path: Path, out: Path, fmt: str = "npy", pretrained: str = "nmr_13c",
                smiles_column: Optional[str] = None, chunk_size: int = 20000,
                batch_size: int = 512, jobs: int = 1, progress: bool = True,
-               restart: bool = False, max_atoms: Optional[int] = MAX_EMBEDDED_ATOMS) -> dict:
+               restart: bool = False, max_atoms: Optional[int] = MAX_EMBEDDED_ATOMS,
+               device: Optional[str] = None) -> dict:
     """Stream ``input_path`` to embeddings at ``out``; resumable; returns a summary.
 
     Everything that can be checked is checked before anything is written: options, paths,
@@ -204,7 +208,7 @@ def embed_file(input_path: Path, out: Path, fmt: str = "npy", pretrained: str = 
         _require_pyarrow()
     check_output_path(out, fmt)
     n_rows = count_rows(input_path, smiles_column)
-    encoder = load_graph_encoder(pretrained)
+    encoder = load_graph_encoder(pretrained, device=device)
     run = EmbedRun(out, fmt, {
         "input": str(input_path.resolve()), "input_sha256": file_sha256(input_path),
         "n_rows": n_rows, "format": fmt, "pretrained": str(pretrained),

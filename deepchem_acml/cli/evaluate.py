@@ -25,6 +25,8 @@ def add_parser(commands) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--map-property", choices=PROPERTIES, default="MolWt")
     parser.add_argument("--map-method", choices=["pca", "tsne"], default="pca")
+    parser.add_argument("--device", default=None,
+                        help="torch device (default: the GPU when there is one)")
     parser.set_defaults(run=run)
 
 
@@ -37,7 +39,9 @@ def run(args: argparse.Namespace) -> int:
     from deepchem_acml.data.splits import inchikey_split
     from deepchem_acml.evaluation.report import evaluate_model
 
-    model = ACMLModel.load(args.checkpoint)
+    from deepchem_acml.devices import resolve_device
+
+    model = ACMLModel.load(args.checkpoint, device=resolve_device(args.device))
     if args.data is None:
         frame = read_embedded_nmr_13c()
     elif not args.data.is_file():

@@ -162,7 +162,10 @@ def run_pretraining(frame, out: Path, source: str, modality: Union[str, List[str
     from deepchem_acml import distributed
 
     started = time.time()
-    distributed.init_from_environment(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    from deepchem_acml.devices import resolve_device
+
+    device = str(resolve_device(device))  # under torchrun: the local rank's GPU
+    distributed.init_from_environment(device)
     main_process = distributed.is_main_process()
     print = builtins.print if main_process else (lambda *args, **kwargs: None)  # noqa: A001
     out = Path(out)

@@ -39,6 +39,8 @@ def add_parser(commands) -> None:
     parser.add_argument("--broadening", type=float, default=0.5,
                         help="Gaussian broadening of each NMR peak (ppm, standard deviation)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default=None,
+                        help="torch device (default: the GPU when there is one)")
     parser.set_defaults(run=run)
 
 
@@ -66,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"{what} spectra from {source}: {result.summary(5)}")
     model, history = pretrain_spectrum_autoencoder(
         result.features, epochs=args.epochs, batch_size=args.batch_size,
-        learning_rate=args.learning_rate, seed=args.seed)
+        learning_rate=args.learning_rate, seed=args.seed, device=args.device)
     provenance = {
         "recipe": "deepchem_acml.pretraining.spectrum_encoder.pretrain_spectrum_autoencoder",
         "command": command_line(),
@@ -98,6 +100,7 @@ def _pretrain_smiles_roberta(args: argparse.Namespace, frame, source: str) -> in
     _, history = pretrain_smiles_roberta(
         canonical, args.out, epochs=args.epochs, batch_size=args.batch_size,
         learning_rate=args.learning_rate, hidden_size=args.hidden_size, seed=args.seed,
+        device=args.device,
         provenance={"command": command_line(), "data": f"canonical SMILES from {Path(source).name}",
                     "data_licence": DATA_LICENCE["smiles"],
                     "excluded": "molecules in the valid/test buckets of inchikey_split(seed=0)",

@@ -80,7 +80,28 @@ def render_markdown(records: Sequence[Dict[str, Any]]) -> str:
     lines += ["", "Mean ± sample standard deviation (ddof=1) over seeds; (det.): the same "
               "score for every seed (a fixed encoder and a convex probe); bold: best measured "
               "mean. " + LITERATURE_NOTE, ""]
-    return "\n".join(lines + comparison_lines(table, methods) + [""] + rank_lines(table, methods))
+    return "\n".join(lines + comparison_lines(table, methods) + [""] + rank_lines(table, methods)
+                     + [""] + compute_lines(records))
+
+
+def compute_lines(records: Sequence[Dict[str, Any]]) -> List[str]:
+    """Wall-clock hours per method as recorded (each record's own ``seconds``), with the
+    threads it ran on: the measured cost of the plan."""
+    per_method: Dict[str, List[Dict[str, Any]]] = {}
+    for record in records:
+        per_method.setdefault(record["method"], []).append(record)
+    lines = ["### Compute, as recorded", "", "Wall-clock time of every record (CPU unless the "
+             "record's device says otherwise); HIV is shown apart because it dominates.", "",
+             "| method | records | hours (all but HIV) | hours (HIV) | threads |",
+             "|---|---|---|---|---|"]
+    for method in _ordered(list(per_method), METHOD_ORDER):
+        found = per_method[method]
+        hours = [sum(r.get("seconds", 0) for r in found if (r["task"] == "hiv") == hiv) / 3600
+                 for hiv in (False, True)]
+        threads = sorted({str(r.get("threads", "?")) for r in found})
+        lines.append(f"| {method} | {len(found)} | {hours[0]:.2f} | {hours[1]:.2f} | "
+                     f"{', '.join(threads)} |")
+    return lines
 
 
 def comparison_lines(table: Dict[str, Dict[str, Cell]], methods: Sequence[str]) -> List[str]:

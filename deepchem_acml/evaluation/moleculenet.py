@@ -417,7 +417,7 @@ def shipped_architecture(pretrained: str) -> Dict[str, Any]:
     """The GIN hyperparameters of a shipped or saved ACML checkpoint."""
     from deepchem_acml.embedding import load_graph_encoder
 
-    return load_graph_encoder(pretrained).config()
+    return load_graph_encoder(pretrained, device="cpu").config()
 
 
 def deepchem_dgl_model(name: str, task: SplitTask, seed: int, stopping: EarlyStopping,
@@ -470,7 +470,7 @@ class BenchmarkContext:
 def _acml_embed(context: BenchmarkContext, task: SplitTask):
     from deepchem_acml.embedding import embed_smiles, load_graph_encoder
 
-    encoder = load_graph_encoder(context.pretrained)
+    encoder = load_graph_encoder(context.pretrained, device=context.device)
     return context.cached(("acml", task.name), lambda: {
         tuple(s): _embedded_rows(embed_smiles(encoder, s)) for s in task.smiles.values()})
 
@@ -486,8 +486,11 @@ def _untrained_embed(context: BenchmarkContext, seed: int):
     from deepchem_acml.embedding import embed_smiles
     from deepchem_acml.nn.gin import GINEncoder
 
+    from deepchem_acml.devices import resolve_device
+
     torch.manual_seed(seed)
     encoder = GINEncoder(**shipped_architecture(context.pretrained)).eval()
+    encoder = encoder.to(resolve_device(context.device))
     return lambda smiles: _embedded_rows(embed_smiles(encoder, smiles))
 
 

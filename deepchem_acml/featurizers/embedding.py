@@ -36,6 +36,8 @@ class ACMLFeaturizer(ReportingFeaturizerMixin, MolecularFeaturizer):
         Molecules with more heavy atoms are reported, not embedded: far outside what ACML
         encoders are trained on, their sum-pooled embeddings are out of range (None: no
         limit).
+    device : str or torch.device or None, default=None
+        Where the encoder runs (None: the GPU when there is one, as DeepChem chooses).
 
     Examples
     --------
@@ -47,10 +49,11 @@ class ACMLFeaturizer(ReportingFeaturizerMixin, MolecularFeaturizer):
     """
 
     def __init__(self, pretrained: str = "nmr_13c", batch_size: int = 256,
-                 max_atoms: Optional[int] = MAX_EMBEDDED_ATOMS):
+                 max_atoms: Optional[int] = MAX_EMBEDDED_ATOMS, device: Optional[Any] = None):
         self.pretrained = pretrained
         self.batch_size = batch_size
         self.max_atoms = max_atoms
+        self.device = device
         self._encoder = None
         self._digest = None
 
@@ -69,7 +72,7 @@ class ACMLFeaturizer(ReportingFeaturizerMixin, MolecularFeaturizer):
             from deepchem_acml.embedding import encoder_digest, load_graph_encoder
 
             self._digest = encoder_digest(self.pretrained)
-            self._encoder = load_graph_encoder(self.pretrained)
+            self._encoder = load_graph_encoder(self.pretrained, device=self.device)
         return self._encoder
 
     def __getstate__(self):

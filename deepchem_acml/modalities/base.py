@@ -49,6 +49,18 @@ class Modality:
         return (f"Modality(name={self.name!r}, embedding_dim={self.embedding_dim}, "
                 f"source={self.source!r})")
 
+    def _encoder_on(self, device: torch.device) -> nn.Module:
+        """The frozen encoder on ``device``: itself where it lives, else a copy per device."""
+        parameter = next(iter(self.encoder.parameters()), None)
+        if parameter is None or parameter.device == device:
+            return self.encoder
+        copies = self.__dict__.setdefault("_device_copies", {})
+        if device not in copies:
+            import copy
+
+            copies[device] = copy.deepcopy(self.encoder).to(device).eval()
+        return copies[device]
+
     @property
     def embedding_dim(self) -> int:
         return int(self.encoder.embedding_dim)
@@ -60,13 +72,17 @@ class Modality:
     def encode(self, features: Sequence[np.ndarray], batch_size: int = 256,
                device: Optional[torch.device] = None) -> np.ndarray:
         """Frozen embeddings of featurized inputs, (N, embedding_dim) float32 (converted to
-        float a batch at a time: image features stay uint8 until then)."""
-        device = device or torch.device("cpu")
-        self.encoder.to(device).eval()
+        float a batch at a time: image features stay uint8 until then), computed on
+        ``device`` (default: the CPU). The shared encoder itself never moves: another device
+        gets a copy of it, kept for later calls."""
+        from deepchem_acml.devices import resolve_device
+
+        device = resolve_device(device or "cpu")
+        encoder = self._encoder_on(device)
         chunks = []
         for start in range(0, len(features), batch_size):
             batch = np.asarray(np.stack(features[start:start + batch_size]), dtype=np.float32)
-            chunks.append(self.encoder.encode(torch.from_numpy(batch).to(device))
+            chunks.append(encoder.encode(torch.from_numpy(batch).to(device))
                           .float().cpu().numpy())
         if not chunks:
             return np.zeros((0, self.embedding_dim), dtype=np.float32)

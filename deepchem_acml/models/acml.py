@@ -21,6 +21,7 @@ from deepchem_acml.checkpoints import (CheckpointError, load_checkpoint_file,
                                        register_checkpoint_kind, save_checkpoint_file)
 from deepchem_acml.featurizers.base import FeaturizationFailure
 from deepchem_acml.featurizers.graph import ACMLGraphFeaturizer
+from deepchem_acml.devices import restore_rng_state, rng_state
 from deepchem_acml.modalities import Modality, get_modality, modality_from_config
 from deepchem_acml.modalities.base import PRETRAINED_DIR
 from deepchem_acml.nn.gin import GINEncoder
@@ -469,12 +470,13 @@ class ACMLModel(dc.models.TorchModel):
         if not distributed.is_main_process():
             return
         payload = self._state_payload(include_optimizer=True)
-        payload.update(torch_rng_state=torch.get_rng_state(), training_state=dict(state))
+        payload.update(rng_state=rng_state(), training_state=dict(state))
         save_checkpoint_file(path, payload, kind=TRAINING_STATE_KIND)
 
     def _load_training_state(self, path: Union[str, os.PathLike]) -> Dict[str, Any]:
         data = self._load_state(path, TRAINING_STATE_KIND)
-        torch.set_rng_state(data["torch_rng_state"])
+        # (states of older versions hold only the CPU generator, as "torch_rng_state")
+        restore_rng_state(data.get("rng_state", data.get("torch_rng_state")))
         return dict(data["training_state"])
 
     # ---------------------------------------------------------------------- inference

@@ -10,6 +10,7 @@ import deepchem as dc
 from deepchem.models.losses import L2Loss, SigmoidCrossEntropy
 from deepchem.models.optimizers import AdamW
 
+from deepchem_acml.devices import autocast, check_precision
 from deepchem_acml.models.utils import quiet_deepchem_loss_warning, seed_everything
 from deepchem_acml.nn.gin import GINEncoder
 
@@ -21,9 +22,10 @@ class PropertyNetwork(nn.Module):
     and dropout fixed) even while the head trains."""
 
     def __init__(self, encoder: GINEncoder, n_tasks: int, head_hidden: int, dropout: float,
-                 mode: str, freeze_encoder: bool):
+                 mode: str, freeze_encoder: bool, precision: str = "fp32"):
         super().__init__()
         self.encoder, self.mode, self.freeze_encoder = encoder, mode, freeze_encoder
+        self.precision = precision
         if head_hidden == 0:  # a linear head, as in Hu et al. (2020)
             self.head = nn.Linear(encoder.hidden_dim, n_tasks)
         else:
@@ -40,7 +42,10 @@ class PropertyNetwork(nn.Module):
         return self
 
     def forward(self, graph_batch):
-        output = self.head(self.encoder(graph_batch))
+        device = next(self.head.parameters()).device
+        with autocast(device, self.precision):
+            output = self.head(self.encoder(graph_batch))
+        output = output.float()  # losses and sigmoid in float32
         if self.mode == "regression":
             return [output]
         probability = torch.sigmoid(output)
@@ -75,6 +80,9 @@ class ACMLPropertyModel(dc.models.TorchModel):
         linear layer when ``head_hidden=0`` (Hu et al. 2020).
     weight_decay: float
         AdamW's decoupled weight decay (0: plain Adam, as in Hu et al. 2020).
+    precision: str
+        ``"fp32"`` (default), ``"bf16"`` (autocast, CPU or GPU) or ``"fp16"`` (autocast, CUDA
+        only); losses stay in float32.
     learning_rate, batch_size, seed, **kwargs:
         As in ``dc.models.TorchModel``.
 
@@ -96,13 +104,17 @@ class ACMLPropertyModel(dc.models.TorchModel):
                  dropout: float = 0.2, pooling: str = "sum", norm: str = "layer",
                  backend: str = "torch", head_hidden: int = 128,
                  head_dropout: float = 0.1, learning_rate: float = 1e-3, batch_size: int = 64,
-                 weight_decay: float = 0.01, seed: Optional[int] = None, **kwargs):
+                 weight_decay: float = 0.01, precision: str = "fp32",
+                 seed: Optional[int] = None, **kwargs):
         from deepchem_acml.embedding import load_graph_encoder
 
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         if n_tasks < 1:
             raise ValueError(f"n_tasks must be at least 1, got {n_tasks}")
+        if check_precision(precision) == "fp16":
+            raise ValueError("fp16 fine-tuning needs loss scaling, which DeepChem's training "
+                             "loop does not do; use precision='bf16'")
         if head_hidden < 0:
             raise ValueError(f"head_hidden must be 0 (a linear head) or more, got {head_hidden}")
         if seed is not None:
@@ -110,11 +122,11 @@ class ACMLPropertyModel(dc.models.TorchModel):
         if pretrained is None:
             encoder = GINEncoder(num_layers, hidden_dim, dropout, pooling, norm, backend)
         else:
-            encoder = load_graph_encoder(pretrained, backend)
+            encoder = load_graph_encoder(pretrained, backend, device="cpu")  # a copy of a module
         self.n_tasks, self.mode, self.pretrained = n_tasks, mode, pretrained
         self.freeze_encoder, self.seed = freeze_encoder, seed
         network = PropertyNetwork(encoder, n_tasks, head_hidden, head_dropout, mode,
-                                  freeze_encoder)
+                                  freeze_encoder, check_precision(precision))
         if mode == "classification":
             loss, output_types = SigmoidCrossEntropy(), ["prediction", "loss"]
         else:

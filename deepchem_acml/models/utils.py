@@ -24,11 +24,14 @@ def seed_everything(seed: int) -> None:
     order that depends on thread scheduling, so two runs with the same seed drift apart when
     the machine is busy (measured here: up to 0.08 in embeddings after two epochs); with it,
     runs are bitwise identical on CPU, at no measurable cost. ``warn_only=True``: an op with
-    no deterministic CUDA version warns instead of failing.
+    no deterministic CUDA version warns instead of failing; on CUDA the cuBLAS workspace
+    setting is made (see ``devices.enable_determinism``).
     """
     import random
+
+    from deepchem_acml.devices import enable_determinism
 
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    enable_determinism()

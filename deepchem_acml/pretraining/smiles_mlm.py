@@ -77,14 +77,19 @@ def pretrain_smiles_roberta(smiles: Sequence[str], out_dir: Union[str, Path], ep
                             hidden_size: int = 128, layers: int = 4, heads: int = 4,
                             max_length: int = 128, validation_fraction: float = 0.02,
                             seed: int = 0, provenance: Dict[str, Any] = None,
-                            progress: bool = True) -> Tuple[Any, List[Dict[str, Any]]]:
+                            progress: bool = True, device: Any = None
+                            ) -> Tuple[Any, List[Dict[str, Any]]]:
     """Train a small ``RobertaForMaskedLM`` on canonical SMILES and save it, with its
     tokenizer and a ``provenance.json``, to ``out_dir``.
 
     Returns the trained model (eval mode) and one history record per epoch (masked-token
     cross-entropy and accuracy on the held-out fraction, and the loss of always guessing the
-    commonest token, for scale).
+    commonest token, for scale). Trains on ``device`` (None: the GPU when there is one);
+    the saved model and the one returned are on the CPU.
     """
+    from deepchem_acml.devices import resolve_device
+
+    device = resolve_device(device)
     from tqdm.auto import tqdm
     from transformers import DataCollatorForLanguageModeling, RobertaForMaskedLM
 
@@ -99,7 +104,7 @@ def pretrain_smiles_roberta(smiles: Sequence[str], out_dir: Union[str, Path], ep
     train = [smiles[i] for i in order[n_valid:]]
     tokenizer = build_smiles_tokenizer(train, max_length=max_length)
     model = RobertaForMaskedLM(small_roberta_config(len(tokenizer), hidden_size, layers, heads,
-                                                    max_length))
+                                                    max_length)).to(device)
     collator = DataCollatorForLanguageModeling(tokenizer, mlm_probability=0.15,
                                                return_tensors="pt")
     train_ids = tokenizer(train)["input_ids"]
@@ -113,7 +118,8 @@ def pretrain_smiles_roberta(smiles: Sequence[str], out_dir: Union[str, Path], ep
     def batches(ids: List[List[int]], shuffle: bool):
         index = torch.randperm(len(ids)).tolist() if shuffle else list(range(len(ids)))
         for start in range(0, len(index), batch_size):
-            yield collator([{"input_ids": ids[i]} for i in index[start:start + batch_size]])
+            batch = collator([{"input_ids": ids[i]} for i in index[start:start + batch_size]])
+            yield {key: value.to(device) for key, value in batch.items()}
 
     def evaluate() -> Dict[str, float]:
         torch.manual_seed(seed + 1)  # the same masks every evaluation
@@ -152,7 +158,7 @@ def pretrain_smiles_roberta(smiles: Sequence[str], out_dir: Union[str, Path], ep
                   "commonest_token_accuracy": commonest, "seconds": time.time() - started}
         history.append(record)
     bar.close()
-    model.eval()
+    model = model.cpu().eval()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)

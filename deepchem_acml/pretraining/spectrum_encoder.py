@@ -23,7 +23,7 @@ def pretrain_spectrum_autoencoder(spectra: np.ndarray, epochs: int = 20, batch_s
                                   learning_rate: float = 1e-3, positive_weight: float = 20.0,
                                   channels=(32, 16, 8, 1), kernel_size: int = 7, stride: int = 2,
                                   validation_fraction: float = 0.05, seed: int = 0,
-                                  progress: bool = True,
+                                  progress: bool = True, device: Any = None,
                                   ) -> Tuple[SpectrumAutoencoder, List[Dict[str, Any]]]:
     """Train a :class:`SpectrumAutoencoder` to reconstruct binned spectra.
 
@@ -31,8 +31,12 @@ def pretrain_spectrum_autoencoder(spectra: np.ndarray, epochs: int = 20, batch_s
     (values in [0, 1]), with the occupied bins weighted by ``positive_weight``: spectra are
     sparse, and an unweighted loss is minimised by predicting an empty spectrum.
 
-    Returns the trained autoencoder (eval mode) and one history record per epoch.
+    Trains on ``device`` (None: the GPU when there is one). Returns the trained autoencoder
+    (eval mode, on the CPU) and one history record per epoch.
     """
+    from deepchem_acml.devices import resolve_device
+
+    device = resolve_device(device)
     from tqdm.auto import tqdm
 
     spectra = np.asarray(spectra, dtype=np.float32)
@@ -42,10 +46,11 @@ def pretrain_spectrum_autoencoder(spectra: np.ndarray, epochs: int = 20, batch_s
     torch.manual_seed(seed)
     order = torch.randperm(len(spectra), generator=generator).numpy()
     n_valid = max(1, int(len(spectra) * validation_fraction))
-    valid, train = torch.from_numpy(spectra[order[:n_valid]]), torch.from_numpy(spectra[order[n_valid:]])
-    model = SpectrumAutoencoder(spectra.shape[1], channels, kernel_size, stride)
+    valid = torch.from_numpy(spectra[order[:n_valid]]).to(device)
+    train = torch.from_numpy(spectra[order[n_valid:]]).to(device)
+    model = SpectrumAutoencoder(spectra.shape[1], channels, kernel_size, stride).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
-    weight = torch.tensor(positive_weight)
+    weight = torch.tensor(positive_weight, device=device)
 
     def loss_of(batch: torch.Tensor) -> torch.Tensor:
         return torch.nn.functional.binary_cross_entropy_with_logits(
@@ -59,7 +64,7 @@ def pretrain_spectrum_autoencoder(spectra: np.ndarray, epochs: int = 20, batch_s
         permutation = torch.randperm(len(train), generator=generator)
         total = 0.0
         for start in range(0, len(train), batch_size):
-            batch = train[permutation[start:start + batch_size]]
+            batch = train[permutation[start:start + batch_size].to(device)]
             optimizer.zero_grad()
             loss = loss_of(batch)
             loss.backward()
@@ -72,4 +77,4 @@ def pretrain_spectrum_autoencoder(spectra: np.ndarray, epochs: int = 20, batch_s
                   "seconds": round(time.time() - started, 1)}
         history.append(record)
         bar.set_postfix(train=f"{record['train_loss']:.4f}", valid=f"{valid_loss:.4f}")
-    return model.eval(), history
+    return model.cpu().eval(), history

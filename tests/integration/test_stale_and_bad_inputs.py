@@ -153,3 +153,23 @@ def test_importing_the_package_and_deepchem_through_it_is_quiet():
                                timeout=300)
     assert completed.returncode == 0, completed.stderr
     assert completed.stderr.strip() == "" and completed.stdout.strip() == ""
+
+
+def test_acml_evaluate_with_a_text_file_checkpoint_is_one_line(tmp_path, capsys):
+    from deepchem_acml.cli.main import main
+
+    (tmp_path / "text.pt").write_text("not a model\n")
+    code = main(["evaluate", "--checkpoint", str(tmp_path / "text.pt"), "--out",
+                 str(tmp_path / "report")])
+    err = capsys.readouterr().err
+    assert code == 2 and "is not a PyTorch checkpoint" in err and "Traceback" not in err
+
+
+def test_loading_a_benchmark_task_prints_no_rdkit_warnings(capfd):
+    from deepchem_acml.evaluation.moleculenet import load_split_task
+
+    capfd.readouterr()
+    task = load_split_task("bbbp")
+    captured = capfd.readouterr()
+    assert len(task.smiles["train"]) > 1500
+    assert "WARNING" not in captured.err and "valence" not in captured.err
