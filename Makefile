@@ -5,7 +5,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed-stamp
 PIP := $(VENV)/bin/python -m pip install --disable-pip-version-check -q -c requirements/constraints.txt
 
-.PHONY: venv demo test test-all clean
+.PHONY: venv demo test test-all docs clean
 
 venv: $(STAMP)
 
@@ -13,7 +13,7 @@ $(STAMP): setup.cfg pyproject.toml requirements/constraints.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	# The CPU wheel of torch first, so nothing later can pull a CUDA build.
 	$(PIP) torch==2.13.0
-	$(PIP) -e '.[test,smiles,image,parquet]' tox
+	$(PIP) -e '.[test,smiles,image,parquet,docs]' tox
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -23,11 +23,17 @@ demo: $(STAMP)
 # .tox/dgl: DGL cannot be installed beside the default torch).
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest
+	$(MAKE) docs
 	$(VENV)/bin/tox -e dgl
+
+# The documentation site, warnings as errors (docstrings, links, the table of contents), into
+# docs/_build/html (not committed).
+docs: $(STAMP)
+	$(VENV)/bin/sphinx-build -E -W --keep-going -q -b html docs docs/_build/html
 
 # Everything, the slow checks included (benchmark-sized runs).
 test-all: $(STAMP)
 	$(VENV)/bin/python -m pytest -m ""
 
 clean:
-	rm -rf $(VENV) .tox acml-demo-output .pytest_cache
+	rm -rf $(VENV) .tox acml-demo-output .pytest_cache docs/_build

@@ -103,6 +103,15 @@ def load_checkpoint_file(path: PathLike, kind: Optional[str] = None,
                          map_location: Any = "cpu") -> Dict[str, Any]:
     """Read a checkpoint written by :func:`save_checkpoint_file`, safely.
 
+    Parameters
+    ----------
+    path : str or path-like
+        The file.
+    kind : str, optional
+        The kind of checkpoint expected (refused otherwise).
+    map_location : default="cpu"
+        As in ``torch.load``.
+
     Raises
     ------
     FileNotFoundError

@@ -27,6 +27,11 @@ def resolve_device(device: DeviceLike = None) -> torch.device:
     Under ``torchrun`` (``LOCAL_RANK`` set, more than one process) a CUDA device is replaced
     by ``cuda:<LOCAL_RANK>``: each process gets its own GPU whatever index was asked for.
 
+    Parameters
+    ----------
+    device : None, str or torch.device
+        What was asked for.
+
     Examples
     --------
     >>> resolve_device("cpu")
@@ -58,7 +63,13 @@ def rng_state() -> Dict[str, Any]:
 def restore_rng_state(state: Union[Dict[str, Any], torch.Tensor]) -> None:
     """Restore :func:`rng_state` output (or an older bare CPU state tensor), whatever device
     its tensors were loaded onto. CUDA states are restored for the GPUs present (a state from
-    a GPU machine resumes on a CPU-only one with its CPU generator)."""
+    a GPU machine resumes on a CPU-only one with its CPU generator).
+
+    Parameters
+    ----------
+    state : dict or torch.Tensor
+        From :func:`rng_state` (or an older bare CPU state tensor).
+    """
     if isinstance(state, torch.Tensor):
         state = {"cpu": state, "cuda": []}
     torch.set_rng_state(state["cpu"].detach().to("cpu", torch.uint8))

@@ -24,7 +24,17 @@ def load_graph_encoder(source: EncoderSource, backend: str = "torch",
     ``GINEncoder``, in eval mode on ``device`` (``None``: the GPU when there is one).
 
     A module or model handed in is copied, never changed: its device, training mode and
-    weights stay as they were. ``backend`` applies to files and names."""
+    weights stay as they were. ``backend`` applies to files and names.
+
+    Parameters
+    ----------
+    source : str, path-like, GINEncoder or ACMLModel
+        A shipped name, a checkpoint path, or a module or model (copied).
+    backend : str, default="torch"
+        Message passing backend (files and names).
+    device : str or torch.device, optional
+        Where the encoder goes (None: the GPU when there is one).
+    """
     import copy
 
     from deepchem_acml.models.acml import ACML_CHECKPOINT_KIND, ACMLModel, pretrained_path
@@ -44,7 +54,13 @@ def load_graph_encoder(source: EncoderSource, backend: str = "torch",
 def encoder_digest(source: EncoderSource) -> str:
     """Twelve hex digits that change whenever the encoder's weights do: the SHA-256 of its
     checkpoint file (a shipped name or a path), or of its parameters (a module or model).
-    Names featurizer caches, so that DeepChem never reuses another model's features."""
+    Names featurizer caches, so that DeepChem never reuses another model's features.
+
+    Parameters
+    ----------
+    source : str, path-like, GINEncoder or ACMLModel
+        As in :func:`load_graph_encoder`.
+    """
     import hashlib
 
     from deepchem_acml.models.acml import ACMLModel, pretrained_path
@@ -68,9 +84,23 @@ def embed_graphs(encoder: GINEncoder, graphs: Sequence, batch_size: int = 256,
                  ) -> np.ndarray:
     """(N, hidden_dim) float32 embeddings of ``GraphData`` objects, in batches, on the
     encoder's device (``device`` must be that device when given), optionally under bf16/fp16
-    autocast (``precision``)."""
+    autocast (``precision``).
+
+    Parameters
+    ----------
+    encoder : GINEncoder
+        From :func:`load_graph_encoder`.
+    graphs : sequence of GraphData
+        From ``ACMLGraphFeaturizer``.
+    batch_size : int, default=256
+        Molecules per forward pass.
+    device : torch.device, optional
+        The encoder's device (checked).
+    precision : str, optional
+        ``"bf16"`` or ``"fp16"`` autocast (default: float32).
+    """
     own = next(encoder.parameters()).device
-    device = torch.device(device) if device is not None else own
+    device = resolve_device(device) if device is not None else own
     if device != own:
         raise ValueError(f"the encoder is on {own}, not {device}: load it there "
                          "(load_graph_encoder(..., device=...))")
@@ -85,6 +115,22 @@ def embed_smiles(encoder: GINEncoder, smiles: Sequence, batch_size: int = 256,
                  device: Optional[torch.device] = None, max_atoms: Optional[int] = None,
                  precision: Optional[str] = None) -> Tuple[np.ndarray, FeaturizationResult]:
     """Embeddings of the SMILES that featurize (rows follow ``result.indices``) and the
-    report; molecules with more than ``max_atoms`` heavy atoms are reported (None: no limit)."""
+    report; molecules with more than ``max_atoms`` heavy atoms are reported (None: no limit).
+
+    Parameters
+    ----------
+    encoder : GINEncoder
+        From :func:`load_graph_encoder`.
+    smiles : sequence of str
+        The molecules.
+    batch_size : int, default=256
+        Molecules per forward pass.
+    device : torch.device, optional
+        The encoder's device (checked).
+    max_atoms : int, optional
+        Heavy atoms beyond which a molecule is reported (None: no limit).
+    precision : str, optional
+        ``"bf16"`` or ``"fp16"`` autocast (default: float32).
+    """
     result = ACMLGraphFeaturizer(max_atoms=max_atoms).featurize_with_report(smiles)
     return embed_graphs(encoder, result.features, batch_size, device, precision), result

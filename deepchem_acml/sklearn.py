@@ -20,18 +20,18 @@ class ACMLEmbedder(TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    pretrained: str or None
+    pretrained : str or None
         ``"nmr_13c"`` (default), a checkpoint path, or ``None`` to pretrain in ``fit``.
-    modality: str
+    modality : str
         The modality to pretrain against when ``pretrained`` is None.
-    epochs, hidden_dim, batch_size, seed:
+    epochs, hidden_dim, batch_size, seed : int
         Pretraining settings (used only when ``pretrained`` is None).
-    max_atoms: int or None
+    max_atoms : int or None
         Molecules with more heavy atoms are failures (default 500: out of the encoders'
         range; None: no limit).
-    device: str or torch.device or None
+    device : str or torch.device or None
         Where ``transform`` runs the encoder (None: the GPU when there is one).
-    on_error: str
+    on_error : str
         What ``transform`` does with a molecule that cannot be featurized: ``"raise"``
         (default; the error lists index, input and reason of each) or ``"nan"`` (a row of NaN;
         the report is in ``failures_``).
@@ -61,7 +61,18 @@ class ACMLEmbedder(TransformerMixin, BaseEstimator):
         self.device = device
 
     def fit(self, X: Sequence[str], y: Any = None, modality_inputs: Optional[Sequence[Any]] = None):
-        """Load the pretrained encoder, or pretrain one on ``X`` paired with ``modality_inputs``."""
+        """Load the pretrained encoder, or pretrain one on ``X`` paired with ``modality_inputs``.
+
+
+        Parameters
+        ----------
+        X : sequence of str
+            SMILES.
+        y : ignored
+            Accepted for pipelines.
+        modality_inputs : sequence, optional
+            The modality's inputs paired with ``X``, needed only when ``pretrained`` is None.
+        """
         from deepchem_acml.embedding import load_graph_encoder
 
         if self.on_error not in ON_ERROR:
@@ -106,7 +117,14 @@ class ACMLEmbedder(TransformerMixin, BaseEstimator):
         return self._encoder
 
     def transform(self, X: Sequence[str]) -> np.ndarray:
-        """(n_samples, hidden_dim) embeddings, one row per input, in order."""
+        """(n_samples, hidden_dim) embeddings, one row per input, in order.
+
+
+        Parameters
+        ----------
+        X : sequence of str
+            SMILES.
+        """
         from deepchem_acml.embedding import embed_smiles
 
         check_is_fitted(self, "encoder_state_")

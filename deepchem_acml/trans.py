@@ -18,12 +18,12 @@ class ACMLTransformer(dc.trans.Transformer):
 
     Parameters
     ----------
-    pretrained: str
+    pretrained : str
         A shipped model name (``"nmr_13c"``) or an ACML checkpoint path.
-    dataset: dc.data.Dataset, optional
+    dataset : dc.data.Dataset, optional
         Accepted for DeepChem's signature; no statistics are needed.
-    batch_size: int
-    device: torch.device, optional
+    batch_size : int
+    device : torch.device, optional
 
     Examples
     --------

@@ -14,11 +14,11 @@ class GraphBatch:
 
     Attributes
     ----------
-    node_features: LongTensor (n_nodes, 2)
-    edge_index: LongTensor (2, n_edges), node indices into the whole batch
-    edge_features: LongTensor (n_edges, 2)
-    graph_index: LongTensor (n_nodes,), which graph each node belongs to
-    num_graphs: int
+    node_features : LongTensor (n_nodes, 2)
+    edge_index : LongTensor (2, n_edges), node indices into the whole batch
+    edge_features : LongTensor (n_edges, 2)
+    graph_index : LongTensor (n_nodes,), which graph each node belongs to
+    num_graphs : int
     """
 
     node_features: torch.Tensor

@@ -106,7 +106,19 @@ def iter_smiles_chunks(path: Path, chunk_size: int, column: Optional[str] = None
                        skip_chunks: int = 0) -> Iterator[List[str]]:
     """Chunks of ``chunk_size`` SMILES (the last may be shorter), in file order, never
     holding more than one chunk; the first ``skip_chunks`` are read and dropped, so a resumed
-    run sees exactly the rows it would have seen."""
+    run sees exactly the rows it would have seen.
+
+    Parameters
+    ----------
+    path : path-like
+        A CSV, SMI or Parquet file (plain or gzipped).
+    chunk_size : int
+        Rows per chunk.
+    column : str, optional
+        The SMILES column (default: ``smiles`` in any case).
+    skip_chunks : int, default=0
+        Chunks read and dropped first (resuming).
+    """
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
     path = Path(path)

@@ -91,6 +91,13 @@ def load_split_task(name: str, data_dir: Optional[str] = None) -> SplitTask:
 
     Molecules RDKit cannot parse are counted in ``n_unparsed`` (DeepChem's loader drops them
     with a log line; the count is checked against the raw file here).
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`TASKS` (``"bbbp"``, ``"esol"``, ...).
+    data_dir : str, optional
+        The folder of MoleculeNet files (default: embedded or shared data).
     """
     import deepchem as dc
 
@@ -392,7 +399,23 @@ def fit_graph_model(task: SplitTask, pretrained: Optional[str], seed: int,
                     stopping: EarlyStopping = EarlyStopping(), device: Optional[str] = None,
                     **model_kwargs) -> MethodResult:
     """``ACMLPropertyModel`` fine-tuned from ``pretrained`` (or from scratch with None),
-    scored at its best validation epoch."""
+    scored at its best validation epoch.
+
+    Parameters
+    ----------
+    task : SplitTask
+        From :func:`load_split_task`.
+    pretrained : str or None
+        ACML checkpoint (name or path), or None to train from scratch.
+    seed : int
+        Seeds initialisation and batch order.
+    stopping : EarlyStopping
+        Maximum epochs and patience.
+    device : str, optional
+        Torch device.
+    **model_kwargs
+        Passed to :class:`~deepchem_acml.ACMLPropertyModel`.
+    """
     import torch
 
     from deepchem_acml.featurizers.graph import ACMLGraphFeaturizer
@@ -547,7 +570,20 @@ ALL_METHODS = {**METHODS, **DGL_METHODS}
 
 def run_method(method: str, task: SplitTask, seed: int, context: BenchmarkContext
                ) -> Tuple[MethodResult, float]:
-    """One (method, task, seed): its result and wall time in seconds."""
+    """One (method, task, seed): its result and wall time in seconds.
+
+
+    Parameters
+    ----------
+    method : str
+        A name of :data:`ALL_METHODS`.
+    task : SplitTask
+        From :func:`load_split_task`.
+    seed : int
+        The seed.
+    context : BenchmarkContext
+        Checkpoint, early stopping, device and embedding cache shared by the methods.
+    """
     if method not in ALL_METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {sorted(ALL_METHODS)}")
     started = time.time()

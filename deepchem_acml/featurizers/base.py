@@ -22,7 +22,15 @@ class FeaturizationError(ValueError):
 
 @dataclass(frozen=True)
 class FeaturizationFailure:
-    """One input that could not be featurized."""
+    """One input that could not be featurized.
+
+    Examples
+    --------
+    >>> from deepchem_acml import ACMLGraphFeaturizer
+    >>> failure = ACMLGraphFeaturizer().featurize_with_report(["CCO", "C1CC"]).failures[0]
+    >>> failure.index, failure.input
+    (1, 'C1CC')
+    """
 
     index: int
     input: Any
@@ -41,15 +49,25 @@ class FeaturizationResult:
 
     Attributes
     ----------
-    features: list
+    features : list
         One feature object (``GraphData`` or ``np.ndarray``) per successful input, in input
         order.
-    indices: np.ndarray
+    indices : np.ndarray
         The position in the original input of each entry of ``features``.
-    failures: list of FeaturizationFailure
+    failures : list of FeaturizationFailure
         One entry per input that failed, in input order.
-    n_inputs: int
+    n_inputs : int
         How many inputs were given; ``len(indices) + len(failures) == n_inputs`` always.
+
+    Examples
+    --------
+    >>> from deepchem_acml import ACMLGraphFeaturizer
+    >>> result = ACMLGraphFeaturizer().featurize_with_report(["CCO", "not a molecule", "CCN"])
+    >>> result.indices.tolist(), result.n_failed
+    ([0, 2], 1)
+    >>> print(result.summary())  # doctest: +ELLIPSIS
+    2 of 3 inputs featurized, 1 failed
+      row 1: 'not a molecule': ...
     """
 
     features: List[Any]
@@ -71,7 +89,14 @@ class FeaturizationResult:
         )
 
     def summary(self, max_rows: int = 10) -> str:
-        """A short text: counts, then the first ``max_rows`` failures."""
+        """A short text: counts, then the first ``max_rows`` failures.
+
+
+        Parameters
+        ----------
+        max_rows : int, default=10
+            Failures listed at most.
+        """
         lines = [f"{len(self.indices)} of {self.n_inputs} inputs featurized, {self.n_failed} failed"]
         lines += [f"  {f}" for f in self.failures[:max_rows]]
         if self.n_failed > max_rows:

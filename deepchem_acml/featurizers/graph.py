@@ -71,7 +71,7 @@ class ACMLGraphFeaturizer(ReportingFeaturizerMixin, MolecularFeaturizer):
 
     Parameters
     ----------
-    max_atoms: int, optional
+    max_atoms : int, optional
         Molecules with more heavy atoms than this are reported as failures (``None``: no
         limit).
 

@@ -22,6 +22,11 @@ def parse_peak_list(spectrum: Any) -> Peaks:
     array-like of ``(position, intensity)`` rows; or a dict with ``"positions"`` (or ``"mz"``)
     and ``"intensities"``. Peaks without an intensity get intensity 1.
 
+    Parameters
+    ----------
+    spectrum : str, sequence, array-like or dict
+        One spectrum in any of the forms above.
+
     Raises
     ------
     FeaturizationError
@@ -147,13 +152,13 @@ class PeakListFeaturizer(ReportingFeaturizerMixin, Featurizer):
 
     Parameters
     ----------
-    low, high: float
+    low, high : float
         Axis range; ``n_bins = round((high - low) / resolution)``.
-    resolution: float
+    resolution : float
         Bin width in axis units.
-    broadening: float
+    broadening : float
         Standard deviation of the Gaussian applied to each peak, in axis units (0: none).
-    out_of_range: str
+    out_of_range : str
         ``"error"`` (default) reports a spectrum with any peak outside ``[low, high)`` as a
         failure; ``"drop"`` ignores such peaks (a spectrum left with none still fails).
 
@@ -229,12 +234,14 @@ class NMRSpectrumFeaturizer(PeakListFeaturizer):
 
     Parameters
     ----------
-    nucleus: str
+    nucleus : str
         ``"13C"`` (default: -50...350 ppm at 0.1 ppm, 4,000 bins, as in CReSS) or ``"1H"``
         (-2...18 ppm at 0.01 ppm, 2,000 bins).
-    low, high, resolution: float, optional
+    low, high, resolution : float, optional
         Override the nucleus defaults.
-    broadening, out_of_range:
+    broadening : float
+        As in :class:`PeakListFeaturizer`.
+    out_of_range : str
         As in :class:`PeakListFeaturizer`.
 
     Examples

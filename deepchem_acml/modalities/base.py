@@ -20,20 +20,28 @@ class Modality:
 
     Parameters
     ----------
-    name: str
+    name : str
         Registry name, e.g. ``"nmr_13c"``.
-    featurizer:
+    featurizer : object
         An object with ``featurize_with_report(inputs) -> FeaturizationResult``.
-    encoder: nn.Module
+    encoder : nn.Module
         Has ``encode(tensor) -> (N, embedding_dim) tensor`` and ``embedding_dim``.
-    source: str
+    source : str
         Where the encoder came from (checkpoint path or description), for model cards.
 
     Attributes
     ----------
-    options: dict
+    options : dict
         The keyword arguments of ``get_modality(name, **options)`` that rebuild it; stored in
         checkpoints. Set by :func:`get_modality`; empty for a modality built directly.
+
+    Examples
+    --------
+    >>> from deepchem_acml import get_modality
+    >>> modality = get_modality("nmr_13c")
+    >>> embeddings, report = modality.embed(["20.1;0.0Q;0|170.2;0.0S;1|", "not a spectrum"])
+    >>> embeddings.shape[0], report.n_failed
+    (1, 1)
     """
 
     def __init__(self, name: str, featurizer: Any, encoder: nn.Module, source: str = ""):
@@ -74,7 +82,17 @@ class Modality:
         """Frozen embeddings of featurized inputs, (N, embedding_dim) float32 (converted to
         float a batch at a time: image features stay uint8 until then), computed on
         ``device`` (default: the CPU). The shared encoder itself never moves: another device
-        gets a copy of it, kept for later calls."""
+        gets a copy of it, kept for later calls.
+
+        Parameters
+        ----------
+        features : sequence of np.ndarray
+            Featurized inputs.
+        batch_size : int, default=256
+            Inputs per forward pass.
+        device : torch.device, optional
+            Where to compute (default: the CPU).
+        """
         from deepchem_acml.devices import resolve_device
 
         device = resolve_device(device or "cpu")
@@ -101,6 +119,19 @@ class Modality:
         later call with the same inputs and encoder (a resumed training run, another
         experiment): the frozen encoder's outputs never change, and for a CNN over thousands
         of drawings they take far longer than training.
+
+        Parameters
+        ----------
+        inputs : sequence
+            Raw inputs (spectra, SMILES, ...).
+        batch_size : int, default=256
+            Inputs per forward pass.
+        device : torch.device, optional
+            Where the encoder runs (default: the CPU).
+        progress : bool, optional
+            Force the progress bar on or off.
+        cache_path : str or path-like, optional
+            An ``.npz`` file that keeps the result for later calls with the same inputs.
         """
         inputs = list(inputs)
         if cache_path is not None:
@@ -183,7 +214,25 @@ _REGISTRY: Dict[str, Callable[..., Modality]] = {}
 
 
 def register_modality(name: str, factory: Callable[..., Modality], overwrite: bool = False) -> None:
-    """Make ``get_modality(name)`` build a modality with ``factory(**kwargs)``."""
+    """Make ``get_modality(name)`` build a modality with ``factory(**kwargs)``.
+
+    Parameters
+    ----------
+    name : str
+        The registry name.
+    factory : callable
+        ``factory(**kwargs) -> Modality``.
+    overwrite : bool, default=False
+        Replace an existing registration.
+
+    Examples
+    --------
+    >>> from deepchem_acml import get_modality, register_modality
+    >>> register_modality("my_13c", lambda **kwargs: get_modality("nmr_13c", **kwargs),
+    ...                   overwrite=True)
+    >>> get_modality("my_13c").embedding_dim == get_modality("nmr_13c").embedding_dim
+    True
+    """
     if name in _REGISTRY and not overwrite:
         raise ValueError(f"a modality named {name!r} is already registered "
                          "(pass overwrite=True to replace it)")
@@ -195,7 +244,21 @@ def available_modalities() -> Sequence[str]:
 
 
 def get_modality(modality: Union[str, Modality], **kwargs) -> Modality:
-    """A :class:`Modality` from its registry name (or the object itself, passed through)."""
+    """A :class:`Modality` from its registry name (or the object itself, passed through).
+
+    Parameters
+    ----------
+    modality : str or Modality
+        A registered name, or a Modality (returned as it is).
+    **kwargs
+        Options of the modality's factory (e.g. ``encoder="roberta"`` for SMILES).
+
+    Examples
+    --------
+    >>> from deepchem_acml import get_modality
+    >>> get_modality("smiles").embedding_dim
+    512
+    """
     if isinstance(modality, Modality):
         return modality
     if modality not in _REGISTRY:

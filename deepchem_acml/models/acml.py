@@ -109,32 +109,38 @@ class ACMLModel(dc.models.TorchModel):
 
     Parameters
     ----------
-    modality: str or Modality
+    modality : str or Modality
         The frozen side: a registered name (``"nmr_13c"``) or a :class:`Modality`.
-    num_layers, hidden_dim, dropout, pooling, norm:
+    num_layers, hidden_dim : int
+        Depth and width of the GIN (ACML: 5 layers).
+    dropout : float
+        Dropout after each GIN layer (ACML: 0.2).
+    pooling, norm : str
         The GIN (ACML: 5 layers, sum pooling, dropout 0.2, batch norm; the default layer norm
         keeps out-of-distribution molecules bounded, see ``GINEncoder``).
-    projection_dim, num_cells, projection_dropout:
-        The projection heads (ACML: 512, 2 residual cells, 0.1).
-    temperature: float
+    projection_dim, num_cells : int
+        The projection heads' width and residual cells (ACML: 512, 2).
+    projection_dropout : float
+        Dropout in the projection heads (ACML: 0.1).
+    temperature : float
         τ (ACML: 1.0).
-    targets: str
+    targets : str
         ``"soft"`` (ACML) or ``"infonce"``.
-    learning_rate, weight_decay: float
+    learning_rate, weight_decay : float
         AdamW (ACML: 1e-3 and 1e-3).
-    batch_size: int
+    batch_size : int
         Molecules per contrastive batch (ACML: 128).
-    seed: int, optional
+    seed : int, optional
         Seeds Python, numpy and torch before the weights are built and switches torch to
         deterministic algorithms (process-wide; see ``models.utils.seed_everything``): the same
         seed gives the same initial weights and, on CPU, a bitwise-identical training run.
-    backend: str
+    backend : str
         GIN message passing: ``"torch"`` (default) or ``"dgl"`` (the DGL environment; same
         weights, same outputs). Not stored in checkpoints.
-    precision: str
+    precision : str
         ``"fp32"`` (default) or ``"bf16"``: autocast of the forward pass (bfloat16 needs no
         loss scaling; meant for GPUs, also runs on CPU). The loss is computed in float32.
-    **kwargs:
+    **kwargs
         Passed to ``dc.models.TorchModel`` (``model_dir``, ``device``, ``log_frequency``...).
 
     Examples
@@ -211,6 +217,17 @@ class ACMLModel(dc.models.TorchModel):
         its reason says which side. Rows keep their order and ids. ``embedding_cache``: an
         ``.npz`` file that keeps the frozen embeddings across runs (see
         :meth:`Modality.embed`).
+
+        Parameters
+        ----------
+        smiles : sequence of str or RDKit Mol
+            One molecule per row.
+        modality_inputs : sequence
+            The modality's raw input for each row (spectra, SMILES, ...), paired row by row.
+        ids : sequence, optional
+            Row identifiers kept in the dataset's ``ids`` (default: the row numbers).
+        embedding_cache : str or path-like, optional
+            An ``.npz`` file keeping the frozen encoder's outputs for a later run.
         """
         smiles, modality_inputs = list(smiles), list(modality_inputs)
         if len(smiles) != len(modality_inputs):
@@ -242,7 +259,16 @@ class ACMLModel(dc.models.TorchModel):
 
     def featurize_graphs(self, smiles: Sequence[Any], ids: Optional[Sequence[Any]] = None,
                          ) -> Tuple[dc.data.NumpyDataset, List[FeaturizationFailure]]:
-        """A graph-only dataset (for :meth:`predict` and :meth:`predict_embedding`)."""
+        """A graph-only dataset (for :meth:`predict` and :meth:`predict_embedding`).
+
+
+        Parameters
+        ----------
+        smiles : sequence of str or RDKit Mol
+            The molecules.
+        ids : sequence, optional
+            Row identifiers (default: the row numbers).
+        """
         smiles = list(smiles)
         ids = np.arange(len(smiles)) if ids is None else np.asarray(list(ids), dtype=object)
         result = self.graph_featurizer.featurize_with_report(smiles)
@@ -375,6 +401,23 @@ class ACMLModel(dc.models.TorchModel):
         global batch, and only rank 0 writes the training state.
 
         Returns one record per epoch (``epoch``, ``train_loss``, ``valid_loss``).
+
+        Parameters
+        ----------
+        train : dc.data.Dataset
+            From :meth:`build_dataset`.
+        valid : dc.data.Dataset, optional
+            Validation pairs; the epoch with the lowest validation loss is kept.
+        nb_epoch : int, default=100
+            Epochs at most.
+        patience : int, optional
+            Stop after this many epochs without a better validation loss.
+        checkpoint_path : str or path-like, optional
+            The training-state file that makes the run resumable.
+        checkpoint_every : int, default=100
+            Steps between training-state writes (0: only at epoch ends).
+        progress : bool, default=True
+            Show a progress bar.
         """
         from tqdm.auto import tqdm
 
@@ -482,7 +525,14 @@ class ACMLModel(dc.models.TorchModel):
     # ---------------------------------------------------------------------- inference
     @torch.no_grad()
     def project_modality(self, modality_embeddings: np.ndarray) -> np.ndarray:
-        """Modality projections (shared space) of cached frozen embeddings, e.g. ``dataset.y``."""
+        """Modality projections (shared space) of cached frozen embeddings, e.g. ``dataset.y``.
+
+
+        Parameters
+        ----------
+        modality_embeddings : np.ndarray
+            Frozen modality embeddings, (n, embedding_dim), e.g. a dataset's ``y``.
+        """
         self._ensure_built()
         self._network.eval()
         embeddings = torch.as_tensor(np.asarray(modality_embeddings, dtype=np.float32),
@@ -515,7 +565,15 @@ class ACMLModel(dc.models.TorchModel):
     def save(self, path: Union[str, os.PathLike], include_optimizer: bool = True) -> None:
         """Write one self-describing checkpoint file to ``path`` (without the optimizer state
         when ``include_optimizer=False``: half the size, for shipping a trained model).
-        In a distributed run only rank 0 writes."""
+        In a distributed run only rank 0 writes.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The file to write (atomically).
+        include_optimizer : bool, default=True
+            Also store the optimizer state (needed to continue training, not to use the model).
+        """
         if not distributed.is_main_process():
             return
         save_checkpoint_file(path, self._state_payload(include_optimizer), kind=self._checkpoint_kind)
@@ -558,7 +616,17 @@ class ACMLModel(dc.models.TorchModel):
     def restore(self, checkpoint: Optional[str] = None, model_dir: Optional[str] = None,
                 strict: Optional[bool] = True) -> None:
         """Load weights from a checkpoint of this configuration (safe loading; a checkpoint of
-        another configuration or modality gives a clear error, not a shape traceback)."""
+        another configuration or modality gives a clear error, not a shape traceback).
+
+        Parameters
+        ----------
+        checkpoint : str, optional
+            The file to load (default: the newest checkpoint in ``model_dir``).
+        model_dir : str, optional
+            Where to look when ``checkpoint`` is None.
+        strict : bool, default=True
+            Require every weight to be present.
+        """
         self._ensure_built()
         if checkpoint is None:
             checkpoints = sorted(self.get_checkpoints(model_dir))
@@ -591,7 +659,17 @@ class ACMLModel(dc.models.TorchModel):
     def load(cls, path: Union[str, os.PathLike], modality: Optional[Union[str, Modality]] = None,
              **kwargs) -> "ACMLModel":
         """Rebuild a model from a checkpoint file alone (its stored configuration), then load
-        its weights. ``modality`` overrides the stored one (e.g. a custom encoder object)."""
+        its weights. ``modality`` overrides the stored one (e.g. a custom encoder object).
+
+        Parameters
+        ----------
+        path : str or path-like
+            A checkpoint written by :meth:`save` or ``acml pretrain``.
+        modality : str or Modality, optional
+            Overrides the stored modality (e.g. a custom encoder object).
+        **kwargs
+            Passed to the constructor (e.g. ``device``, ``model_dir``).
+        """
         data = load_checkpoint_file(path, kind=ACML_CHECKPOINT_KIND)
         hyperparameters = {"norm": "batch", **data["config"]["hyperparameters"]}
         hyperparameters.pop("seed", None)
@@ -604,6 +682,13 @@ class ACMLModel(dc.models.TorchModel):
     @classmethod
     def from_pretrained(cls, name: str, **kwargs) -> "ACMLModel":
         """A pretrained ACML model shipped with the package, by modality name (offline).
+
+        Parameters
+        ----------
+        name : str
+            A shipped model name (``"nmr_13c"``, ``"smiles"``, ...) or the path of a checkpoint.
+        **kwargs
+            Passed to :meth:`load` (e.g. ``device``).
 
         Examples
         --------

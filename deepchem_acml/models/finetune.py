@@ -64,27 +64,40 @@ class ACMLPropertyModel(dc.models.TorchModel):
 
     Parameters
     ----------
-    n_tasks: int
-    mode: str
+    n_tasks : int
+        Outputs (one per task of the data set).
+    mode : str
         ``"classification"`` or ``"regression"``.
-    pretrained: str or None
+    pretrained : str or None
         A shipped name (``"nmr_13c"``), a checkpoint path, or None (train from scratch).
-    freeze_encoder: bool
+    freeze_encoder : bool
         Train only the head (the encoder's weights and batch-norm statistics stay fixed).
-    num_layers, hidden_dim, dropout, pooling, norm:
-        The GIN, used only when ``pretrained`` is None.
-    backend: str
+    num_layers, hidden_dim : int, default=5, 128
+        The GIN's depth and width, used only when ``pretrained`` is None.
+    dropout : float, default=0.2
+        Dropout after each GIN layer (only when ``pretrained`` is None).
+    pooling, norm : str, default="sum", "layer"
+        Graph pooling and normalisation (only when ``pretrained`` is None).
+    backend : str
         GIN message passing: ``"torch"`` (default) or ``"dgl"`` (DGL environment).
-    head_hidden, head_dropout:
+    head_hidden : int, default=128
         The prediction head: one hidden layer of ``head_hidden`` units with dropout, or a single
         linear layer when ``head_hidden=0`` (Hu et al. 2020).
-    weight_decay: float
+    head_dropout : float, default=0.1
+        Dropout inside the head.
+    weight_decay : float
         AdamW's decoupled weight decay (0: plain Adam, as in Hu et al. 2020).
-    precision: str
+    precision : str
         ``"fp32"`` (default), ``"bf16"`` (autocast, CPU or GPU) or ``"fp16"`` (autocast, CUDA
         only); losses stay in float32.
-    learning_rate, batch_size, seed, **kwargs:
-        As in ``dc.models.TorchModel``.
+    learning_rate : float, default=1e-3
+        AdamW's learning rate.
+    batch_size : int, default=64
+        Molecules per step.
+    seed : int, optional
+        Seeds Python, numpy and torch (and switches on deterministic algorithms).
+    **kwargs
+        Passed to ``dc.models.TorchModel`` (``device``, ``model_dir``...).
 
     Examples
     --------

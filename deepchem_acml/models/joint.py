@@ -80,10 +80,16 @@ class JointACMLModel(ACMLModel):
 
     Parameters
     ----------
-    modalities: sequence of str or Modality
+    modalities : sequence of str or Modality
         The frozen sides, e.g. ``["nmr_13c", "nmr_1h", "smiles"]``.
-    Other parameters:
-        As in :class:`ACMLModel` (one set of GIN and projection hyperparameters for all).
+    num_layers, hidden_dim, dropout, pooling, norm, projection_dim, num_cells : see ACMLModel
+        As in :class:`ACMLModel` (one GIN and one set of projection sizes for all).
+    projection_dropout, temperature, targets, learning_rate, weight_decay : see ACMLModel
+        As in :class:`ACMLModel`.
+    batch_size, seed, backend : see ACMLModel
+        As in :class:`ACMLModel`.
+    **kwargs
+        Passed to ``dc.models.TorchModel``.
 
     Examples
     --------
@@ -158,6 +164,17 @@ class JointACMLModel(ACMLModel):
         molecule; a molecule whose graph fails, or that is left with no modality, is dropped
         and reported. ``embedding_cache_dir``: a folder that keeps each modality's frozen
         embeddings across runs (``<name>.npz``, see :meth:`Modality.embed`).
+
+        Parameters
+        ----------
+        smiles : sequence of str or RDKit Mol
+            One molecule per row.
+        modality_inputs : mapping of str to sequence
+            Each modality's raw inputs, row by row; ``None`` (or NaN) where a molecule lacks one.
+        ids : sequence, optional
+            Row identifiers.
+        embedding_cache_dir : str or path-like, optional
+            A folder keeping each frozen encoder's outputs for a later run.
         """
         smiles = list(smiles)
         unknown = set(modality_inputs) - set(self.modalities)
@@ -292,6 +309,13 @@ class JointACMLModel(ACMLModel):
     @classmethod
     def from_pretrained(cls, name: str = "joint", **kwargs) -> "JointACMLModel":
         """The joint model shipped with the package (13C NMR, 1H NMR and SMILES; offline).
+
+        Parameters
+        ----------
+        name : str, default="joint"
+            The shipped joint model (or the path of a joint checkpoint).
+        **kwargs
+            Passed to :meth:`load`.
 
         Examples
         --------

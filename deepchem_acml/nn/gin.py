@@ -70,18 +70,18 @@ class GINEncoder(nn.Module):
 
     Parameters
     ----------
-    num_layers: int
+    num_layers : int
         Message-passing depth (ACML: 5).
-    hidden_dim: int
+    hidden_dim : int
         Width of node states and of the graph embedding.
-    dropout: float
+    dropout : float
         Dropout after each layer.
-    pooling: str
+    pooling : str
         ``"sum"`` (ACML), ``"mean"`` or ``"max"``.
-    norm: str
+    norm : str
         ``"layer"`` (default, bounded for out-of-distribution molecules) or ``"batch"`` (the
         ACML reference; also what checkpoints that do not record a norm were trained with).
-    backend: str
+    backend : str
         Message passing in plain PyTorch (``"torch"``, default) or DGL (``"dgl"``, needs the
         DGL environment; same weights and outputs, see ``nn.dgl_backend``). Not part of the
         stored configuration: a checkpoint loads into either.
@@ -128,12 +128,29 @@ class GINEncoder(nn.Module):
     @classmethod
     def from_config(cls, config: Dict[str, Any], backend: str = "torch") -> "GINEncoder":
         """Rebuild from stored hyperparameters (extra keys, such as projection sizes, are
-        ignored; a config without ``norm`` predates that option and used batch norm)."""
+        ignored; a config without ``norm`` predates that option and used batch norm).
+
+        Parameters
+        ----------
+        config : dict
+            Stored hyperparameters (:meth:`config`).
+        backend : str, default="torch"
+            Message passing backend.
+        """
         return cls(config["num_layers"], config["hidden_dim"], config.get("dropout", 0.0),
                    config.get("pooling", "sum"), config.get("norm", "batch"), backend)
 
     def collate(self, graphs: Sequence, device=None) -> Union[GraphBatch, Any]:
-        """A batch of ``GraphData`` in this encoder's backend's format."""
+        """A batch of ``GraphData`` in this encoder's backend's format.
+
+
+        Parameters
+        ----------
+        graphs : sequence of GraphData
+            The molecules of one batch.
+        device : torch.device, optional
+            Where the batch's tensors go.
+        """
         if self.backend == "dgl":
             return dgl_backend.collate_dgl(graphs, device)
         return collate_graphs(graphs, device)
@@ -159,7 +176,13 @@ class GINEncoder(nn.Module):
 
     def forward(self, batch: Union[GraphBatch, Any]) -> torch.Tensor:
         """Graph embeddings of a :class:`GraphBatch` or a batched ``DGLGraph``
-        (see :meth:`collate`)."""
+        (see :meth:`collate`).
+
+        Parameters
+        ----------
+        batch : GraphBatch or DGLGraph
+            From :meth:`collate`.
+        """
         h = self.node_embeddings(batch)
         if isinstance(batch, GraphBatch):
             return pool_nodes(h, batch.graph_index, batch.num_graphs, self.pooling)

@@ -24,11 +24,11 @@ def acml_contrastive_loss(graph: torch.Tensor, modality: torch.Tensor, temperatu
 
     Parameters
     ----------
-    graph, modality: Tensor (N, D)
+    graph, modality : Tensor (N, D)
         Row i of each is the same molecule.
-    temperature: float
+    temperature : float
         τ; the reference uses 1.0.
-    targets: str
+    targets : str
         ``"soft"`` or ``"infonce"``.
 
     Raises

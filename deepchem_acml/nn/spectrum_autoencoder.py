@@ -16,11 +16,11 @@ class SpectrumAutoencoder(nn.Module):
 
     Parameters
     ----------
-    n_bins: int
+    n_bins : int
         Input length.
-    channels: sequence of int
+    channels : sequence of int
         Output channels of each encoder layer; the last is the bottleneck's channel count.
-    kernel_size, stride: int
+    kernel_size, stride : int
 
     Examples
     --------

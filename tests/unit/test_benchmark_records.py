@@ -105,3 +105,13 @@ def test_rendered_table_and_figure(tmp_path):
     assert "*GIN, no pretraining (Hu et al. 2020)* (literature) | 0.658 |" in text
     image = plot(records, tmp_path / "figure.png")
     assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_soundness_check_compares_the_hu_recipe_with_the_literature():
+    hu = "GIN scratch (Hu et al. recipe)"
+    records = ([record("bbbp", hu, s, v) for s, v in enumerate([0.66, 0.67, 0.68])]
+               + [record("tox21", hu, s, v) for s, v in enumerate([0.68, 0.69, 0.70])])
+    text = render_markdown(records)
+    assert "| bbbp | 0.670 ± 0.010 | 0.658 | 0.654 | yes |" in text
+    assert "| tox21 | 0.690 ± 0.010 | 0.740 | 0.749 | no |" in text  # 5 points below both
+    assert "1 of 2 tasks run agree within 4 points" in text
