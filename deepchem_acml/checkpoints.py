@@ -112,6 +112,11 @@ def load_checkpoint_file(path: PathLike, kind: Optional[str] = None,
     map_location : default="cpu"
         As in ``torch.load``.
 
+    Returns
+    -------
+    dict
+        The checkpoint's contents (``kind``, versions, weights, configuration ...).
+
     Raises
     ------
     FileNotFoundError

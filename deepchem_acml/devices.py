@@ -32,6 +32,11 @@ def resolve_device(device: DeviceLike = None) -> torch.device:
     device : None, str or torch.device
         What was asked for.
 
+    Returns
+    -------
+    torch.device
+        The device to use.
+
     Examples
     --------
     >>> resolve_device("cpu")
@@ -54,7 +59,13 @@ def resolve_device(device: DeviceLike = None) -> torch.device:
 
 def rng_state() -> Dict[str, Any]:
     """Every torch generator this process uses, as CPU tensors: ``{"cpu": ByteTensor,
-    "cuda": [ByteTensor per GPU]}`` (the CUDA list is empty where CUDA is unused)."""
+    "cuda": [ByteTensor per GPU]}`` (the CUDA list is empty where CUDA is unused).
+
+    Returns
+    -------
+    dict
+        ``{"cpu": ByteTensor, "cuda": [ByteTensor, ...]}``, all on the CPU.
+    """
     cuda = (torch.cuda.get_rng_state_all()
             if torch.cuda.is_available() and torch.cuda.is_initialized() else [])
     return {"cpu": torch.get_rng_state(), "cuda": [state.cpu() for state in cuda]}

@@ -34,6 +34,11 @@ def load_graph_encoder(source: EncoderSource, backend: str = "torch",
         Message passing backend (files and names).
     device : str or torch.device, optional
         Where the encoder goes (None: the GPU when there is one).
+
+    Returns
+    -------
+    GINEncoder
+        In eval mode, on ``device``.
     """
     import copy
 
@@ -60,6 +65,11 @@ def encoder_digest(source: EncoderSource) -> str:
     ----------
     source : str, path-like, GINEncoder or ACMLModel
         As in :func:`load_graph_encoder`.
+
+    Returns
+    -------
+    str
+        Twelve hexadecimal digits.
     """
     import hashlib
 
@@ -98,6 +108,11 @@ def embed_graphs(encoder: GINEncoder, graphs: Sequence, batch_size: int = 256,
         The encoder's device (checked).
     precision : str, optional
         ``"bf16"`` or ``"fp16"`` autocast (default: float32).
+
+    Returns
+    -------
+    np.ndarray
+        (N, hidden_dim) float32.
     """
     own = next(encoder.parameters()).device
     device = resolve_device(device) if device is not None else own
@@ -131,6 +146,13 @@ def embed_smiles(encoder: GINEncoder, smiles: Sequence, batch_size: int = 256,
         Heavy atoms beyond which a molecule is reported (None: no limit).
     precision : str, optional
         ``"bf16"`` or ``"fp16"`` autocast (default: float32).
+
+    Returns
+    -------
+    embeddings : np.ndarray
+        (n_ok, hidden_dim) float32, rows in the order of ``result.indices``.
+    result : FeaturizationResult
+        Which SMILES worked, and the failures with their reasons.
     """
     result = ACMLGraphFeaturizer(max_atoms=max_atoms).featurize_with_report(smiles)
     return embed_graphs(encoder, result.features, batch_size, device, precision), result

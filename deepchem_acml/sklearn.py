@@ -72,6 +72,11 @@ class ACMLEmbedder(TransformerMixin, BaseEstimator):
             Accepted for pipelines.
         modality_inputs : sequence, optional
             The modality's inputs paired with ``X``, needed only when ``pretrained`` is None.
+
+        Returns
+        -------
+        ACMLEmbedder
+            The fitted estimator (``encoder_state_``, ``n_features_out_``).
         """
         from deepchem_acml.embedding import load_graph_encoder
 
@@ -124,6 +129,12 @@ class ACMLEmbedder(TransformerMixin, BaseEstimator):
         ----------
         X : sequence of str
             SMILES.
+
+        Returns
+        -------
+        np.ndarray
+            (n_samples, hidden_dim) float32; a row of NaN where a molecule failed (with
+            ``on_error="nan"``).
         """
         from deepchem_acml.embedding import embed_smiles
 

@@ -35,7 +35,7 @@ numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False
 # numpydoc's own checks on every documented object: parameters documented and named as in
 # the signature, a space before the colon, sections in order.
-numpydoc_validation_checks = {"PR01", "PR02", "PR06", "PR10", "GL06", "GL07"}
+numpydoc_validation_checks = {"PR01", "PR02", "PR06", "PR10", "GL06", "GL07", "RT01"}
 # DeepChem's own signatures (fit, featurize, predict_embedding) are documented by DeepChem;
 # dataclasses document their fields as Attributes.
 numpydoc_validation_exclude = {r"\.__init__$", r"\._", r"\.__repr__$", r"\.__str__$",

@@ -69,6 +69,8 @@ def render_markdown(records: Sequence[Dict[str, Any]]) -> str:
     lines = ["# MoleculeNet benchmark: results", "",
              "Rendered from `moleculenet.json` by `benchmarks/moleculenet.py --render`; protocol, "
              "methods and commands: [README](README.md).", "",
+             "![Every method per task, mean and standard deviation over seeds](moleculenet.png)",
+             "",
              "| method | " + " | ".join(f"{t} ({metric[t]})" for t in tasks) + " |",
              "|---|" + "---|" * len(tasks)]
     best = {t: (max if metric[t].startswith("ROC") else min)(c.mean for c in table[t].values())

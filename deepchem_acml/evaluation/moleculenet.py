@@ -98,6 +98,11 @@ def load_split_task(name: str, data_dir: Optional[str] = None) -> SplitTask:
         One of :data:`TASKS` (``"bbbp"``, ``"esol"``, ...).
     data_dir : str, optional
         The folder of MoleculeNet files (default: embedded or shared data).
+
+    Returns
+    -------
+    SplitTask
+        SMILES, labels and weights of the train, valid and test splits.
     """
     import deepchem as dc
 
@@ -415,6 +420,11 @@ def fit_graph_model(task: SplitTask, pretrained: Optional[str], seed: int,
         Torch device.
     **model_kwargs
         Passed to :class:`~deepchem_acml.ACMLPropertyModel`.
+
+    Returns
+    -------
+    MethodResult
+        Test and validation scores at the best validation epoch, that epoch, epochs run.
     """
     import torch
 
@@ -583,6 +593,13 @@ def run_method(method: str, task: SplitTask, seed: int, context: BenchmarkContex
         The seed.
     context : BenchmarkContext
         Checkpoint, early stopping, device and embedding cache shared by the methods.
+
+    Returns
+    -------
+    result : MethodResult
+        The method's scores.
+    seconds : float
+        Wall time.
     """
     if method not in ALL_METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {sorted(ALL_METHODS)}")

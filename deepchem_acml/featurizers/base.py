@@ -80,7 +80,13 @@ class FeaturizationResult:
         return len(self.failures)
 
     def failure_table(self):
-        """The failures as a ``pandas.DataFrame`` with columns index, input, reason."""
+        """The failures as a ``pandas.DataFrame`` with columns index, input, reason.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``index``, ``input``, ``reason``; one row per failure.
+        """
         import pandas as pd
 
         return pd.DataFrame(
@@ -96,6 +102,11 @@ class FeaturizationResult:
         ----------
         max_rows : int, default=10
             Failures listed at most.
+
+        Returns
+        -------
+        str
+            The counts, then one line per failure listed.
         """
         lines = [f"{len(self.indices)} of {self.n_inputs} inputs featurized, {self.n_failed} failed"]
         lines += [f"  {f}" for f in self.failures[:max_rows]]

@@ -27,6 +27,11 @@ def parse_peak_list(spectrum: Any) -> Peaks:
     spectrum : str, sequence, array-like or dict
         One spectrum in any of the forms above.
 
+    Returns
+    -------
+    positions, intensities : np.ndarray
+        Two float64 arrays of the same length.
+
     Raises
     ------
     FeaturizationError

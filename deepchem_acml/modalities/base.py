@@ -92,6 +92,11 @@ class Modality:
             Inputs per forward pass.
         device : torch.device, optional
             Where to compute (default: the CPU).
+
+        Returns
+        -------
+        np.ndarray
+            (N, embedding_dim) float32.
         """
         from deepchem_acml.devices import resolve_device
 
@@ -132,6 +137,13 @@ class Modality:
             Force the progress bar on or off.
         cache_path : str or path-like, optional
             An ``.npz`` file that keeps the result for later calls with the same inputs.
+
+        Returns
+        -------
+        embeddings : np.ndarray
+            (n_ok, embedding_dim) float32, rows in the order of ``report.indices``.
+        report : FeaturizationResult
+            Which inputs worked, and the failures (its ``features`` is left empty).
         """
         inputs = list(inputs)
         if cache_path is not None:
@@ -252,6 +264,11 @@ def get_modality(modality: Union[str, Modality], **kwargs) -> Modality:
         A registered name, or a Modality (returned as it is).
     **kwargs
         Options of the modality's factory (e.g. ``encoder="roberta"`` for SMILES).
+
+    Returns
+    -------
+    Modality
+        The modality, with ``options`` set to ``kwargs``.
 
     Examples
     --------

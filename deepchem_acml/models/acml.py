@@ -228,6 +228,13 @@ class ACMLModel(dc.models.TorchModel):
             Row identifiers kept in the dataset's ``ids`` (default: the row numbers).
         embedding_cache : str or path-like, optional
             An ``.npz`` file keeping the frozen encoder's outputs for a later run.
+
+        Returns
+        -------
+        dataset : dc.data.NumpyDataset
+            ``X``: GraphData, ``y``: frozen modality embeddings, ``ids``: the rows' ids.
+        failures : list of FeaturizationFailure
+            One entry (index, input, reason) per row left out, naming the side that failed.
         """
         smiles, modality_inputs = list(smiles), list(modality_inputs)
         if len(smiles) != len(modality_inputs):
@@ -268,6 +275,13 @@ class ACMLModel(dc.models.TorchModel):
             The molecules.
         ids : sequence, optional
             Row identifiers (default: the row numbers).
+
+        Returns
+        -------
+        dataset : dc.data.NumpyDataset
+            ``X``: GraphData of the molecules that featurized.
+        failures : list of FeaturizationFailure
+            The others, with their reasons.
         """
         smiles = list(smiles)
         ids = np.arange(len(smiles)) if ids is None else np.asarray(list(ids), dtype=object)
@@ -418,6 +432,11 @@ class ACMLModel(dc.models.TorchModel):
             Steps between training-state writes (0: only at epoch ends).
         progress : bool, default=True
             Show a progress bar.
+
+        Returns
+        -------
+        list of dict
+            One record per epoch: ``epoch``, ``train_loss``, ``valid_loss``.
         """
         from tqdm.auto import tqdm
 
@@ -532,6 +551,11 @@ class ACMLModel(dc.models.TorchModel):
         ----------
         modality_embeddings : np.ndarray
             Frozen modality embeddings, (n, embedding_dim), e.g. a dataset's ``y``.
+
+        Returns
+        -------
+        np.ndarray
+            (n, projection_dim) modality projections in the shared space.
         """
         self._ensure_built()
         self._network.eval()

@@ -175,6 +175,14 @@ class JointACMLModel(ACMLModel):
             Row identifiers.
         embedding_cache_dir : str or path-like, optional
             A folder keeping each frozen encoder's outputs for a later run.
+
+        Returns
+        -------
+        dataset : dc.data.NumpyDataset
+            ``X``: GraphData; ``y``: every modality's frozen embeddings side by side; ``w``: 1 where a
+            molecule has that modality, 0 where it is masked.
+        failures : list of FeaturizationFailure
+            Rows left out, with their reasons.
         """
         smiles = list(smiles)
         unknown = set(modality_inputs) - set(self.modalities)

@@ -150,6 +150,11 @@ class GINEncoder(nn.Module):
             The molecules of one batch.
         device : torch.device, optional
             Where the batch's tensors go.
+
+        Returns
+        -------
+        GraphBatch or DGLGraph
+            One batch in this encoder's backend's format.
         """
         if self.backend == "dgl":
             return dgl_backend.collate_dgl(graphs, device)
@@ -182,6 +187,11 @@ class GINEncoder(nn.Module):
         ----------
         batch : GraphBatch or DGLGraph
             From :meth:`collate`.
+
+        Returns
+        -------
+        torch.Tensor
+            (num_graphs, hidden_dim) graph embeddings.
         """
         h = self.node_embeddings(batch)
         if isinstance(batch, GraphBatch):

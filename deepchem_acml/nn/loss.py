@@ -31,6 +31,11 @@ def acml_contrastive_loss(graph: torch.Tensor, modality: torch.Tensor, temperatu
     targets : str
         ``"soft"`` or ``"infonce"``.
 
+    Returns
+    -------
+    torch.Tensor
+        The scalar loss.
+
     Raises
     ------
     FloatingPointError
