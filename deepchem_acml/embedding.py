@@ -11,8 +11,9 @@ import torch
 from deepchem_acml.checkpoints import load_checkpoint_file
 from deepchem_acml.chem import MAX_EMBEDDED_ATOMS  # noqa: F401  (re-exported)
 from deepchem_acml.devices import DeviceLike, autocast, resolve_device
+from deepchem_acml.shipped import ACML_CHECKPOINT_KIND, pretrained_path
 from deepchem_acml.featurizers.base import FeaturizationResult
-from deepchem_acml.featurizers.graph import ACMLGraphFeaturizer
+from deepchem_acml.featurizers.molecular_graph import GraphArrayFeaturizer
 from deepchem_acml.nn.gin import GINEncoder
 
 EncoderSource = Union[str, os.PathLike, GINEncoder, "ACMLModel"]  # noqa: F821
@@ -42,9 +43,7 @@ def load_graph_encoder(source: EncoderSource, backend: str = "torch",
     """
     import copy
 
-    from deepchem_acml.models.acml import ACML_CHECKPOINT_KIND, ACMLModel, pretrained_path
-
-    if isinstance(source, (GINEncoder, ACMLModel)):
+    if isinstance(source, GINEncoder) or _is_acml_model(source):
         module = source if isinstance(source, GINEncoder) else source.model.graph_encoder
         return copy.deepcopy(module).to(resolve_device(device)).eval()
     path = pretrained_path(source) if isinstance(source, str) and not os.path.exists(source) else source
@@ -54,6 +53,14 @@ def load_graph_encoder(source: EncoderSource, backend: str = "torch",
     encoder.load_state_dict({k[len(prefix):]: v for k, v in data["model_state_dict"].items()
                              if k.startswith(prefix)})
     return encoder.to(resolve_device(device)).eval()
+
+
+def _is_acml_model(source) -> bool:
+    """An ``ACMLModel`` (or subclass); without importing DeepChem when none can exist yet."""
+    import sys
+
+    models = sys.modules.get("deepchem_acml.models.acml")
+    return models is not None and isinstance(source, models.ACMLModel)
 
 
 def encoder_digest(source: EncoderSource) -> str:
@@ -73,10 +80,8 @@ def encoder_digest(source: EncoderSource) -> str:
     """
     import hashlib
 
-    from deepchem_acml.models.acml import ACMLModel, pretrained_path
-
     digest = hashlib.sha256()
-    if isinstance(source, (GINEncoder, ACMLModel)):
+    if isinstance(source, GINEncoder) or _is_acml_model(source):
         module = source if isinstance(source, GINEncoder) else source.model.graph_encoder
         for name, tensor in sorted(module.state_dict().items()):
             digest.update(name.encode())
@@ -154,5 +159,5 @@ def embed_smiles(encoder: GINEncoder, smiles: Sequence, batch_size: int = 256,
     result : FeaturizationResult
         Which SMILES worked, and the failures with their reasons.
     """
-    result = ACMLGraphFeaturizer(max_atoms=max_atoms).featurize_with_report(smiles)
+    result = GraphArrayFeaturizer(max_atoms=max_atoms).featurize_with_report(smiles)
     return embed_graphs(encoder, result.features, batch_size, device, precision), result

@@ -99,17 +99,17 @@ def check_output_path(out: Path, fmt: str) -> None:
 
 
 def _featurize_chunk(smiles: List[str], jobs: int, max_atoms: Optional[int] = MAX_EMBEDDED_ATOMS):
-    from deepchem_acml.featurizers.graph import ACMLGraphFeaturizer
+    from deepchem_acml.featurizers.molecular_graph import GraphArrayFeaturizer
 
     if jobs == 1 or len(smiles) < 2000:
-        return ACMLGraphFeaturizer(max_atoms=max_atoms).featurize_with_report(smiles)
+        return GraphArrayFeaturizer(max_atoms=max_atoms).featurize_with_report(smiles)
     from joblib import Parallel, delayed
 
     from deepchem_acml.featurizers.base import FeaturizationResult
 
     n_jobs = os.cpu_count() if jobs < 0 else jobs
     bounds = np.linspace(0, len(smiles), n_jobs + 1).astype(int)
-    featurize = ACMLGraphFeaturizer(max_atoms=max_atoms).featurize_with_report
+    featurize = GraphArrayFeaturizer(max_atoms=max_atoms).featurize_with_report
     parts = Parallel(n_jobs=n_jobs)(delayed(featurize)(smiles[a:b])
                                     for a, b in zip(bounds[:-1], bounds[1:]))
     features, indices, failures = [], [], []

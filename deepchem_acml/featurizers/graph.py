@@ -1,57 +1,18 @@
-"""Molecular graphs with the Hu et al. (2020) / OGB-style inputs that ACML's GIN reads."""
+"""Molecular graphs with the Hu et al. (2020) / OGB-style inputs that ACML's GIN reads, as a
+DeepChem featurizer (``dc.feat.GraphData``). The arrays themselves are made in
+:mod:`deepchem_acml.featurizers.molecular_graph`, which needs no DeepChem."""
 from __future__ import annotations
 
-import functools
-from typing import Any, Iterable, NamedTuple, Optional
+from typing import Any
 
-import numpy as np
 from deepchem.feat import GraphData, MolecularFeaturizer
 
-from deepchem_acml.featurizers.base import FeaturizationError, ReportingFeaturizerMixin
-
-# Vocabulary sizes the encoder's embedding tables are built for. Index NUM_ATOM_TYPES - 1 and
-# bond type SELF_LOOP_BOND_TYPE are reserved (mask token, self-loop edges added by the encoder).
-NUM_ATOM_TYPES = 120
-NUM_CHIRALITY_TAGS = 4
-NUM_BOND_TYPES = 5
-NUM_BOND_DIRECTIONS = 3
-SELF_LOOP_BOND_TYPE = 4
+from deepchem_acml.featurizers.molecular_graph import (  # noqa: F401  (the codes, re-exported)
+    NUM_ATOM_TYPES, NUM_BOND_DIRECTIONS, NUM_BOND_TYPES, NUM_CHIRALITY_TAGS, SELF_LOOP_BOND_TYPE,
+    GraphArrayFeaturizer)
 
 
-@functools.lru_cache(maxsize=None)
-def _chirality_codes():
-    from rdkit.Chem import ChiralType
-    return {
-        ChiralType.CHI_UNSPECIFIED: 0,
-        ChiralType.CHI_TETRAHEDRAL_CW: 1,
-        ChiralType.CHI_TETRAHEDRAL_CCW: 2,
-    }
-
-
-@functools.lru_cache(maxsize=None)
-def _bond_type_codes():
-    from rdkit.Chem import BondType
-    return {BondType.SINGLE: 0, BondType.DOUBLE: 1, BondType.TRIPLE: 2, BondType.AROMATIC: 3}
-
-
-@functools.lru_cache(maxsize=None)
-def _bond_direction_codes():
-    from rdkit.Chem import BondDir
-    return {BondDir.NONE: 0, BondDir.ENDUPRIGHT: 1, BondDir.ENDDOWNRIGHT: 2}
-
-
-# GetBondTypeAsDouble of the four bond types the encoder knows -> their codes
-_BOND_ORDER_CODES = {1.0: 0, 2.0: 1, 3.0: 2, 1.5: 3}
-
-
-class _ParsedSmiles(NamedTuple):
-    """A molecule with the SMILES it was parsed from (which tells what it cannot contain)."""
-
-    mol: Any
-    smiles: str
-
-
-class ACMLGraphFeaturizer(ReportingFeaturizerMixin, MolecularFeaturizer):
+class ACMLGraphFeaturizer(GraphArrayFeaturizer, MolecularFeaturizer):
     """SMILES or RDKit molecules to ``dc.feat.GraphData`` for ACML's graph encoder.
 
     Each atom carries two integer codes, each bond two, as in Hu et al. (2020), "Strategies for
@@ -88,84 +49,7 @@ class ACMLGraphFeaturizer(ReportingFeaturizerMixin, MolecularFeaturizer):
     (1, 'RDKit could not parse the SMILES')
     """
 
-    def __init__(self, max_atoms: Optional[int] = None):
-        self.max_atoms = max_atoms
-
-    def _prepare_input(self, datapoint: Any) -> Any:
-        from rdkit import Chem
-
-        from deepchem_acml.chem import mol_from_smiles
-
-        if datapoint is None:
-            raise FeaturizationError("input is None")
-        if isinstance(datapoint, Chem.Mol):
-            return datapoint
-        if not isinstance(datapoint, str):
-            raise FeaturizationError(
-                f"expected a SMILES string or an RDKit Mol, got {type(datapoint).__name__}")
-        if not datapoint.strip():
-            raise FeaturizationError("empty SMILES")
-        mol = mol_from_smiles(datapoint)
-        if mol is None:
-            raise FeaturizationError("RDKit could not parse the SMILES")
-        return _ParsedSmiles(mol, datapoint)
-
-    def featurize_with_report(self, datapoints: Iterable[Any]):
-        from deepchem_acml.chem import rdkit_quiet
-
-        with rdkit_quiet():  # once for the whole list, not once per molecule
-            return super().featurize_with_report(datapoints)
-
     def _featurize_checked(self, datapoint: Any) -> GraphData:
-        # Atoms and bonds are fetched by index and the codes gathered in lists, then turned
-        # into arrays once: RDKit's atom/bond sequence wrappers and per-row numpy writes were
-        # most of the featurizer's time. Reading an RDKit enum (chiral tag, bond type, bond
-        # direction) builds a Python object per call, and together they cost about half as
-        # much as parsing. A molecule parsed from SMILES has chiral tags only if the string
-        # has '@', bond directions only if it has a slash or backslash, and bond types other
-        # than single, double, triple and aromatic only if it has '$' (quadruple) or '<'/'>'
-        # (dative): otherwise those codes are known without asking RDKit.
-        smiles = datapoint.smiles if isinstance(datapoint, _ParsedSmiles) else None
-        mol = datapoint.mol if smiles is not None else datapoint
-        n_atoms = mol.GetNumAtoms()
-        if n_atoms == 0:
-            raise FeaturizationError("molecule has no atoms")
-        if self.max_atoms is not None and n_atoms > self.max_atoms:
-            raise FeaturizationError(f"{n_atoms} heavy atoms, more than max_atoms={self.max_atoms}")
-        chirality = _chirality_codes()
-        atoms = [mol.GetAtomWithIdx(i) for i in range(n_atoms)]
-        numbers = [atom.GetAtomicNum() for atom in atoms]
-        if min(numbers) < 1 or max(numbers) >= NUM_ATOM_TYPES:
-            index = next(i for i, z in enumerate(numbers) if z < 1 or z >= NUM_ATOM_TYPES)
-            raise FeaturizationError(f"atom {index} has atomic number {numbers[index]} "
-                                     "(dummy/query atoms are not supported)")
-        node_features = np.zeros((n_atoms, 2), dtype=np.int64)
-        node_features[:, 0] = numbers
-        node_features[:, 0] -= 1
-        if smiles is None or "@" in smiles:
-            node_features[:, 1] = [chirality.get(atom.GetChiralTag(), 3) for atom in atoms]
-
-        bonds = [mol.GetBondWithIdx(k) for k in range(mol.GetNumBonds())]
-        if smiles is not None and not any(mark in smiles for mark in "$<>"):
-            types = [_BOND_ORDER_CODES[bond.GetBondTypeAsDouble()] for bond in bonds]
-        else:
-            bond_types = _bond_type_codes()
-            types = [bond_types.get(bond.GetBondType()) for bond in bonds]
-            if None in types:
-                bond = bonds[types.index(None)]
-                raise FeaturizationError(
-                    f"bond {bond.GetIdx()} has unsupported type {bond.GetBondType()}")
-        begin = [bond.GetBeginAtomIdx() for bond in bonds]
-        end = [bond.GetEndAtomIdx() for bond in bonds]
-        if smiles is None or "/" in smiles or "\\" in smiles:
-            bond_dirs = _bond_direction_codes()
-            directions = [bond_dirs.get(bond.GetBondDir(), 0) for bond in bonds]
-        else:
-            directions = [0] * len(bonds)
-        edge_index = np.empty((2, 2 * len(bonds)), dtype=np.int64)
-        edge_index[0, 0::2], edge_index[1, 0::2] = begin, end
-        edge_index[0, 1::2], edge_index[1, 1::2] = end, begin
-        edge_features = np.repeat(np.array([types, directions], dtype=np.int64).T.reshape(-1, 2),
-                                  2, axis=0)
-        return GraphData(node_features=node_features, edge_index=edge_index,
-                         edge_features=edge_features)
+        graph = super()._featurize_checked(datapoint)
+        return GraphData(node_features=graph.node_features, edge_index=graph.edge_index,
+                         edge_features=graph.edge_features)

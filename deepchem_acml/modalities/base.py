@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from deepchem_acml.featurizers.base import FeaturizationFailure, FeaturizationResult
+from deepchem_acml.shipped import PRETRAINED_DIR  # noqa: F401  (the modalities read it here)
 
 
 class Modality:
@@ -292,4 +293,3 @@ def modality_from_config(config: Dict[str, Any]) -> Modality:
     return get_modality(config["name"], **config.get("options", {}))
 
 
-PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"

@@ -6,7 +6,6 @@ import logging
 from collections import defaultdict
 import math
 import os
-from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -23,7 +22,8 @@ from deepchem_acml.featurizers.base import FeaturizationFailure
 from deepchem_acml.featurizers.graph import ACMLGraphFeaturizer
 from deepchem_acml.devices import restore_rng_state, rng_state
 from deepchem_acml.modalities import Modality, get_modality, modality_from_config
-from deepchem_acml.modalities.base import PRETRAINED_DIR
+from deepchem_acml.shipped import (ACML_CHECKPOINT_KIND, PRETRAINED_DIR,  # noqa: F401
+                                    looks_like_path, pretrained_path)
 from deepchem_acml.nn.gin import GINEncoder
 from deepchem_acml.nn.heads import ProjectionHead, Standardizer
 from deepchem_acml.nn.loss import acml_contrastive_loss
@@ -31,7 +31,6 @@ from deepchem_acml.models.utils import quiet_deepchem_loss_warning, seed_everyth
 
 logger = logging.getLogger(__name__)
 
-ACML_CHECKPOINT_KIND = register_checkpoint_kind("acml_model", "ACMLModel.load")
 #: the constructor arguments stored in every checkpoint (what rebuilds the model)
 HYPERPARAMETERS = ("num_layers", "hidden_dim", "dropout", "pooling", "norm", "projection_dim",
                    "num_cells", "projection_dropout", "temperature", "targets", "learning_rate",
@@ -722,24 +721,3 @@ class ACMLModel(dc.models.TorchModel):
         (2, 128)
         """
         return cls.load(pretrained_path(name), **kwargs)
-
-
-def looks_like_path(name: Union[str, os.PathLike]) -> bool:
-    """A file path rather than a shipped model name (names have no folders or suffix)."""
-    text = os.fspath(name)
-    return os.sep in text or "/" in text or text.endswith((".pt", ".pth", ".ckpt"))
-
-
-def pretrained_path(name: str) -> Path:
-    """The shipped checkpoint ``acml_<name>.pt``, or ``name`` itself when it is a path to a
-    file (clear errors for a missing file and for an unknown name, listing what ships)."""
-    if looks_like_path(name):
-        if not Path(name).is_file():
-            raise FileNotFoundError(f"no checkpoint file at {name}")
-        return Path(name)
-    path = PRETRAINED_DIR / f"acml_{name}.pt"
-    if not path.is_file():
-        shipped = sorted(p.stem[len("acml_"):] for p in PRETRAINED_DIR.glob("acml_*.pt"))
-        raise FileNotFoundError(f"no pretrained ACML model named {name!r}; shipped: {shipped}. "
-                                "Pass the path of your own checkpoint instead.")
-    return path

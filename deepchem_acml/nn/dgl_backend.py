@@ -60,14 +60,24 @@ def require_dgl():
 
 
 def collate_dgl(graphs: Sequence[Any], device: Optional[torch.device] = None):
-    """One batched ``DGLGraph`` of ``GraphData`` objects (node codes in ``ndata["x"]``, bond
-    codes in ``edata["edge_attr"]``, as ``GraphData.to_dgl_graph`` stores them)."""
+    """One batched ``DGLGraph`` of ``GraphData`` objects or ``MolecularGraph`` arrays (node
+    codes in ``ndata["x"]``, bond codes in ``edata["edge_attr"]``, as
+    ``GraphData.to_dgl_graph`` stores them)."""
     from deepchem_acml.data.batching import check_graphs
 
     dgl = require_dgl()
     check_graphs(graphs)
-    batch = dgl.batch([graph.to_dgl_graph() for graph in graphs])
+    batch = dgl.batch([_as_graph_data(graph).to_dgl_graph() for graph in graphs])
     return batch if device is None else batch.to(device)
+
+
+def _as_graph_data(graph: Any):
+    if hasattr(graph, "to_dgl_graph"):
+        return graph
+    from deepchem.feat import GraphData
+
+    return GraphData(node_features=graph.node_features, edge_index=graph.edge_index,
+                     edge_features=graph.edge_features)
 
 
 def is_dgl_graph(batch: Any) -> bool:

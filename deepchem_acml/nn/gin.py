@@ -12,7 +12,7 @@ from torch import nn
 
 from deepchem_acml.data.batching import GraphBatch, collate_graphs
 from deepchem_acml.nn import dgl_backend
-from deepchem_acml.featurizers.graph import (NUM_ATOM_TYPES, NUM_BOND_DIRECTIONS, NUM_BOND_TYPES,
+from deepchem_acml.featurizers.molecular_graph import (NUM_ATOM_TYPES, NUM_BOND_DIRECTIONS, NUM_BOND_TYPES,
                                              NUM_CHIRALITY_TAGS, SELF_LOOP_BOND_TYPE)
 
 POOLINGS = ("sum", "mean", "max")

@@ -113,3 +113,33 @@ def test_smiles_shortcut_gives_exactly_what_reading_every_rdkit_code_gives(featu
         np.testing.assert_array_equal(a.node_features, b.node_features)
         np.testing.assert_array_equal(a.edge_index, b.edge_index)
         np.testing.assert_array_equal(a.edge_features, b.edge_features)
+
+
+def test_the_array_featurizer_gives_the_graph_featurizers_arrays(nmr_frame):
+    from deepchem_acml.featurizers.molecular_graph import GraphArrayFeaturizer
+
+    smiles = nmr_frame.smiles.iloc[:300].tolist() + ["C1CC", "F/C=C/F", "C[C@H](N)O"]
+    arrays = GraphArrayFeaturizer().featurize_with_report(smiles)
+    graphs = ACMLGraphFeaturizer().featurize_with_report(smiles)
+    assert arrays.indices.tolist() == graphs.indices.tolist()
+    for a, g in zip(arrays.features, graphs.features):
+        np.testing.assert_array_equal(a.node_features, g.node_features)
+        np.testing.assert_array_equal(a.edge_index, g.edge_index)
+        np.testing.assert_array_equal(a.edge_features, g.edge_features)
+        assert a.num_nodes == g.num_nodes
+
+
+def test_the_embedding_path_does_not_import_deepchem(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "in.smi").write_text("CCO\nc1ccccc1\n")
+    code = ("import sys\n"
+            "from deepchem_acml.cli.main import main\n"
+            f"assert main(['embed', {str(tmp_path / 'in.smi')!r}, '--out', "
+            f"{str(tmp_path / 'o.npy')!r}]) == 0\n"
+            "assert 'deepchem' not in sys.modules, 'DeepChem was imported'\n")
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                               timeout=300)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert np.load(tmp_path / "o.npy").shape == (2, 128)

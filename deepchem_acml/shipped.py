@@ -1,0 +1,34 @@
+"""The ACML models shipped with the package: where they are, how a name or a path becomes a
+checkpoint file, and the checkpoint kind they are stored as. Kept free of DeepChem and torch
+models, so that the embedding path can find a checkpoint without importing them."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Union
+
+from deepchem_acml.checkpoints import register_checkpoint_kind
+
+PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
+ACML_CHECKPOINT_KIND = register_checkpoint_kind("acml_model", "ACMLModel.load")
+
+
+def looks_like_path(name: Union[str, os.PathLike]) -> bool:
+    """A file path rather than a shipped model name (names have no folders or suffix)."""
+    text = os.fspath(name)
+    return os.sep in text or "/" in text or text.endswith((".pt", ".pth", ".ckpt"))
+
+
+def pretrained_path(name: str) -> Path:
+    """The shipped checkpoint ``acml_<name>.pt``, or ``name`` itself when it is a path to a
+    file (clear errors for a missing file and for an unknown name, listing what ships)."""
+    if looks_like_path(name):
+        if not Path(name).is_file():
+            raise FileNotFoundError(f"no checkpoint file at {name}")
+        return Path(name)
+    path = PRETRAINED_DIR / f"acml_{name}.pt"
+    if not path.is_file():
+        shipped = sorted(p.stem[len("acml_"):] for p in PRETRAINED_DIR.glob("acml_*.pt"))
+        raise FileNotFoundError(f"no pretrained ACML model named {name!r}; shipped: {shipped}. "
+                                "Pass the path of your own checkpoint instead.")
+    return path
