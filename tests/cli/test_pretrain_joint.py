@@ -41,8 +41,11 @@ def test_joint_pretraining_writes_per_modality_retrieval_and_a_loadable_checkpoi
     counts = metrics["data"]["n_with_modality"]["test"]
     assert counts["smiles"] == metrics["data"]["n_test"] > counts["nmr_13c"] > 0
     assert 0 < counts["nmr_1h"] < metrics["data"]["n_test"]
-    for name, report in metrics["retrieval"].items():
-        assert report["pools"]["modality_to_graph"]["top10"] >= 0  # computed for every modality
+    top10 = {name: report["pools"]["modality_to_graph"]["top10"]
+             for name, report in metrics["retrieval"].items()}
+    assert all(0.0 <= value <= 1.0 for value in top10.values()), top10
+    # ChemNet's SMILES side aligns within two epochs: well above chance (10 of 32 = 0.31)
+    assert top10["smiles"] > 1.5 * 10 / 32, top10
     failures = pd.read_csv(out / "failures.csv")
     assert failures["reason"].str.contains("nmr_1h").any()  # the bad 1H row, reported
     saved = np.load(out / "test_embeddings.npz")
