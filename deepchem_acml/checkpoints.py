@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Any, Dict, Optional, Union
 
@@ -38,24 +37,13 @@ def save_checkpoint_file(path: PathLike, payload: Dict[str, Any], kind: str) -> 
     """
     from deepchem_acml import __version__
 
+    from deepchem_acml.files import atomic_path
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = dict(payload, kind=kind, package_version=__version__,
                 torch_version=str(torch.__version__))
-    fd, temporary = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(data, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(path, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
+    with atomic_path(path) as temporary:
+        torch.save(data, temporary)
     return path
 
 

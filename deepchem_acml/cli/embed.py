@@ -14,6 +14,7 @@ from typing import List, Optional
 import numpy as np
 
 from deepchem_acml.chem import MAX_EMBEDDED_ATOMS
+from deepchem_acml.files import atomic_path
 from deepchem_acml.data.smiles_files import (count_rows, file_sha256, input_kind,
                                              iter_smiles_chunks)
 
@@ -283,10 +284,8 @@ def _write_parquet_part(folder: Path, index: int, start: int, block: np.ndarray)
     width = len(str(block.shape[1] - 1))
     columns = {"row": pa.array(np.arange(start, start + len(block), dtype=np.int64))}
     columns.update({f"e{j:0{width}d}": pa.array(block[:, j]) for j in range(block.shape[1])})
-    final = folder / f"part-{index:06d}.parquet"
-    temporary = folder / f".part-{index:06d}.parquet.tmp"
-    pq.write_table(pa.table(columns), temporary)
-    os.replace(temporary, final)
+    with atomic_path(folder / f"part-{index:06d}.parquet") as temporary:
+        pq.write_table(pa.table(columns), temporary)
 
 
 def _keep_failures_before(path: Path, first_unfinished_row: int) -> None:
@@ -318,6 +317,5 @@ def _finish_disk_dataset(folder: Path, n_chunks: int) -> None:
 
 
 def _write_json_atomically(path: Path, payload: dict) -> None:
-    temporary = Path(str(path) + ".tmp")
-    temporary.write_text(json.dumps(payload))
-    os.replace(temporary, path)
+    with atomic_path(path) as temporary:
+        temporary.write_text(json.dumps(payload))

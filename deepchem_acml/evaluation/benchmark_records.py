@@ -15,12 +15,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
+
+from deepchem_acml.files import atomic_path
 
 SCHEMA = 1
 
@@ -53,9 +54,9 @@ def append_record(path: Path, record: Dict[str, Any]) -> None:
     path = Path(path)
     with _locked(path):
         records = read_records(path) + [record]
-        temporary = path.with_name(path.name + f".{os.getpid()}.tmp")
-        temporary.write_text(json.dumps({"schema": SCHEMA, "records": records}, indent=1) + "\n")
-        os.replace(temporary, path)
+        with atomic_path(path) as temporary:
+            temporary.write_text(json.dumps({"schema": SCHEMA, "records": records}, indent=1)
+                                 + "\n")
 
 
 def record_key(record: Dict[str, Any]) -> Tuple[str, str, int, str]:

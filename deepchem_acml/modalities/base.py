@@ -213,14 +213,12 @@ def _read_embedding_cache(path: Path, key: str, inputs: List[Any]
 
 def _write_embedding_cache(path: Path, key: str, embeddings: np.ndarray,
                            result: FeaturizationResult) -> None:
-    import os
+    from deepchem_acml.files import atomic_path
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp.npz")
-    np.savez(temporary, key=np.asarray(key), embeddings=embeddings, indices=result.indices,
-             failure_index=np.asarray([f.index for f in result.failures], dtype=np.int64),
-             failure_reason=np.asarray([f.reason for f in result.failures], dtype=str))
-    os.replace(temporary, path)  # atomic: an interrupted write never leaves half a cache
+    with atomic_path(path, suffix=".npz") as temporary:  # never half a cache
+        np.savez(temporary, key=np.asarray(key), embeddings=embeddings, indices=result.indices,
+                 failure_index=np.asarray([f.index for f in result.failures], dtype=np.int64),
+                 failure_reason=np.asarray([f.reason for f in result.failures], dtype=str))
 
 
 _REGISTRY: Dict[str, Callable[..., Modality]] = {}

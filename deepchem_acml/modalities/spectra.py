@@ -5,14 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional, Union
 
-from deepchem_acml.checkpoints import (load_checkpoint_file, register_checkpoint_kind,
-                                       save_checkpoint_file)
+from deepchem_acml.checkpoints import load_checkpoint_file, save_checkpoint_file
 from deepchem_acml.featurizers.spectra import SPECTRUM_FEATURIZERS, PeakListFeaturizer
 from deepchem_acml.modalities.base import PRETRAINED_DIR, Modality, register_modality
+from deepchem_acml.shipped import SPECTRUM_ENCODER_KIND
 from deepchem_acml.nn.spectrum_autoencoder import SpectrumAutoencoder
 
-SPECTRUM_ENCODER_KIND = register_checkpoint_kind(
-    "spectrum_autoencoder", "get_modality(name, checkpoint=path)")
 SHIPPED_NMR_13C = PRETRAINED_DIR / "nmr_13c_autoencoder.pt"
 #: modality name -> what its spectra are, for messages and model cards
 SPECTRUM_MODALITIES = {"nmr_13c": "13C NMR", "nmr_1h": "1H NMR", "ms_lc": "LC-MS/MS",

@@ -17,13 +17,13 @@ from deepchem.models.optimizers import AdamW
 
 from deepchem_acml import distributed
 from deepchem_acml.checkpoints import (CheckpointError, load_checkpoint_file,
-                                       register_checkpoint_kind, save_checkpoint_file)
+                                       save_checkpoint_file)
 from deepchem_acml.featurizers.base import FeaturizationFailure
 from deepchem_acml.featurizers.graph import ACMLGraphFeaturizer
 from deepchem_acml.devices import restore_rng_state, rng_state
 from deepchem_acml.modalities import Modality, get_modality, modality_from_config
 from deepchem_acml.shipped import (ACML_CHECKPOINT_KIND, PRETRAINED_DIR,  # noqa: F401
-                                    looks_like_path, pretrained_path)
+                                    TRAINING_STATE_KIND, looks_like_path, pretrained_path)
 from deepchem_acml.nn.gin import GINEncoder
 from deepchem_acml.nn.heads import ProjectionHead, Standardizer
 from deepchem_acml.nn.loss import acml_contrastive_loss
@@ -36,8 +36,6 @@ HYPERPARAMETERS = ("num_layers", "hidden_dim", "dropout", "pooling", "norm", "pr
                    "num_cells", "projection_dropout", "temperature", "targets", "learning_rate",
                    "weight_decay", "batch_size", "seed")
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
-TRAINING_STATE_KIND = register_checkpoint_kind(
-    "acml_training_state", "ACMLModel.train(checkpoint_path=...), which resumes from it")
 
 
 class ACMLNetwork(nn.Module):

@@ -19,7 +19,8 @@ from torch import nn
 import deepchem as dc
 from deepchem.models.optimizers import AdamW
 
-from deepchem_acml.checkpoints import CheckpointError, register_checkpoint_kind
+from deepchem_acml.checkpoints import CheckpointError
+from deepchem_acml.shipped import JOINT_CHECKPOINT_KIND
 from deepchem_acml.featurizers.base import FeaturizationFailure
 from deepchem_acml.featurizers.graph import ACMLGraphFeaturizer
 from deepchem_acml.modalities import Modality, get_modality, modality_from_config
@@ -28,9 +29,6 @@ from deepchem_acml.models.utils import seed_everything
 from deepchem_acml.nn.gin import GINEncoder
 from deepchem_acml.nn.heads import ProjectionHead, Standardizer
 from deepchem_acml.nn.loss import acml_contrastive_loss
-
-JOINT_CHECKPOINT_KIND = register_checkpoint_kind(
-    "acml_joint_model", "JointACMLModel.load (the shipped one: JointACMLModel.from_pretrained())")
 
 
 class JointACMLNetwork(nn.Module):
