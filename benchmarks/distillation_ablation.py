@@ -160,7 +160,8 @@ def render(out: Path) -> None:
              "two distilled rows come from `benchmarks/distillation_ablation.py` (one "
              "pretraining seed; the probe is deterministic); the other rows are the "
              "benchmark's records. In brackets: the share of `teacher + linear`'s margin over "
-             "chance (0.5) that a row keeps (classification only).", "",
+             "chance (0.5) that a row keeps (classification only). Status and reading: "
+             "[README](README.md#ablation-distilling-the-teacher-into-the-graph).", "",
              "| method | " + " | ".join(tasks) + " |", "|---|" + "---|" * len(tasks)]
     for row in rows:
         cells_text = []
