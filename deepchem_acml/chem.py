@@ -32,6 +32,16 @@ def rdkit_quiet() -> Iterator[None]:
             RDLogger.EnableLog("rdApp.*")
 
 
+def is_mol(value: Any) -> bool:
+    """An RDKit molecule, ``RWMol`` included (RDKit is imported only for values of an RDKit
+    type)."""
+    if not (type(value).__module__ or "").startswith("rdkit"):
+        return False
+    from rdkit import Chem
+
+    return isinstance(value, Chem.Mol)
+
+
 def mol_from_smiles(smiles: Any) -> Optional["Chem.Mol"]:  # noqa: F821
     """An RDKit molecule, or None for anything that is not a SMILES RDKit can parse.
 

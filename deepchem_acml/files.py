@@ -3,10 +3,20 @@ uses for checkpoints, caches, state files, records and output parts."""
 from __future__ import annotations
 
 import contextlib
+import gzip
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterator, Union
+from typing import IO, Iterator, Union
+
+
+def open_text(path: Union[str, os.PathLike], errors: str = "strict") -> IO[str]:
+    """A text stream of ``path`` in UTF-8 (a byte-order mark dropped; line ends kept as they
+    are, for parsers that handle them), decompressed when the name ends in ``.gz``.
+    ``errors="replace"`` for formats where one bad byte must not lose a file (spectra)."""
+    path = Path(path)
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    return opener(path, "rt", encoding="utf-8-sig", errors=errors, newline="")
 
 
 @contextlib.contextmanager

@@ -12,10 +12,11 @@ numbers) uses it, so rows can never shift:
 """
 from __future__ import annotations
 
-import gzip
 import hashlib
 from pathlib import Path
-from typing import IO, Iterator, List, Optional
+from typing import Iterator, List, Optional
+
+from deepchem_acml.files import open_text
 
 INPUT_KINDS = {".csv": "csv", ".csv.gz": "csv", ".smi": "smi", ".smi.gz": "smi", ".txt": "smi",
                ".txt.gz": "smi", ".parquet": "parquet"}
@@ -28,15 +29,6 @@ def input_kind(path: Path) -> str:
         if name.endswith(suffix):
             return kind
     raise ValueError(f"{path}: expected one of {', '.join(INPUT_KINDS)}")
-
-
-def open_text(path: Path) -> IO[str]:
-    """A text stream of ``path`` (UTF-8, byte-order mark dropped), decompressed when the name
-    ends in ``.gz``."""
-    path = Path(path)
-    if path.name.lower().endswith(".gz"):
-        return gzip.open(path, "rt", encoding="utf-8-sig", newline="")
-    return open(path, "rt", encoding="utf-8-sig", newline="")
 
 
 def file_sha256(path: Path) -> str:

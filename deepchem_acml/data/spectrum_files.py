@@ -9,7 +9,6 @@ JCAMP-DX is not read: its MS variant is rare in public libraries and has no SMIL
 """
 from __future__ import annotations
 
-import gzip
 import json
 import re
 from pathlib import Path
@@ -18,15 +17,14 @@ from typing import Any, Dict, Iterator, List, Optional, Union
 import numpy as np
 import pandas as pd
 
+from deepchem_acml.files import open_text
+
 PathLike = Union[str, Path]
 SPECTRUM_COLUMNS = ["inchikey", "smiles", "accession", "spectrum"]
 
 
 def _open_text(path: PathLike):
-    path = Path(path)
-    if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
-    return open(path, "rt", encoding="utf-8", errors="replace")
+    return open_text(path, errors="replace")
 
 
 def _number(text: str) -> float:

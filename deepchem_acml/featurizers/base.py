@@ -165,7 +165,9 @@ class ReportingFeaturizerMixin:
         full :class:`FeaturizationResult`. As in DeepChem, a single string (or RDKit Mol) is
         one input.
         """
-        if isinstance(datapoints, str) or type(datapoints).__name__ == "Mol":
+        from deepchem_acml.chem import is_mol
+
+        if isinstance(datapoints, str) or is_mol(datapoints):
             datapoints = [datapoints]
         result = self.featurize_with_report(datapoints)
         out = np.empty(result.n_inputs, dtype=object)

@@ -87,13 +87,12 @@ class GraphArrayFeaturizer(ReportingFeaturizerMixin):
         self.max_atoms = max_atoms
 
     def _prepare_input(self, datapoint: Any) -> Any:
-        from rdkit import Chem
 
-        from deepchem_acml.chem import mol_from_smiles
+        from deepchem_acml.chem import is_mol, mol_from_smiles
 
         if datapoint is None:
             raise FeaturizationError("input is None")
-        if isinstance(datapoint, Chem.Mol):
+        if is_mol(datapoint):
             return datapoint
         if not isinstance(datapoint, str):
             raise FeaturizationError(

@@ -15,9 +15,9 @@ def _canonical_molecule(datapoint: Any):
     sees does not depend on how the input happened to be written)."""
     from rdkit import Chem
 
-    from deepchem_acml.chem import mol_from_smiles
+    from deepchem_acml.chem import is_mol, mol_from_smiles
 
-    mol = datapoint if type(datapoint).__name__ == "Mol" else mol_from_smiles(datapoint)
+    mol = datapoint if is_mol(datapoint) else mol_from_smiles(datapoint)
     if mol is None:
         raise FeaturizationError("not a SMILES RDKit can parse" if isinstance(datapoint, str)
                                  else f"expected a SMILES string or RDKit Mol, got "
