@@ -92,6 +92,7 @@ def run(args: argparse.Namespace, argv=None) -> int:
     context = BenchmarkContext(args.pretrained, EarlyStopping(args.max_epochs, args.patience),
                                args.device)
     versions = package_versions(["chemprop", "lightgbm", "dgl"])
+    failed = []
     for name in args.tasks:
         task = None
         for method in methods:
@@ -100,7 +101,13 @@ def run(args: argparse.Namespace, argv=None) -> int:
                 if is_recorded(read_records(path), name, method, seed, recipe_id(recipe)):
                     continue
                 task = task or load_split_task(name)
-                result, seconds = run_method(method, task, seed, context)
+                try:
+                    result, seconds = run_method(method, task, seed, context)
+                except Exception:  # one broken unit must not end an unattended run
+                    logging.exception("%s, seed %d, %s failed; nothing recorded", name, seed,
+                                      method)
+                    failed.append((name, method, seed))
+                    continue
                 append_record(path, {
                     "task": name, "method": method, "seed": seed, "mode": task.mode,
                     "metric": "ROC-AUC" if task.mode == "classification" else "RMSE",
@@ -111,7 +118,10 @@ def run(args: argparse.Namespace, argv=None) -> int:
                     "n_unparsed_skipped": task.n_unparsed, "versions": versions,
                     "command": command_line("python benchmarks/moleculenet.py", argv),
                     "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
-    return render(args.out)
+    render(args.out)
+    if failed:
+        print(f"{len(failed)} unit(s) failed and were not recorded: {failed}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def render(out: Path) -> int:

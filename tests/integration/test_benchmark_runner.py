@@ -93,3 +93,20 @@ def test_regression_targets_are_standardised_on_the_training_split():
     assert standardised.mean() == pytest.approx(0.0, abs=1e-9)
     assert standardised.std() == pytest.approx(1.0)
     np.testing.assert_allclose(scaler.inverse(scaler.transform(task.y["test"])), task.y["test"])
+
+
+def test_a_failing_unit_is_reported_and_the_run_goes_on(tmp_path, monkeypatch, capsys, caplog):
+    from deepchem_acml.evaluation import moleculenet
+
+    script = benchmark_script()
+
+    def broken(task, seed, context):
+        raise RuntimeError("simulated failure")
+
+    monkeypatch.setitem(moleculenet.ALL_METHODS, "untrained GIN + linear", broken)
+    code = script.main(["--tasks", "esol", "--methods", "untrained GIN + linear",
+                        "ACML frozen + linear", "--seeds", "0", "--out", str(tmp_path)])
+    assert code == 1 and "('esol', 'untrained GIN + linear', 0)" in capsys.readouterr().err
+    assert "simulated failure" in caplog.text  # with its traceback, in the log
+    records = read_records(tmp_path / "moleculenet.json")
+    assert [r["method"] for r in records] == ["ACML frozen + linear"]  # the next unit still ran
