@@ -26,7 +26,19 @@ def register_checkpoint_kind(kind: str, reader: str) -> str:
 
 
 class CheckpointError(ValueError):
-    """A checkpoint file that cannot be used: unsafe, corrupt, or for another configuration."""
+    """A checkpoint file that cannot be used: unsafe, corrupt, or for another configuration.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> text = pathlib.Path(tempfile.mkdtemp()) / "notes.pt"
+    >>> _ = text.write_text("not a model")
+    >>> try:
+    ...     load_checkpoint_file(text)
+    ... except CheckpointError as err:
+    ...     print("is not a PyTorch checkpoint" in str(err))
+    True
+    """
 
 
 def save_checkpoint_file(path: PathLike, payload: Dict[str, Any], kind: str) -> Path:
@@ -114,6 +126,13 @@ def load_checkpoint_file(path: PathLike, kind: Optional[str] = None,
         random bytes); it is truncated or corrupt; it holds pickled code or objects (refused,
         not executed); it is not a checkpoint of this package; it is of another ``kind``
         than asked for (the message names the reader to use).
+
+    Examples
+    --------
+    >>> from deepchem_acml.shipped import pretrained_path
+    >>> data = load_checkpoint_file(pretrained_path("nmr_13c"), kind="acml_model")
+    >>> data["config"]["hyperparameters"]["hidden_dim"]
+    128
     """
     path = Path(path)
     if not path.is_file():

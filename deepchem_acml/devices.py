@@ -65,6 +65,15 @@ def rng_state() -> Dict[str, Any]:
     -------
     dict
         ``{"cpu": ByteTensor, "cuda": [ByteTensor, ...]}``, all on the CPU.
+
+    Examples
+    --------
+    >>> import torch
+    >>> state = rng_state()
+    >>> first = torch.rand(2)
+    >>> restore_rng_state(state)
+    >>> torch.equal(torch.rand(2), first)
+    True
     """
     cuda = (torch.cuda.get_rng_state_all()
             if torch.cuda.is_available() and torch.cuda.is_initialized() else [])
@@ -80,6 +89,15 @@ def restore_rng_state(state: Union[Dict[str, Any], torch.Tensor]) -> None:
     ----------
     state : dict or torch.Tensor
         From :func:`rng_state` (or an older bare CPU state tensor).
+
+    Examples
+    --------
+    >>> import torch
+    >>> state = rng_state()
+    >>> first = torch.rand(2)
+    >>> restore_rng_state(state)
+    >>> torch.equal(torch.rand(2), first)
+    True
     """
     if isinstance(state, torch.Tensor):
         state = {"cpu": state, "cuda": []}

@@ -40,6 +40,12 @@ def load_graph_encoder(source: EncoderSource, backend: str = "torch",
     -------
     GINEncoder
         In eval mode, on ``device``.
+
+    Examples
+    --------
+    >>> encoder = load_graph_encoder("nmr_13c", device="cpu")
+    >>> encoder.hidden_dim, encoder.training
+    (128, False)
     """
     import copy
 
@@ -77,6 +83,13 @@ def encoder_digest(source: EncoderSource) -> str:
     -------
     str
         Twelve hexadecimal digits.
+
+    Examples
+    --------
+    >>> len(encoder_digest("nmr_13c"))
+    12
+    >>> encoder_digest("nmr_13c") == encoder_digest("smiles")
+    False
     """
     import hashlib
 
@@ -118,6 +131,13 @@ def embed_graphs(encoder: GINEncoder, graphs: Sequence, batch_size: int = 256,
     -------
     np.ndarray
         (N, hidden_dim) float32.
+
+    Examples
+    --------
+    >>> from deepchem_acml import ACMLGraphFeaturizer
+    >>> encoder = load_graph_encoder("nmr_13c", device="cpu")
+    >>> embed_graphs(encoder, ACMLGraphFeaturizer().featurize(["CCO", "CCN"])).shape
+    (2, 128)
     """
     own = next(encoder.parameters()).device
     device = resolve_device(device) if device is not None else own
@@ -158,6 +178,13 @@ def embed_smiles(encoder: GINEncoder, smiles: Sequence, batch_size: int = 256,
         (n_ok, hidden_dim) float32, rows in the order of ``result.indices``.
     result : FeaturizationResult
         Which SMILES worked, and the failures with their reasons.
+
+    Examples
+    --------
+    >>> encoder = load_graph_encoder("nmr_13c", device="cpu")
+    >>> embeddings, result = embed_smiles(encoder, ["CCO", "C1CC", "c1ccccc1"])
+    >>> embeddings.shape, result.indices.tolist()
+    ((2, 128), [0, 2])
     """
     result = GraphArrayFeaturizer(max_atoms=max_atoms).featurize_with_report(smiles)
     return embed_graphs(encoder, result.features, batch_size, device, precision), result

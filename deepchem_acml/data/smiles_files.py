@@ -110,6 +110,14 @@ def iter_smiles_chunks(path: Path, chunk_size: int, column: Optional[str] = None
         The SMILES column (default: ``smiles`` in any case).
     skip_chunks : int, default=0
         Chunks read and dropped first (resuming).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "in.csv"
+    >>> _ = path.write_text("name,SMILES\\n\\na,CCO\\nb,CCN\\nc,CCC\\n")
+    >>> list(iter_smiles_chunks(path, chunk_size=2))
+    [['CCO', 'CCN'], ['CCC']]
     """
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")

@@ -251,6 +251,19 @@ def register_modality(name: str, factory: Callable[..., Modality], overwrite: bo
 
 
 def available_modalities() -> Sequence[str]:
+    """The registered modality names, sorted.
+
+    Returns
+    -------
+    list of str
+        What :func:`get_modality` accepts.
+
+    Examples
+    --------
+    >>> from deepchem_acml.modalities import available_modalities
+    >>> "nmr_13c" in available_modalities() and "smiles" in available_modalities()
+    True
+    """
     return sorted(_REGISTRY)
 
 

@@ -38,3 +38,27 @@ def test_the_user_guide_covers_the_topics():
     for page in GUIDE_TOPICS:
         assert f"\n{page}\n" in index, page
         assert (DOCS / f"{page}.md").exists(), page
+
+
+def _resolve(name: str):
+    import importlib
+
+    if name in deepchem_acml.__all__:
+        return getattr(deepchem_acml, name)
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        module, attribute = name.rsplit(".", 1)
+        return getattr(importlib.import_module(module), attribute)
+
+
+def test_every_api_entry_has_a_runnable_example():
+    import inspect
+
+    missing = []
+    for name in sorted(api_entries()):
+        obj = _resolve(name)
+        members = ([m for _, m in inspect.getmembers(obj, inspect.isfunction)
+                    if m.__module__ == obj.__name__] if inspect.ismodule(obj) else [obj])
+        missing += [f"{name}: {m.__name__}" for m in members if "Examples\n" not in (m.__doc__ or "")]
+    assert not missing, missing
