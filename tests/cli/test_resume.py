@@ -6,7 +6,6 @@ import subprocess
 import time
 
 import pytest
-import torch
 
 from deepchem_acml.checkpoints import load_checkpoint_file
 

@@ -150,7 +150,6 @@ def test_checkpoint_of_another_modality_is_refused_clearly(model, small_model_kw
 
 
 def test_untrusted_acml_checkpoint_is_refused(tmp_path, model):
-    import pickle
 
     class Payload:
         def __reduce__(self):
