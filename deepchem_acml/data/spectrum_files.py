@@ -133,7 +133,8 @@ def read_massbank(path: Optional[PathLike] = None, kind: str = "lc") -> pd.DataF
     """One spectrum per compound from MassBank: ``kind="lc"`` takes LC-MS/MS (MS2, not EI)
     records, ``kind="gc"`` GC-MS (EI) records. Several spectra per compound: positive-mode
     ``[M+H]+`` spectra are preferred for LC-MS/MS, then the lowest accession, so the choice is
-    deterministic and each compound is one pair. Columns: :data:`SPECTRUM_COLUMNS`."""
+    deterministic and each compound is one pair. Columns: :data:`SPECTRUM_COLUMNS`, then
+    ``precursor_mz`` (NaN where the record has none, as EI records) and ``adduct``."""
     from deepchem_acml.data.sources import shared_data_dir
 
     if kind not in ("lc", "gc"):
@@ -154,6 +155,13 @@ def read_massbank(path: Optional[PathLike] = None, kind: str = "lc") -> pd.DataF
         if key not in best or rank < best[key][0]:
             best[key] = (rank, record)
     rows = [((r.get("links") or {}).get("INCHIKEY"), r.get("smiles"), r["accession"],
-             np.asarray(r["peaks"], dtype=np.float64).reshape(-1, 2))
+             np.asarray(r["peaks"], dtype=np.float64).reshape(-1, 2), *_precursor(r))
             for _, r in sorted(best.values(), key=lambda item: item[1]["accession"])]
-    return pd.DataFrame(rows, columns=SPECTRUM_COLUMNS)
+    return pd.DataFrame(rows, columns=SPECTRUM_COLUMNS + ["precursor_mz", "adduct"])
+
+
+def _precursor(record: Dict[str, Any]) -> tuple:
+    """(precursor m/z or NaN, adduct or None) of a MassBank record (EI records have none)."""
+    focused = record.get("focused") or {}
+    adduct = focused.get("PRECURSOR_TYPE") or focused.get("ION_TYPE")
+    return _number(str(focused.get("PRECURSOR_M/Z", "nan")).split()[0]), adduct

@@ -48,17 +48,28 @@ def retrieval_in_pools(graph: np.ndarray, modality: np.ndarray, pool_size: int =
     ``pool_size``, the single pool is the whole set.
     """
     graph, modality = _check_pair(graph, modality)
-    n = len(graph)
+    ranks = {direction: [] for direction in DIRECTIONS}
+    for pool in random_pools(len(graph), pool_size, n_draws, seed):
+        ranks["modality_to_graph"].append(ranks_of_matches(modality[pool], graph[pool]))
+        ranks["graph_to_modality"].append(ranks_of_matches(graph[pool], modality[pool]))
+    return {direction: summarize_ranks(np.concatenate(r), ks) for direction, r in ranks.items()}
+
+
+def random_pools(n: int, pool_size: int = 128, n_draws: int = 10, seed: int = 0):
+    """The pools of :func:`retrieval_in_pools` (index arrays), so that a baseline ranked in
+    the same pools sees exactly the same candidates.
+
+    Examples
+    --------
+    >>> [len(pool) for pool in random_pools(10, pool_size=4, n_draws=2)]
+    [4, 4, 4, 4]
+    """
     size = min(pool_size, n)
     rng = np.random.default_rng(seed)
-    ranks = {direction: [] for direction in DIRECTIONS}
     for _ in range(n_draws):
         order = rng.permutation(n)
         for start in range(0, n - size + 1, size):
-            pool = order[start:start + size]
-            ranks["modality_to_graph"].append(ranks_of_matches(modality[pool], graph[pool]))
-            ranks["graph_to_modality"].append(ranks_of_matches(graph[pool], modality[pool]))
-    return {direction: summarize_ranks(np.concatenate(r), ks) for direction, r in ranks.items()}
+            yield order[start:start + size]
 
 
 def retrieval_report(graph: np.ndarray, modality: np.ndarray, pool_size: int = 128,

@@ -1,0 +1,66 @@
+"""The precursor-mass rule beside the shipped MS models: spectrum → molecule retrieval on the
+same held-out molecules and the same random pools as their model cards.
+
+LC-MS/MS: rank candidates by |precursor m/z − (monoisotopic mass + adduct shift)|. GC-MS (EI)
+spectra have no precursor: the heaviest peak stands for the molecular ion (``[M]+``), at the
+nominal resolution EI libraries use. Ties (isomers) are broken at random. Reads MassBank from
+the shared data folder; writes ``docs/benchmarks/ms_mass_baseline.json``.
+
+    .venv/bin/python benchmarks/ms_mass_baseline.py
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def held_out(kind: str):
+    """The test molecules of the shipped model's split (InChIKey buckets, seed 0) among the
+    pairs both featurizers take."""
+    from deepchem_acml.data.nmrshiftdb2 import heavy_atom_filter
+    from deepchem_acml.data.pairs import with_inchikeys
+    from deepchem_acml.data.spectrum_files import read_massbank
+    from deepchem_acml.data.splits import inchikey_split
+    from deepchem_acml.featurizers.molecular_graph import GraphArrayFeaturizer
+    from deepchem_acml.featurizers.spectra import MassSpectrumFeaturizer
+
+    frame, _ = heavy_atom_filter(with_inchikeys(read_massbank(kind=kind).reset_index(drop=True)))
+    frame = frame.reset_index(drop=True)
+    ok = set(MassSpectrumFeaturizer().featurize_with_report(frame.spectrum.tolist()).indices)
+    ok &= set(GraphArrayFeaturizer().featurize_with_report(frame.smiles.tolist()).indices)
+    frame = frame.iloc[sorted(ok)].reset_index(drop=True)
+    test = inchikey_split(frame.inchikey.tolist(), seed=0)[2]
+    return frame.iloc[test].reset_index(drop=True)
+
+
+def main() -> int:
+    from deepchem_acml.evaluation.mass_baseline import mass_only_retrieval, monoisotopic_masses
+    from deepchem_acml.provenance import package_versions
+
+    results = {}
+    for name, kind, pool in (("ms_lc", "lc", 128), ("ms_gc", "gc", 128)):
+        frame = held_out(kind)
+        masses = monoisotopic_masses(frame.smiles)
+        if kind == "lc":
+            precursor, adducts = frame.precursor_mz.to_numpy(float), frame.adduct.tolist()
+            known = np.isfinite(precursor)
+        else:  # the heaviest peak, nominal mass: compare rounded masses
+            precursor = np.array([float(s[:, 0].max()) for s in frame.spectrum])
+            masses, adducts = np.round(masses), ["[M]+"] * len(frame)
+            known = np.ones(len(frame), bool)
+        report = mass_only_retrieval(precursor[known], [a for a, k in zip(adducts, known) if k],
+                                     masses[known], pool_size=pool, n_draws=10, seed=0)
+        results[name] = {"n_test": int(len(frame)), "n_with_precursor": int(known.sum()),
+                         "pool_size": min(pool, int(known.sum())), **report}
+        print(name, json.dumps(results[name]))
+    out = Path("docs/benchmarks/ms_mass_baseline.json")
+    out.write_text(json.dumps({"results": results, "versions": package_versions(),
+                               "command": "python benchmarks/ms_mass_baseline.py"}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
