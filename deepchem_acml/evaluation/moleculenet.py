@@ -373,9 +373,15 @@ def train_with_early_stopping(task: SplitTask, model, data, rows, stopping: Earl
         return full
 
     best, best_state, best_epoch, epoch = None, None, 0, 0
+    curves = {"valid_curve": [], "test_curve": []}  # every epoch's scores, for the record
     for epoch in range(1, stopping.max_epochs + 1):
         model.fit(data["train"], nb_epoch=1, checkpoint_interval=0)
         valid_score = score(task.mode, task.y["valid"], task.w["valid"], predict("valid"))
+        curves["valid_curve"].append(round(valid_score, 5))
+        # (recorded, never used for selection: lets a reader see other conventions, such as
+        # Hu et al.'s test score at the last epoch)
+        curves["test_curve"].append(round(score(task.mode, task.y["test"], task.w["test"],
+                                                predict("test")), 5))
         if best is None or better(task.mode, valid_score, best):
             best, best_epoch = valid_score, epoch
             best_state = copy.deepcopy(model.model.state_dict())
@@ -383,7 +389,7 @@ def train_with_early_stopping(task: SplitTask, model, data, rows, stopping: Earl
             break
     model.model.load_state_dict(best_state)
     test, skipped = score_with_skipped(task.mode, task.y["test"], task.w["test"], predict("test"))
-    return MethodResult(test, best, best_epoch, epoch, {"test_tasks_skipped": skipped})
+    return MethodResult(test, best, best_epoch, epoch, {"test_tasks_skipped": skipped, **curves})
 
 
 def graph_datasets(task: SplitTask, featurize: Callable[[List[str]], Sequence]):

@@ -81,6 +81,7 @@ def test_early_stopping_keeps_the_best_validation_epoch_and_stops_after_patience
     model = ScriptedModel(quality, scaler.transform(y["valid"]), scaler.transform(y["test"]))
     result = train_with_early_stopping(task, model, data, rows, EarlyStopping(8, patience=3))
     assert (result.best_epoch, result.epochs_run) == (3, 6)  # epoch 7's 0.95 is never reached
+    assert len(result.details["valid_curve"]) == len(result.details["test_curve"]) == 6
     assert float(model.model.weight.detach()) == pytest.approx(0.9)   # the best epoch's weights restored
     expected = np.sqrt(np.mean((scaler.inverse(model.predict(data["test"])) - y["test"]) ** 2))
     assert result.score == pytest.approx(expected)
