@@ -92,11 +92,13 @@ def restore_rng_state(state: Union[Dict[str, Any], torch.Tensor]) -> None:
 
     Examples
     --------
+    A state of an older version (the CPU generator alone) restores too:
+
     >>> import torch
-    >>> state = rng_state()
-    >>> first = torch.rand(2)
-    >>> restore_rng_state(state)
-    >>> torch.equal(torch.rand(2), first)
+    >>> legacy = torch.get_rng_state()
+    >>> first = torch.rand(3)
+    >>> restore_rng_state(legacy)
+    >>> torch.equal(torch.rand(3), first)
     True
     """
     if isinstance(state, torch.Tensor):
