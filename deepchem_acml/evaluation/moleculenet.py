@@ -248,12 +248,21 @@ def _per_task_predictions(make_model: Callable[[], Any], task: SplitTask, X: Dic
 
 
 def select_on_validation(task: SplitTask, X: Dict[str, np.ndarray],
-                         grid: Dict[str, Callable[[], Any]]) -> MethodResult:
+                         grid: Dict[str, Callable[[], Any]],
+                         rows: Optional[Dict[str, np.ndarray]] = None) -> MethodResult:
     """Fit every model of ``grid`` (name -> factory), keep the one with the best validation
-    score, and report its test score."""
+    score, and report its test score. With ``rows`` (per split, the task rows that ``X``
+    holds), models fit on those rows and every other molecule is predicted with the training
+    mean: it still counts in the scores."""
+    fit_task = task if rows is None else replace(
+        task, y={n: task.y[n][rows[n]] for n in SPLITS}, w={n: task.w[n][rows[n]] for n in SPLITS})
+    fallback = training_mean(task)
     results = {}
     for name, make in grid.items():
-        predicted = _per_task_predictions(make, task, X, ("valid", "test"))
+        predicted = _per_task_predictions(make, fit_task, X, ("valid", "test"))
+        if rows is not None:
+            predicted = {n: _with_fallback(p, rows[n], len(task.smiles[n]), fallback)
+                         for n, p in predicted.items()}
         valid = score(task.mode, task.y["valid"], task.w["valid"], predicted["valid"])
         test, skipped = score_with_skipped(task.mode, task.y["test"], task.w["test"],
                                            predicted["test"])
@@ -264,6 +273,13 @@ def select_on_validation(task: SplitTask, X: Dict[str, np.ndarray],
     return MethodResult(test, valid, details={
         "selected": best, "valid_scores": {k: v[0] for k, v in results.items()},
         "test_tasks_skipped": skipped})
+
+
+def _with_fallback(predicted: np.ndarray, rows: np.ndarray, n: int, fallback: np.ndarray
+                   ) -> np.ndarray:
+    full = np.tile(fallback, (n, 1))
+    full[rows] = predicted
+    return full
 
 
 def forest_grid(mode: str, seed: int) -> Dict[str, Callable[[], Any]]:
@@ -315,31 +331,11 @@ def embedding_probe(task: SplitTask, embed: Callable[[Sequence[str]], Tuple[np.n
     X, rows = {}, {}
     for n in SPLITS:
         X[n], rows[n] = embed(task.smiles[n])
-    probe_task = replace(task, y={n: task.y[n][rows[n]] for n in SPLITS},
-                         w={n: task.w[n][rows[n]] for n in SPLITS})
     refused = {n: len(task.smiles[n]) - len(rows[n]) for n in SPLITS}
-    if not any(refused.values()):
-        result = select_on_validation(probe_task, X, linear_probe_grid(task.mode, seed))
-    else:  # rescore on every molecule, the refused ones at the training mean
-        result = _probe_with_fallback(task, probe_task, X, rows, seed)
+    result = select_on_validation(task, X, linear_probe_grid(task.mode, seed),
+                                  rows if any(refused.values()) else None)
     result.details["refused_by_encoder"] = refused
     return result
-
-
-def _probe_with_fallback(task, probe_task, X, rows, seed) -> MethodResult:
-    grid = linear_probe_grid(task.mode, seed)
-    fallback = training_mean(task)
-    scores = {}
-    for name, make in grid.items():
-        predicted = _per_task_predictions(make, probe_task, X, ("valid", "test"))
-        full = {n: np.tile(fallback, (len(task.smiles[n]), 1)) for n in ("valid", "test")}
-        for n in full:
-            full[n][rows[n]] = predicted[n]
-        scores[name] = (score(task.mode, task.y["valid"], task.w["valid"], full["valid"]),
-                        score(task.mode, task.y["test"], task.w["test"], full["test"]))
-    pick = max if task.mode == "classification" else min
-    best = pick(scores, key=lambda name: scores[name][0])
-    return MethodResult(scores[best][1], scores[best][0], details={"selected": best})
 
 
 def features_method(featurize: Callable[[Sequence[str]], np.ndarray], grid_of: Callable

@@ -111,3 +111,23 @@ def test_a_failing_unit_is_reported_and_the_run_goes_on(tmp_path, monkeypatch, c
     assert "simulated failure" in caplog.text  # with its traceback, in the log
     records = read_records(tmp_path / "moleculenet.json")
     assert [r["method"] for r in records] == ["ACML frozen + linear"]  # the next unit still ran
+
+
+def test_a_probe_scores_the_molecules_its_encoder_refuses_at_the_training_mean():
+    """An encoder that refuses some molecules: they are predicted with the training mean and
+    still count, so the score is over every test molecule."""
+    from deepchem_acml.embedding import embed_smiles, load_graph_encoder
+    from deepchem_acml.evaluation.moleculenet import embedding_probe, score
+
+    task = load_split_task("esol")
+    encoder = load_graph_encoder("nmr_13c", device="cpu")
+
+    def every_third_refused(smiles):
+        keep = np.arange(len(smiles))[np.arange(len(smiles)) % 3 != 0]
+        return embed_smiles(encoder, [smiles[i] for i in keep])[0], keep
+
+    result = embedding_probe(task, every_third_refused, seed=0)
+    assert result.details["refused_by_encoder"]["test"] == len(range(0, 113, 3))
+    mean_only = score("regression", task.y["test"], task.w["test"],
+                      np.full_like(task.y["test"], task.y["train"].mean()))
+    assert result.score < mean_only  # the kept two thirds are predicted, the rest at the mean
