@@ -11,7 +11,7 @@ import torch
 from deepchem_acml.checkpoints import load_checkpoint_file
 from deepchem_acml.chem import MAX_EMBEDDED_ATOMS  # noqa: F401  (re-exported)
 from deepchem_acml.devices import DeviceLike, autocast, resolve_device
-from deepchem_acml.shipped import ACML_CHECKPOINT_KIND, pretrained_path
+from deepchem_acml.shipped import ACML_CHECKPOINT_KIND, checkpoint_file
 from deepchem_acml.featurizers.base import FeaturizationResult
 from deepchem_acml.featurizers.molecular_graph import GraphArrayFeaturizer
 from deepchem_acml.nn.gin import GINEncoder
@@ -52,8 +52,7 @@ def load_graph_encoder(source: EncoderSource, backend: str = "torch",
     if isinstance(source, GINEncoder) or _is_acml_model(source):
         module = source if isinstance(source, GINEncoder) else source.model.graph_encoder
         return copy.deepcopy(module).to(resolve_device(device)).eval()
-    path = pretrained_path(source) if isinstance(source, str) and not os.path.exists(source) else source
-    data = load_checkpoint_file(path, kind=ACML_CHECKPOINT_KIND)
+    data = load_checkpoint_file(checkpoint_file(source), kind=ACML_CHECKPOINT_KIND)
     encoder = GINEncoder.from_config(data["config"]["hyperparameters"], backend)
     prefix = "graph_encoder."
     encoder.load_state_dict({k[len(prefix):]: v for k, v in data["model_state_dict"].items()
@@ -100,10 +99,9 @@ def encoder_digest(source: EncoderSource) -> str:
             digest.update(name.encode())
             digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
         return digest.hexdigest()[:12]
-    path = pretrained_path(source) if isinstance(source, str) and not os.path.exists(source) else source
     from deepchem_acml.data.smiles_files import file_sha256
 
-    return file_sha256(path)[:12]
+    return file_sha256(checkpoint_file(source))[:12]
 
 
 @torch.no_grad()

@@ -27,6 +27,14 @@ def looks_like_path(name: Union[str, os.PathLike]) -> bool:
     return os.sep in text or "/" in text or text.endswith((".pt", ".pth", ".ckpt"))
 
 
+def checkpoint_file(source: Union[str, os.PathLike]) -> Path:
+    """The file behind ``source``: an existing file as it is, else a shipped name or a
+    path through :func:`pretrained_path` (with its clear errors)."""
+    if os.path.isfile(source):
+        return Path(source)
+    return pretrained_path(os.fspath(source))
+
+
 def pretrained_path(name: str) -> Path:
     """The shipped checkpoint ``acml_<name>.pt``, or ``name`` itself when it is a path to a
     file (clear errors for a missing file and for an unknown name, listing what ships)."""

@@ -6,7 +6,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from deepchem_acml.evaluation.benchmark_records import Cell, cells, head_to_head, mean_ranks
+from deepchem_acml.evaluation.benchmark_records import Cell, cells, head_to_head, ranks
 
 TASK_ORDER = ("bbbp", "bace", "clintox", "sider", "tox21", "hiv", "esol", "freesolv", "lipo")
 METHOD_ORDER = ("ACML fine-tuned", "ACML frozen + linear", "GIN scratch (ACML architecture)",
@@ -165,9 +165,8 @@ def rank_lines(table: Dict[str, Dict[str, Cell]], methods: Sequence[str]) -> Lis
              "among the methods that ran that task, averaged over the tasks it ran.", "",
              "| method | mean rank | tasks |", "|---|---|---|"]
     per_method: Dict[str, List[float]] = {}
-    for task, found in table.items():
-        ranked = mean_ranks({task: found})
-        for method, (rank, _) in ranked.items():
+    for per_task in ranks(table).values():
+        for method, rank in per_task.items():
             per_method.setdefault(method, []).append(rank)
     for method in sorted(per_method, key=lambda m: np.mean(per_method[m])):
         lines.append(f"| {method} | {np.mean(per_method[method]):.2f} | "

@@ -545,14 +545,12 @@ def _untrained_embed(context: BenchmarkContext, seed: int):
 def _teacher_embed(context: BenchmarkContext, task: SplitTask):
     """The frozen modality encoder the shipped checkpoint was aligned with, on SMILES."""
     from deepchem_acml.checkpoints import load_checkpoint_file
-    from deepchem_acml.models.acml import ACML_CHECKPOINT_KIND, pretrained_path
+    from deepchem_acml.shipped import ACML_CHECKPOINT_KIND, checkpoint_file
     from deepchem_acml.modalities.base import modality_from_config
 
     def compute():
-        import os
         source = context.pretrained
-        path = source if os.path.exists(source) else pretrained_path(source)
-        config = load_checkpoint_file(path, kind=ACML_CHECKPOINT_KIND)["config"]
+        config = load_checkpoint_file(checkpoint_file(source), kind=ACML_CHECKPOINT_KIND)["config"]
         modality = modality_from_config(config["modality"])
         if modality.name not in ("smiles", "image"):
             raise ValueError(f"teacher + linear needs a teacher that reads molecules (smiles, "
