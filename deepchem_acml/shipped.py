@@ -12,9 +12,10 @@ from deepchem_acml.checkpoints import register_checkpoint_kind
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
 # Every kind of checkpoint file the package writes, with the reader a message names when a
 # file of that kind is handed to another reader (registered here, before any model imports).
+# (one model class reads both ACML kinds: one modality, several)
 ACML_CHECKPOINT_KIND = register_checkpoint_kind("acml_model", "ACMLModel.load")
 JOINT_CHECKPOINT_KIND = register_checkpoint_kind(
-    "acml_joint_model", "JointACMLModel.load (the shipped one: JointACMLModel.from_pretrained())")
+    "acml_joint_model", "ACMLModel.load (the shipped one: ACMLModel.from_pretrained('joint'))")
 TRAINING_STATE_KIND = register_checkpoint_kind(
     "acml_training_state", "ACMLModel.train(checkpoint_path=...), which resumes from it")
 SPECTRUM_ENCODER_KIND = register_checkpoint_kind(

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import builtins
 import json
 import time
 from pathlib import Path
@@ -131,17 +130,16 @@ def joint_pairs(modalities: List[str], max_molecules: Optional[int] = None,
 
 def run_pretraining(frame, out: Path, source: str, modality: Union[str, List[str]] = "nmr_13c",
                     epochs: int = 100, hidden_dim: int = 128, norm: str = "layer",
-                    projection_dim: int = 512,
-                    batch_size: int = 128,
+                    projection_dim: int = 512, batch_size: int = 128,
                     learning_rate: float = 1e-3, seed: int = 0, pool_size: int = 128,
                     checkpoint_every: int = 100, device: Optional[str] = None,
                     precision: str = "fp32", backend: str = "torch",
                     modality_options: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """Featurize, split by InChIKey, train, evaluate retrieval on the test split, write results.
 
-    ``modality`` is one name (``frame`` has ``smiles`` and its input column) or several for a
-    :class:`JointACMLModel` (``frame`` has a column per spectrum modality, NaN where missing,
-    see :func:`joint_pairs`; ``modality_options`` then maps a name to its options).
+    ``modality`` is one name (``frame`` has ``smiles`` and its input column) or several for
+    joint training (``frame`` has a column per spectrum modality, NaN where missing, see
+    :func:`joint_pairs`; ``modality_options`` then maps a name to its options).
 
     Writes to ``out``: ``metrics.json``, ``acml_<modality>.pt`` (``acml_joint.pt``),
     ``test_embeddings.npz``, ``failures.csv``, ``training_state.pt`` (the resumable state)
@@ -149,140 +147,203 @@ def run_pretraining(frame, out: Path, source: str, modality: Union[str, List[str
     runs again). Returns the metrics. Launched by ``torchrun``, it trains data-parallel (see
     :mod:`deepchem_acml.distributed`); rank 0 alone prints and writes.
     """
-    import pandas as pd
-    import torch
-
-    from deepchem_acml import ACMLModel, JointACMLModel
-    from deepchem_acml.data.nmrshiftdb2 import heavy_atom_filter
-    from deepchem_acml.data.pairs import MODALITY_INPUT_COLUMN, with_inchikeys
-    from deepchem_acml.data.splits import inchikey_split
-    from deepchem_acml.evaluation.retrieval import format_retrieval_table, retrieval_report
-    from deepchem_acml.modalities import get_modality
-
     from deepchem_acml import distributed
-
-    started = time.time()
     from deepchem_acml.devices import resolve_device
 
+    started = time.time()
     device = str(resolve_device(device))  # under torchrun: the local rank's GPU
     distributed.init_from_environment(device)
-    main_process = distributed.is_main_process()
-    print = builtins.print if main_process else (lambda *args, **kwargs: None)  # noqa: A001
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    joint = not isinstance(modality, str)
-    names = list(modality) if joint else [modality]
-    if joint and precision != "fp32":
-        raise ValueError("joint training runs in fp32; --precision bf16 is for one modality")
-    if joint:  # a column per spectrum modality, SMILES for the SMILES-derived ones
-        columns = {n: "smiles" if MODALITY_INPUT_COLUMN.get(n) == "smiles" else n for n in names}
-    else:
-        columns = {modality: MODALITY_INPUT_COLUMN.get(modality, "spectrum")}  # custom: spectra
-    missing = {"smiles", *columns.values()} - set(frame.columns)
-    if missing:
-        raise ValueError(f"{source} lacks column(s) {sorted(missing)}; it needs smiles and "
-                         f"{sorted(set(columns.values()))}")
-    frame = with_inchikeys(frame.reset_index(drop=True))
-    kept, removed = heavy_atom_filter(frame)
-    print(f"Data: {len(frame)} molecules from the {source}; {len(removed)} outside 3..50 heavy "
-          "atoms set aside (listed in failures.csv)")
-
-    architecture = dict(hidden_dim=hidden_dim, norm=norm, projection_dim=projection_dim,
-                        batch_size=batch_size, learning_rate=learning_rate, seed=seed,
-                        backend=backend, device=torch.device(device) if device else None)
-    featurize_started = time.time()
-    if joint:
-        options = modality_options or {}
-        model = JointACMLModel([get_modality(n, **options.get(n, {})) for n in names],
-                               **architecture)
-        dataset, failures = model.build_dataset(
-            kept.smiles, {n: kept[c].tolist() for n, c in columns.items()}, ids=kept.inchikey,
-            embedding_cache_dir=out / "frozen_embeddings")
-    else:
-        model = ACMLModel(get_modality(modality, **(modality_options or {})),
-                          precision=precision, **architecture)
-        dataset, failures = model.build_dataset(kept.smiles, kept[columns[modality]],
-                                                ids=kept.inchikey,
-                                                embedding_cache=out / "frozen_embeddings"
-                                                / f"{modality}.npz")
-    print(f"Featurized graphs and {', '.join(names)} inputs, frozen embeddings cached: "
-          f"{len(dataset)} molecules, {len(failures)} rows with unusable inputs "
-          f"({time.time() - featurize_started:.1f} s)")
-    for failure in failures[:5]:
-        print(f"  {failure}")
-    failure_rows = [(int(kept.index[f.index]), f.input, f.reason) for f in failures]
-    failure_rows += [(int(i), row.smiles, row.reason) for i, row in removed.iterrows()]
-    if main_process:
-        pd.DataFrame(sorted(failure_rows), columns=["index", "input", "reason"]).to_csv(
-            out / "failures.csv", index=False)
-
-    train_idx, valid_idx, test_idx = inchikey_split(list(dataset.ids), seed=0)
-    train, valid, test = (dataset.select(idx) for idx in (train_idx, valid_idx, test_idx))
-    print(f"Split by InChIKey skeleton: {len(train)} train / {len(valid)} valid / "
-          f"{len(test)} test; {epochs} epochs, batch {batch_size}, seed {seed}")
+    run = PretrainingRun(Path(out), source, modality, distributed.is_main_process())
+    run.out.mkdir(parents=True, exist_ok=True)
+    kept, removed = run.select_molecules(frame)
+    model = run.build_model(modality_options, precision, hidden_dim=hidden_dim, norm=norm,
+                            projection_dim=projection_dim, batch_size=batch_size,
+                            learning_rate=learning_rate, seed=seed, backend=backend,
+                            device=device)
+    dataset, failures = run.build_pairs(model, kept, removed)
+    train, valid, test = run.split(dataset, epochs, batch_size, seed)
     train_started = time.time()
     history = model.train(train, valid, nb_epoch=epochs,
-                          checkpoint_path=out / "training_state.pt",
-                          checkpoint_every=checkpoint_every, progress=main_process)
-    train_seconds = time.time() - train_started
-    best = min(history, key=lambda record: record["valid_loss"])
-
-    graph_projection = model.predict(test)
-    reports, saved = {}, {}
-    for m, name in enumerate(names):
-        if joint:
-            rows, embeddings = model.modality_embeddings(test, name)
-            graph_side = graph_projection[rows, m]
-            modality_side = model.project_modality(name, embeddings)
-        else:
-            rows = np.arange(len(test))
-            graph_side, modality_side = graph_projection, model.project_modality(test.y)
-        reports[name] = retrieval_report(graph_side, modality_side, pool_size=pool_size,
-                                         seed=seed)
-        prefix = f"{name}_" if joint else ""  # joint: the test rows that have the modality
-        saved.update({f"{prefix}graph_projection": graph_side,
-                      f"{prefix}modality_projection": modality_side,
-                      **({f"{prefix}rows": rows} if joint else {})})
-        print()
-        print(f"{name}: retrieval on the held-out test split ({len(rows)} molecules never seen "
-              "in training):")
-        print(format_retrieval_table(reports[name]))
-
-    checkpoint = out / f"acml_{'joint' if joint else modality}.pt"
+                          checkpoint_path=run.out / "training_state.pt",
+                          checkpoint_every=checkpoint_every, progress=run.main_process)
+    training = training_summary(history, time.time() - train_started)
+    reports, saved = run.report_retrieval(model, test, pool_size, seed)
+    checkpoint = run.out / f"acml_{'joint' if run.joint else run.names[0]}.pt"
     model.save(checkpoint)
-    smiles_of = dict(zip(kept.inchikey, kept.smiles))
-    if not main_process:
+    if not run.main_process:
         return {}
-    np.savez_compressed(out / "test_embeddings.npz", ids=np.asarray(test.ids, dtype=str),
-                        smiles=np.asarray([smiles_of[i] for i in test.ids], dtype=str),
-                        graph_embedding=model.predict_embedding(test), **saved)
-    data = {"source": source, "n_input": len(frame), "n_pairs": len(dataset),
-            "n_not_usable": len(failures) + len(removed), "n_train": len(train),
-            "n_valid": len(valid), "n_test": len(test),
-            "split": "inchikey_split(seed=0) on the InChIKey skeleton, 80/10/10"}
-    if joint:
-        data["n_with_modality"] = {split: dict(zip(names, np.asarray(part.w).sum(0).astype(int)
-                                                   .tolist()))
-                                   for split, part in (("train", train), ("valid", valid),
-                                                       ("test", test))}
-    metrics = {
-        "retrieval": reports if joint else reports[modality],
-        "data": data,
-        "training": {"epochs": len(history), "best_epoch": best["epoch"],
-                     "best_valid_loss": best["valid_loss"], "seconds": round(train_seconds, 1),
-                     "history": history},
-        "model": model.config(),
-        "command": command_line(),
-        "versions": package_versions(),
-        "seconds_total": round(time.time() - started, 1),
-    }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
-    for name, report in reports.items():
-        top10 = report["pools"]["modality_to_graph"]["top10"]
-        print(f"\n{name} → graph top-10 in pools of {report['pool_size']}: {top10:.3f} "
-              f"(chance {report['chance']['pools']['top10']:.3f})")
-    print(f"Wrote metrics.json, {checkpoint.name}, test_embeddings.npz, failures.csv to {out} "
-          f"in {metrics['seconds_total']:.0f} s.")
+    run.write_test_embeddings(model, test, kept, saved)
+    metrics = {"retrieval": reports if run.joint else reports[run.names[0]],
+               "data": run.data_summary(len(frame), dataset, failures, removed,
+                                        (train, valid, test)),
+               "training": training, "model": model.config(), "command": command_line(),
+               "versions": package_versions(),
+               "seconds_total": round(time.time() - started, 1)}
+    (run.out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
+    run.say_summary(reports, checkpoint, metrics["seconds_total"])
     return metrics
 
 
+def training_summary(history: List[Dict[str, float]], seconds: float) -> Dict[str, Any]:
+    """The training record of ``metrics.json``: epochs, the epoch kept, the history."""
+    best = min(history, key=lambda record: record["valid_loss"])
+    return {"epochs": len(history), "best_epoch": best["epoch"],
+            "best_valid_loss": best["valid_loss"], "seconds": round(seconds, 1),
+            "history": history}
+
+
+class PretrainingRun:
+    """The steps of one ``acml pretrain`` run (select, build, pair, split, report, write),
+    with what they share: the output folder, the modality names, whether this process
+    prints and writes (rank 0).
+
+    Parameters
+    ----------
+    out : Path
+        The output folder.
+    source : str
+        Where the molecules came from (printed and stored).
+    modality : str or list of str
+        One modality, or several (joint training).
+    main_process : bool
+        Whether this process prints and writes.
+    """
+
+    def __init__(self, out: Path, source: str, modality: Union[str, List[str]],
+                 main_process: bool):
+        self.out, self.source, self.main_process = out, source, main_process
+        self.joint = not isinstance(modality, str)
+        self.names = list(modality) if self.joint else [modality]
+
+    def say(self, *parts: Any) -> None:
+        """Print on rank 0 only."""
+        if self.main_process:
+            print(*parts)
+
+    def input_columns(self) -> Dict[str, str]:
+        """The frame column each modality reads (joint: a column per spectrum modality,
+        SMILES for the SMILES-derived ones; one custom modality: ``spectrum``)."""
+        from deepchem_acml.data.pairs import MODALITY_INPUT_COLUMN
+
+        if self.joint:
+            return {n: "smiles" if MODALITY_INPUT_COLUMN.get(n) == "smiles" else n
+                    for n in self.names}
+        return {self.names[0]: MODALITY_INPUT_COLUMN.get(self.names[0], "spectrum")}
+
+    def select_molecules(self, frame):
+        """Rows with InChIKeys, split into those kept (3..50 heavy atoms) and those set aside."""
+        from deepchem_acml.data.nmrshiftdb2 import heavy_atom_filter
+        from deepchem_acml.data.pairs import with_inchikeys
+
+        columns = self.input_columns()
+        missing = {"smiles", *columns.values()} - set(frame.columns)
+        if missing:
+            raise ValueError(f"{self.source} lacks column(s) {sorted(missing)}; it needs smiles "
+                             f"and {sorted(set(columns.values()))}")
+        frame = with_inchikeys(frame.reset_index(drop=True))
+        kept, removed = heavy_atom_filter(frame)
+        self.say(f"Data: {len(frame)} molecules from the {self.source}; {len(removed)} outside "
+                 "3..50 heavy atoms set aside (listed in failures.csv)")
+        return kept, removed
+
+    def build_model(self, modality_options: Optional[Dict[str, Any]], precision: str,
+                    device: Optional[str] = None, **architecture):
+        """The model: one :class:`ACMLModel` over this run's modalities."""
+        import torch
+
+        from deepchem_acml import ACMLModel
+        from deepchem_acml.modalities import get_modality
+
+        options = modality_options or {}
+        if not self.joint:
+            options = {self.names[0]: options}
+        modalities = [get_modality(n, **options.get(n, {})) for n in self.names]
+        return ACMLModel(modalities if self.joint else modalities[0], precision=precision,
+                         device=torch.device(device) if device else None, **architecture)
+
+    def build_pairs(self, model, kept, removed):
+        """The paired dataset (frozen embeddings cached under ``frozen_embeddings/``) and the
+        rows that could not be used (written to ``failures.csv``)."""
+        import os
+
+        import pandas as pd
+
+        started = time.time()
+        inputs = {n: kept[c].tolist() for n, c in self.input_columns().items()}
+        cache = os.fspath(self.out / "frozen_embeddings") + os.sep
+        dataset, failures = model.build_dataset(kept.smiles, inputs, ids=kept.inchikey,
+                                                embedding_cache=cache)
+        self.say(f"Featurized graphs and {', '.join(self.names)} inputs, frozen embeddings "
+                 f"cached: {len(dataset)} molecules, {len(failures)} rows with unusable inputs "
+                 f"({time.time() - started:.1f} s)")
+        for failure in failures[:5]:
+            self.say(f"  {failure}")
+        rows = [(int(kept.index[f.index]), f.input, f.reason) for f in failures]
+        rows += [(int(i), row.smiles, row.reason) for i, row in removed.iterrows()]
+        if self.main_process:
+            pd.DataFrame(sorted(rows), columns=["index", "input", "reason"]).to_csv(
+                self.out / "failures.csv", index=False)
+        return dataset, failures
+
+    def split(self, dataset, epochs: int, batch_size: int, seed: int):
+        """Train / valid / test by InChIKey skeleton (80/10/10, always seed 0)."""
+        from deepchem_acml.data.splits import inchikey_split
+
+        indices = inchikey_split(list(dataset.ids), seed=0)
+        train, valid, test = (dataset.select(idx) for idx in indices)
+        self.say(f"Split by InChIKey skeleton: {len(train)} train / {len(valid)} valid / "
+                 f"{len(test)} test; {epochs} epochs, batch {batch_size}, seed {seed}")
+        return train, valid, test
+
+    def report_retrieval(self, model, test, pool_size: int, seed: int):
+        """Retrieval on the test split per modality, and the arrays ``test_embeddings.npz``
+        keeps (joint: prefixed by the modality, with the test rows that have it)."""
+        from deepchem_acml.evaluation.retrieval import format_retrieval_table, retrieval_report
+
+        graph_projection = model.predict(test)
+        if not self.joint:
+            graph_projection = graph_projection[:, None]
+        reports, saved = {}, {}
+        for m, name in enumerate(self.names):
+            rows, embeddings = model.modality_embeddings(test, name)
+            graph_side, modality_side = graph_projection[rows, m], model.project_modality(
+                embeddings, name)
+            reports[name] = retrieval_report(graph_side, modality_side, pool_size=pool_size,
+                                             seed=seed)
+            prefix = f"{name}_" if self.joint else ""
+            saved.update({f"{prefix}graph_projection": graph_side,
+                          f"{prefix}modality_projection": modality_side,
+                          **({f"{prefix}rows": rows} if self.joint else {})})
+            self.say()
+            self.say(f"{name}: retrieval on the held-out test split ({len(rows)} molecules "
+                     "never seen in training):")
+            self.say(format_retrieval_table(reports[name]))
+        return reports, saved
+
+    def write_test_embeddings(self, model, test, kept, saved: Dict[str, np.ndarray]) -> None:
+        smiles_of = dict(zip(kept.inchikey, kept.smiles))
+        np.savez_compressed(self.out / "test_embeddings.npz",
+                            ids=np.asarray(test.ids, dtype=str),
+                            smiles=np.asarray([smiles_of[i] for i in test.ids], dtype=str),
+                            graph_embedding=model.predict_embedding(test), **saved)
+
+    def data_summary(self, n_input: int, dataset, failures, removed, splits) -> Dict[str, Any]:
+        """The data record of ``metrics.json``."""
+        train, valid, test = splits
+        data = {"source": self.source, "n_input": n_input, "n_pairs": len(dataset),
+                "n_not_usable": len(failures) + len(removed), "n_train": len(train),
+                "n_valid": len(valid), "n_test": len(test),
+                "split": "inchikey_split(seed=0) on the InChIKey skeleton, 80/10/10"}
+        if self.joint:
+            data["n_with_modality"] = {
+                split: dict(zip(self.names, np.asarray(part.w).sum(0).astype(int).tolist()))
+                for split, part in (("train", train), ("valid", valid), ("test", test))}
+        return data
+
+    def say_summary(self, reports: Dict[str, Any], checkpoint: Path, seconds: float) -> None:
+        for name, report in reports.items():
+            top10 = report["pools"]["modality_to_graph"]["top10"]
+            self.say(f"\n{name} → graph top-10 in pools of {report['pool_size']}: {top10:.3f} "
+                     f"(chance {report['chance']['pools']['top10']:.3f})")
+        self.say(f"Wrote metrics.json, {checkpoint.name}, test_embeddings.npz, failures.csv to "
+                 f"{self.out} in {seconds:.0f} s.")

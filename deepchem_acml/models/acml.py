@@ -1,16 +1,14 @@
-"""ACMLModel: a DeepChem TorchModel that aligns a trainable GIN with a frozen modality encoder."""
+"""ACMLModel: a DeepChem TorchModel that aligns a trainable GIN with one or several frozen
+modality encoders (the network: :mod:`deepchem_acml.nn.acml`; the datasets:
+:mod:`.pairing`; the training loop: :mod:`.training`)."""
 from __future__ import annotations
 
-import copy
 import logging
-from collections import defaultdict
-import math
 import os
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
-from torch import nn
 
 import deepchem as dc
 from deepchem.models.optimizers import AdamW
@@ -20,16 +18,19 @@ from deepchem_acml.checkpoints import (CheckpointError, load_checkpoint_file,
                                        save_checkpoint_file)
 from deepchem_acml.featurizers.base import FeaturizationFailure
 from deepchem_acml.featurizers.graph import ACMLGraphFeaturizer
-from deepchem_acml.devices import restore_rng_state, rng_state
 from deepchem_acml.modalities import Modality, get_modality, modality_from_config
-from deepchem_acml.shipped import (ACML_CHECKPOINT_KIND, PRETRAINED_DIR,  # noqa: F401
-                                    TRAINING_STATE_KIND, looks_like_path, pretrained_path)
+from deepchem_acml.models.pairing import cache_paths_for, pair_molecules, row_ids
+from deepchem_acml.models.training import ResumableTraining
+from deepchem_acml.models.utils import seed_everything
+from deepchem_acml.nn.acml import ACMLNetwork, upgrade_state_dict
 from deepchem_acml.nn.gin import GINEncoder
-from deepchem_acml.nn.heads import ProjectionHead, Standardizer
+from deepchem_acml.nn.heads import Standardizer
 from deepchem_acml.nn.loss import acml_contrastive_loss
-from deepchem_acml.models.utils import quiet_deepchem_loss_warning, seed_everything
+from deepchem_acml.shipped import ACML_CHECKPOINT_KIND, JOINT_CHECKPOINT_KIND, pretrained_path
 
 logger = logging.getLogger(__name__)
+PathLike = Union[str, os.PathLike]
+ModalitySpec = Union[str, Modality, Sequence[Union[str, Modality]]]
 
 #: the constructor arguments stored in every checkpoint (what rebuilds the model)
 HYPERPARAMETERS = ("num_layers", "hidden_dim", "dropout", "pooling", "norm", "projection_dim",
@@ -38,57 +39,39 @@ HYPERPARAMETERS = ("num_layers", "hidden_dim", "dropout", "pooling", "norm", "pr
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
 
 
-class ACMLNetwork(nn.Module):
-    """Everything that trains: the GIN, the graph projection head and the modality head.
-
-    ``forward([graph_batch, modality_embeddings])`` returns ``[graph_projection,
-    graph_projection, modality_projection, graph_embedding]``; the projection appears twice so
-    that DeepChem's output types can mark it both as the prediction and as a loss input. When
-    ``modality_embeddings`` is ``None`` (prediction), the modality projection is an empty
-    ``(N, 0)`` tensor.
-    """
-
-    def __init__(self, graph_encoder: GINEncoder, modality_dim: int, projection_dim: int,
-                 num_cells: int, projection_dropout: float,
-                 autocast_dtype: Optional[torch.dtype] = None):
-        super().__init__()
-        self.autocast_dtype = autocast_dtype
-        self.graph_encoder = graph_encoder
-        self.graph_projection = ProjectionHead(graph_encoder.hidden_dim, projection_dim,
-                                               num_cells, projection_dropout)
-        self.modality_standardizer = Standardizer(modality_dim)
-        self.modality_projection = ProjectionHead(modality_dim, projection_dim, num_cells,
-                                                  projection_dropout)
-
-    def project_modality(self, modality_embeddings: torch.Tensor) -> torch.Tensor:
-        return self.modality_projection(self.modality_standardizer(modality_embeddings))
-
-    def forward(self, inputs: Sequence[Any]) -> List[torch.Tensor]:
-        if self.autocast_dtype is None:
-            return self._forward(inputs)
-        device_type = next(self.parameters()).device.type
-        with torch.autocast(device_type, dtype=self.autocast_dtype):
-            outputs = self._forward(inputs)
-        return [output.float() for output in outputs]  # the loss runs in float32
-
-    def _forward(self, inputs: Sequence[Any]) -> List[torch.Tensor]:
-        graph_batch, modality_embeddings = inputs
-        graph_embedding = self.graph_encoder(graph_batch)
-        graph_projection = self.graph_projection(graph_embedding)
-        if modality_embeddings is None:
-            modality_projection = graph_projection.new_zeros((graph_projection.shape[0], 0))
-        else:
-            modality_projection = self.project_modality(modality_embeddings)
-        return [graph_projection, graph_projection, modality_projection, graph_embedding]
+def modalities_of(modality: ModalitySpec) -> Dict[str, Modality]:
+    """The frozen modalities by name, in order, from one name/Modality or a list of them."""
+    listed = [modality] if isinstance(modality, (str, Modality)) else list(modality)
+    if not listed:
+        raise ValueError("a model needs at least one modality")
+    modalities = {m.name: m for m in map(get_modality, listed)}
+    if len(modalities) != len(listed):
+        raise ValueError(f"each modality may appear once, got {listed}")
+    return modalities
 
 
-class ACMLModel(dc.models.TorchModel):
+def check_arguments(temperature: float, batch_size: int, precision: str) -> None:
+    """Clear errors for settings that cannot train, before anything is built."""
+    if temperature <= 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    if batch_size < 2:
+        raise ValueError(f"a contrastive batch needs at least 2 molecules, got {batch_size}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r} "
+                         "(float16 would need loss scaling, which DeepChem's training loop "
+                         "does not do: use bf16)")
+
+
+class ACMLModel(ResumableTraining, dc.models.TorchModel):
     r"""Asymmetric Contrastive Multimodal Learning (Wang et al., J. Chem. Inf. Model. 2025).
 
     A shallow GIN graph encoder (trainable) is aligned with the frozen pretrained encoder of
-    another chemical modality through a CLIP-style contrastive loss. Only the GIN and the two
-    projection heads learn; the frozen encoder's outputs are computed once per molecule by
-    :meth:`build_dataset` and cached in the dataset's ``y``, never recomputed during training.
+    another chemical modality — or of several at once — through a CLIP-style contrastive loss.
+    Only the GIN and the projection heads learn; the frozen encoders' outputs are computed once
+    per molecule by :meth:`build_dataset` and cached in the dataset's ``y``, never recomputed
+    during training. With several modalities each has its own pair of heads and its own loss;
+    a molecule counts in the loss of each modality it has (a missing one is masked, never
+    imputed) and the total is the mean over the modalities present in the batch.
 
     Loss, for a batch of N molecules with graph projections G and modality projections C
     (N × ``projection_dim``) and temperature τ::
@@ -100,43 +83,53 @@ class ACMLModel(dc.models.TorchModel):
 
     with ``CE`` the row-wise soft cross-entropy averaged over rows.
 
-    Outputs: ``predict`` gives graph projections (the shared space used for retrieval);
+    Outputs: ``predict`` gives graph projections (the shared space used for retrieval;
+    ``(n, projection_dim)`` with one modality, ``(n, M, projection_dim)`` with M);
     ``predict_embedding`` gives the GIN's pooled graph embeddings (``hidden_dim``), the
     representation for downstream property models.
 
     Parameters
     ----------
-    modality : str or Modality
-        The frozen side: a registered name (``"nmr_13c"``) or a :class:`Modality`.
-    num_layers, hidden_dim : int
-        Depth and width of the GIN (ACML: 5 layers).
-    dropout : float
+    modality : str, Modality or list of them, default="nmr_13c"
+        The frozen side: a registered name (``"nmr_13c"``), a :class:`Modality`, or a list of
+        them for joint training (``["nmr_13c", "smiles"]``).
+    num_layers : int, default=5
+        Depth of the GIN (ACML: 5 layers).
+    hidden_dim : int, default=300
+        Width of the GIN.
+    dropout : float, default=0.2
         Dropout after each GIN layer (ACML: 0.2).
-    pooling, norm : str
-        The GIN (ACML: 5 layers, sum pooling, dropout 0.2, batch norm; the default layer norm
-        keeps out-of-distribution molecules bounded, see ``GINEncoder``).
-    projection_dim, num_cells : int
-        The projection heads' width and residual cells (ACML: 512, 2).
-    projection_dropout : float
+    pooling : str, default="sum"
+        Graph pooling (ACML: sum).
+    norm : str, default="layer"
+        The GIN's normalisation (ACML: batch; layer norm keeps out-of-distribution molecules
+        bounded, see ``GINEncoder``).
+    projection_dim : int, default=512
+        The projection heads' width (ACML: 512).
+    num_cells : int, default=2
+        Residual cells per projection head (ACML: 2).
+    projection_dropout : float, default=0.1
         Dropout in the projection heads (ACML: 0.1).
-    temperature : float
+    temperature : float, default=1.0
         τ (ACML: 1.0).
-    targets : str
+    targets : str, default="soft"
         ``"soft"`` (ACML) or ``"infonce"``.
-    learning_rate, weight_decay : float
-        AdamW (ACML: 1e-3 and 1e-3).
-    batch_size : int
+    learning_rate : float, default=1e-3
+        AdamW's learning rate (ACML: 1e-3).
+    weight_decay : float, default=1e-3
+        AdamW's weight decay (ACML: 1e-3).
+    batch_size : int, default=128
         Molecules per contrastive batch (ACML: 128).
     seed : int, optional
         Seeds Python, numpy and torch before the weights are built and switches torch to
         deterministic algorithms (process-wide; see ``models.utils.seed_everything``): the same
         seed gives the same initial weights and, on CPU, a bitwise-identical training run.
-    backend : str
-        GIN message passing: ``"torch"`` (default) or ``"dgl"`` (the DGL environment; same
-        weights, same outputs). Not stored in checkpoints.
-    precision : str
-        ``"fp32"`` (default) or ``"bf16"``: autocast of the forward pass (bfloat16 needs no
-        loss scaling; meant for GPUs, also runs on CPU). The loss is computed in float32.
+    backend : str, default="torch"
+        GIN message passing: ``"torch"`` or ``"dgl"`` (the DGL environment; same weights, same
+        outputs). Not stored in checkpoints.
+    precision : str, default="fp32"
+        ``"fp32"`` or ``"bf16"``: autocast of the forward pass (bfloat16 needs no loss scaling;
+        meant for GPUs, also runs on CPU). The loss is computed in float32.
     **kwargs
         Passed to ``dc.models.TorchModel`` (``model_dir``, ``device``, ``log_frequency``...).
 
@@ -154,117 +147,110 @@ class ACMLModel(dc.models.TorchModel):
     (64, 32)
     """
 
-    def __init__(self, modality: Union[str, Modality] = "nmr_13c", num_layers: int = 5,
+    def __init__(self, modality: ModalitySpec = "nmr_13c", num_layers: int = 5,
                  hidden_dim: int = 300, dropout: float = 0.2, pooling: str = "sum",
-                 norm: str = "layer", projection_dim: int = 512, num_cells: int = 2, projection_dropout: float = 0.1,
-                 temperature: float = 1.0, targets: str = "soft", learning_rate: float = 1e-3,
-                 weight_decay: float = 1e-3, batch_size: int = 128, seed: Optional[int] = None,
-                 backend: str = "torch", precision: str = "fp32", **kwargs):
-        if temperature <= 0:
-            raise ValueError(f"temperature must be positive, got {temperature}")
-        if batch_size < 2:
-            raise ValueError(f"a contrastive batch needs at least 2 molecules, got {batch_size}")
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r} "
-                             "(float16 would need loss scaling, which DeepChem's training loop "
-                             "does not do: use bf16)")
+                 norm: str = "layer", projection_dim: int = 512, num_cells: int = 2,
+                 projection_dropout: float = 0.1, temperature: float = 1.0,
+                 targets: str = "soft", learning_rate: float = 1e-3, weight_decay: float = 1e-3,
+                 batch_size: int = 128, seed: Optional[int] = None, backend: str = "torch",
+                 precision: str = "fp32", **kwargs):
+        check_arguments(temperature, batch_size, precision)
         if seed is not None:
             seed_everything(seed)
+        self.modalities = modalities_of(modality)
         self.backend, self.precision = backend, precision
-        self.modality = get_modality(modality)
         self.graph_featurizer = ACMLGraphFeaturizer()
-        self._store_hyperparameters(locals())
+        self.hyperparameters = {
+            "num_layers": num_layers, "hidden_dim": hidden_dim, "dropout": dropout,
+            "pooling": pooling, "norm": norm, "projection_dim": projection_dim,
+            "num_cells": num_cells, "projection_dropout": projection_dropout,
+            "temperature": temperature, "targets": targets, "learning_rate": learning_rate,
+            "weight_decay": weight_decay, "batch_size": batch_size, "seed": seed}
+        self.temperature, self.targets, self.seed = temperature, targets, seed
         network = ACMLNetwork(GINEncoder(num_layers, hidden_dim, dropout, pooling, norm, backend),
-                              self.modality.embedding_dim, projection_dim, num_cells,
-                              projection_dropout, PRECISIONS[precision])
+                              {n: m.embedding_dim for n, m in self.modalities.items()},
+                              projection_dim, num_cells, projection_dropout,
+                              PRECISIONS[precision])
         super().__init__(network, loss=self._contrastive_loss,
-                         output_types=["prediction", "loss", "loss", "embedding"],
+                         output_types=["prediction", "loss", "loss", "loss", "embedding"],
                          batch_size=batch_size,
                          optimizer=AdamW(learning_rate=learning_rate, weight_decay=weight_decay),
                          **kwargs)
 
-    def _store_hyperparameters(self, arguments: Dict[str, Any]) -> None:
-        self.hyperparameters = {name: arguments[name] for name in HYPERPARAMETERS}
-        self.temperature, self.targets = arguments["temperature"], arguments["targets"]
-        self.seed = arguments["seed"]
+    @property
+    def modality(self) -> Optional[Modality]:
+        """The frozen modality of a single-modality model (``None`` with several)."""
+        return next(iter(self.modalities.values())) if len(self.modalities) == 1 else None
 
     def __repr__(self) -> str:
         arguments = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters.items())
-        return (f"ACMLModel(modality={self.modality.name!r}, {arguments}, "
-                f"backend={self.backend!r}, precision={self.precision!r})")
+        if self.modality is not None and type(self) is ACMLModel:
+            first = f"modality={self.modality.name!r}"
+        else:
+            first = f"modalities={list(self.modalities)!r}"
+        return (f"{type(self).__name__}({first}, {arguments}, backend={self.backend!r}, "
+                f"precision={self.precision!r})")
 
     @property
     def _network(self) -> ACMLNetwork:
-        """The network itself, also while ``train`` has it wrapped in DDP."""
+        """The network itself, also while training has it wrapped in DDP."""
         return getattr(self.model, "module", self.model)
 
     def config(self) -> Dict[str, Any]:
         """Everything needed to rebuild this model (stored in every checkpoint)."""
-        return {"modality": self.modality.config(), "hyperparameters": dict(self.hyperparameters)}
+        if self.modality is not None:
+            return {"modality": self.modality.config(),
+                    "hyperparameters": dict(self.hyperparameters)}
+        return {"modalities": [m.config() for m in self.modalities.values()],
+                "hyperparameters": dict(self.hyperparameters)}
 
     # ----------------------------------------------------------------------------- data
-    def build_dataset(self, smiles: Sequence[Any], modality_inputs: Sequence[Any],
+    def build_dataset(self, smiles: Sequence[Any],
+                      modality_inputs: Union[Sequence[Any], Mapping[str, Sequence[Any]]],
                       ids: Optional[Sequence[Any]] = None,
-                      embedding_cache: Optional[Union[str, os.PathLike]] = None,
+                      embedding_cache: Optional[PathLike] = None,
                       ) -> Tuple[dc.data.NumpyDataset, List[FeaturizationFailure]]:
-        """Featurize both sides, encode the modality once (the cache), and pair them up.
+        """Featurize both sides, encode the modalities once (the cache), and pair them up.
 
-        Returns the dataset (``X``: ``GraphData``, ``y``: frozen modality embeddings, ``ids``)
-        and one :class:`FeaturizationFailure` per row dropped because either side failed;
-        its reason says which side. Rows keep their order and ids. ``embedding_cache``: an
-        ``.npz`` file that keeps the frozen embeddings across runs (see
-        :meth:`Modality.embed`).
+        Rows keep their order and ids. A molecule whose graph fails, or that is left with no
+        usable modality, is left out; a failed input of one modality (of several) masks that
+        modality for the molecule. Either way the row is reported.
 
         Parameters
         ----------
         smiles : sequence of str or RDKit Mol
             One molecule per row.
-        modality_inputs : sequence
-            The modality's raw input for each row (spectra, SMILES, ...), paired row by row.
+        modality_inputs : sequence, or mapping of str to sequence
+            The modality's raw input for each row (spectra, SMILES, ...), paired row by row;
+            with several modalities a mapping from name to inputs, ``None`` (or NaN) where a
+            molecule lacks one.
         ids : sequence, optional
             Row identifiers kept in the dataset's ``ids`` (default: the row numbers).
         embedding_cache : str or path-like, optional
-            An ``.npz`` file keeping the frozen encoder's outputs for a later run.
+            Keeps the frozen encoders' outputs for a later run: an ``.npz`` file (one
+            modality) or a folder of ``<name>.npz`` files (see :meth:`Modality.embed`).
 
         Returns
         -------
         dataset : dc.data.NumpyDataset
-            ``X``: GraphData, ``y``: frozen modality embeddings, ``ids``: the rows' ids.
+            ``X``: GraphData; ``y``: the frozen embeddings (side by side with several
+            modalities); ``w``: 1 where a molecule has a modality, one column each; ``ids``.
         failures : list of FeaturizationFailure
-            One entry (index, input, reason) per row left out, naming the side that failed.
+            One entry (index, input, reason) per row left out or masked, naming the side
+            that failed.
         """
-        smiles, modality_inputs = list(smiles), list(modality_inputs)
-        if len(smiles) != len(modality_inputs):
-            raise ValueError(f"{len(smiles)} molecules but {len(modality_inputs)} "
-                             f"{self.modality.name} inputs: they must be paired row by row")
-        ids = np.arange(len(smiles)) if ids is None else np.asarray(list(ids), dtype=object)
-        if len(ids) != len(smiles):
-            raise ValueError(f"{len(ids)} ids for {len(smiles)} molecules")
-        graphs = self.graph_featurizer.featurize_with_report(smiles)
-        embeddings, modality = self.modality.embed(modality_inputs, device=self.device,
-                                                   cache_path=embedding_cache)
-        reasons: Dict[int, List[str]] = defaultdict(list)
-        for side, result in (("graph", graphs), (self.modality.name, modality)):
-            for failure in result.failures:
-                reasons[failure.index].append(f"{side}: {failure.reason}")
-        keep = np.array(sorted(set(graphs.indices.tolist()) & set(modality.indices.tolist())),
-                        dtype=np.int64)
-        graph_at = dict(zip(graphs.indices.tolist(), graphs.features))
-        modality_row = {index: row for row, index in enumerate(modality.indices.tolist())}
-        failures = [FeaturizationFailure(i, smiles[i], "; ".join(reasons[i]))
-                    for i in sorted(reasons)]
-        X = np.empty(len(keep), dtype=object)
-        X[:] = [graph_at[i] for i in keep]
-        y = embeddings[np.array([modality_row[i] for i in keep], dtype=np.int64)]
-        if failures:
-            logger.warning("%d of %d rows not usable: %s", len(failures), len(smiles),
-                           "; ".join(str(f) for f in failures[:5]))
-        return dc.data.NumpyDataset(X=X, y=y, ids=ids[keep]), failures
+        if not isinstance(modality_inputs, Mapping):
+            if self.modality is None:
+                raise TypeError(f"this model has modalities {list(self.modalities)}: pass "
+                                "modality_inputs as a mapping {name: inputs}")
+            modality_inputs = {self.modality.name: modality_inputs}
+        return pair_molecules(self.graph_featurizer, self.modalities, smiles, modality_inputs,
+                              ids, self.device,
+                              cache_paths_for(list(self.modalities), embedding_cache))
 
     def featurize_graphs(self, smiles: Sequence[Any], ids: Optional[Sequence[Any]] = None,
                          ) -> Tuple[dc.data.NumpyDataset, List[FeaturizationFailure]]:
         """A graph-only dataset (for :meth:`predict` and :meth:`predict_embedding`).
-
 
         Parameters
         ----------
@@ -281,20 +267,61 @@ class ACMLModel(dc.models.TorchModel):
             The others, with their reasons.
         """
         smiles = list(smiles)
-        ids = np.arange(len(smiles)) if ids is None else np.asarray(list(ids), dtype=object)
+        ids = row_ids(ids, len(smiles))
         result = self.graph_featurizer.featurize_with_report(smiles)
         X = np.empty(len(result.features), dtype=object)
         X[:] = result.features
         return dc.data.NumpyDataset(X=X, ids=ids[result.indices]), result.failures
 
+    def modality_embeddings(self, dataset: dc.data.Dataset, name: Optional[str] = None
+                            ) -> Tuple[np.ndarray, np.ndarray]:
+        """(rows of ``dataset`` that have modality ``name``, their cached frozen embeddings).
+
+        Parameters
+        ----------
+        dataset : dc.data.Dataset
+            From :meth:`build_dataset`.
+        name : str, optional
+            The modality (default: the only one).
+
+        Returns
+        -------
+        rows : np.ndarray
+            Row numbers in ``dataset``.
+        embeddings : np.ndarray
+            Their frozen embeddings of that modality.
+        """
+        m = self._modality_index(name)
+        start = int(np.sum(self._network.dims[:m]))
+        rows = np.flatnonzero(self._presence(np.asarray(dataset.w))[:, m] > 0)
+        return rows, np.asarray(dataset.y)[rows, start:start + self._network.dims[m]]
+
+    def _modality_index(self, name: Optional[str]) -> int:
+        if name is None:
+            if self.modality is None:
+                raise ValueError(f"name one of the modalities {list(self.modalities)}")
+            return 0
+        if name not in self.modalities:
+            raise KeyError(f"no modality {name!r}; this model has {list(self.modalities)}")
+        return list(self.modalities).index(name)
+
+    def _presence(self, w: np.ndarray) -> np.ndarray:
+        """The (n, M) presence mask from a dataset's weights (a dataset built elsewhere, with
+        weights of another shape, counts every modality as present)."""
+        n_modalities = len(self.modalities)
+        if w.ndim == 2 and w.shape[1] == n_modalities:
+            return w
+        return np.ones((len(w), n_modalities), dtype=np.float32)
+
     # ------------------------------------------------------------------- TorchModel hooks
-    def _prepare_batch(self, batch: Tuple[Any, Any, Any]):
-        inputs, labels, _ = batch
+    def _prepare_batch(self, batch):
+        inputs, labels, weights = batch
         graph_batch = self._network.graph_encoder.collate(inputs[0], device=self.device)
-        modality = None
-        if labels is not None and labels[0] is not None and np.size(labels[0]):
-            modality = torch.as_tensor(np.asarray(labels[0], dtype=np.float32), device=self.device)
-        return [graph_batch, modality], [], []
+        if labels is None or labels[0] is None or not np.size(labels[0]):
+            return [graph_batch, None, None], [], []
+        as_tensor = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float32), device=self.device)  # noqa: E731
+        present = self._presence(np.asarray(weights[0]))
+        return [graph_batch, as_tensor(labels[0]), as_tensor(present)], [], []
 
     def default_generator(self, dataset: dc.data.Dataset, epochs: int = 1, mode: str = "fit",
                           deterministic: bool = True, pad_batches: bool = True):
@@ -310,75 +337,72 @@ class ACMLModel(dc.models.TorchModel):
                 yield [X_b], [y_b], [w_b]
 
     def _contrastive_loss(self, outputs: List[torch.Tensor], labels, weights) -> torch.Tensor:
-        graph_projection, modality_projection = outputs
-        if modality_projection.shape[1] == 0:
+        graph_projections, modality_projections, present = outputs
+        if modality_projections.shape[-1] == 0:
             raise ValueError("training needs modality embeddings in the dataset's y: build the "
                              "dataset with ACMLModel.build_dataset(smiles, modality_inputs)")
+        losses = []
+        for m in range(graph_projections.shape[1]):
+            rows = present[:, m] > 0
+            if int(rows.sum()) >= 2:
+                losses.append(self._pair_loss(graph_projections[rows, m],
+                                              modality_projections[rows, m]))
+        if not losses:
+            return graph_projections.sum() * 0.0  # no modality with a pair in this batch
+        return torch.stack(losses).mean()
+
+    def _pair_loss(self, graph: torch.Tensor, modality: torch.Tensor) -> torch.Tensor:
         try:
-            return acml_contrastive_loss(graph_projection, modality_projection,
-                                         self.temperature, self.targets)
+            return acml_contrastive_loss(graph, modality, self.temperature, self.targets)
         except FloatingPointError as err:
             raise FloatingPointError(f"{err} (at global step {self._global_step})") from None
 
-    # ------------------------------------------------------------------------ training
-    def fit(self, dataset: dc.data.Dataset, nb_epoch: int = 10, max_checkpoints_to_keep: int = 5,
-            checkpoint_interval: int = 1000, deterministic: bool = False, restore: bool = False,
-            variables=None, loss=None, callbacks=(), all_losses=None,
-            progress: bool = True) -> float:
-        """``TorchModel.fit`` with a progress bar (``progress=False`` to turn it off)."""
-        self._check_trainable(dataset)
-        self._fit_modality_statistics(dataset)
-        callbacks = list(callbacks) if isinstance(callbacks, (list, tuple)) else [callbacks]
-        bar = None
-        if progress:
-            from tqdm.auto import tqdm
-
-            steps = nb_epoch * math.ceil(len(dataset) / self.batch_size)
-            bar = tqdm(total=steps, desc="ACML training", unit="step")
-            callbacks.append(lambda model, step: bar.update(1))
-        try:
-            with quiet_deepchem_loss_warning():
-                return super().fit(dataset, nb_epoch, max_checkpoints_to_keep,
-                                   checkpoint_interval, deterministic, restore, variables, loss,
-                                   callbacks, all_losses)
-        finally:
-            if bar is not None:
-                bar.close()
-
     def _fit_modality_statistics(self, dataset: dc.data.Dataset) -> None:
-        """Standardise the frozen embeddings by the first training set's statistics (kept
-        for good: later fits, resumed runs and inference use the same ones)."""
+        """Standardise each modality's frozen embeddings by the first training set's
+        statistics, over the molecules that have it (kept for good: later fits, resumed runs
+        and inference use the same ones)."""
         self._ensure_built()
-        standardizer = self._network.modality_standardizer
-        if not bool(standardizer.fitted):
-            standardizer.fit_statistics(torch.as_tensor(np.asarray(dataset.y, dtype=np.float32),
-                                                        device=self.device))
+        y = np.asarray(dataset.y, dtype=np.float32)
+        present = self._presence(np.asarray(dataset.w))
+        parts = np.split(y, np.cumsum(self._network.dims)[:-1], axis=1)
+        for m, (name, part) in enumerate(zip(self._network.names, parts)):
+            standardizer = self._network.standardizers[name]
+            rows = present[:, m] > 0
+            if not bool(standardizer.fitted) and rows.sum() > 1:
+                standardizer.fit_statistics(torch.as_tensor(part[rows], device=self.device))
 
     def _check_trainable(self, dataset: Any) -> None:
         """A clear error, before any torch code runs, for data that cannot be trained on."""
         if not isinstance(dataset, dc.data.Dataset):
             raise TypeError(f"expected a dc.data.Dataset, got {type(dataset).__name__}; build "
-                            "one with ACMLModel.build_dataset(smiles, modality_inputs)")
+                            f"one with {type(self).__name__}.build_dataset(smiles, "
+                            "modality_inputs)")
+        expected = sum(m.embedding_dim for m in self.modalities.values())
         y_shape = dataset.get_shape()[1]
-        expected = self.modality.embedding_dim
         if y_shape is None or len(y_shape) != 2 or y_shape[1] != expected:
             raise ValueError(f"the dataset's y has shape {y_shape}, but training needs the "
-                             f"frozen {self.modality.name} embeddings, (n, {expected}): build "
-                             "the dataset with ACMLModel.build_dataset(smiles, modality_inputs)")
+                             f"frozen embeddings of {list(self.modalities)} (side by side), "
+                             f"(n, {expected}): build the dataset with "
+                             f"{type(self).__name__}.build_dataset(smiles, modality_inputs)")
         if len(dataset) < 2:
             raise ValueError(f"a contrastive batch needs at least 2 molecules; the dataset has "
                              f"{len(dataset)}")
-        bad_rows = np.flatnonzero(~np.isfinite(np.asarray(dataset.y, dtype=np.float64)).all(axis=1))
-        if len(bad_rows):
-            raise FloatingPointError(
-                f"the frozen {self.modality.name} embeddings (the dataset's y) hold NaN or "
-                f"infinity in {len(bad_rows)} row(s), e.g. rows {bad_rows[:5].tolist()} "
-                f"(ids {list(np.asarray(dataset.ids)[bad_rows[:5]])}): rebuild the dataset "
-                "with build_dataset, which never produces them from valid inputs")
+        _check_finite(dataset, list(self.modalities))
 
     @torch.no_grad()
     def evaluate_loss(self, dataset: dc.data.Dataset) -> float:
-        """Mean contrastive loss over ``dataset`` in eval mode, batches in order."""
+        """Mean contrastive loss over ``dataset`` in eval mode, batches in order.
+
+        Parameters
+        ----------
+        dataset : dc.data.Dataset
+            From :meth:`build_dataset`.
+
+        Returns
+        -------
+        float
+            The loss averaged over molecules.
+        """
         self._ensure_built()
         self._network.eval()
         total, count = 0.0, 0
@@ -391,174 +415,33 @@ class ACMLModel(dc.models.TorchModel):
             count += n
         return total / max(count, 1)
 
-    def train(self, train: dc.data.Dataset, valid: Optional[dc.data.Dataset] = None,
-              nb_epoch: int = 100, patience: Optional[int] = None,
-              checkpoint_path: Optional[Union[str, os.PathLike]] = None,
-              checkpoint_every: int = 100, progress: bool = True) -> List[Dict[str, float]]:
-        """Train with validation-based model selection, resumable after a crash.
-
-        Each epoch visits ``train`` in an order drawn from ``(seed, epoch)``. After every epoch
-        the validation loss is computed and the weights with the lowest one are kept (as in
-        the ACML reference); ``patience`` stops early. With ``checkpoint_path``, the whole
-        training state (weights, optimizer, RNG, epoch and step, history, best weights) is
-        written atomically every ``checkpoint_every`` steps (0: only at epoch ends) and at each
-        epoch end, and a run started again with the same arguments continues from there: a run
-        killed at any point and resumed ends with the same weights as one never interrupted
-        (on CPU).
-
-        Inside a ``torch.distributed`` process group (``torchrun``; see
-        :mod:`deepchem_acml.distributed`) the same call trains data-parallel: ``batch_size`` is
-        the global batch, each process encodes its share, the loss contrasts the gathered
-        global batch, and only rank 0 writes the training state.
-
-        Returns one record per epoch (``epoch``, ``train_loss``, ``valid_loss``).
-
-        Parameters
-        ----------
-        train : dc.data.Dataset
-            From :meth:`build_dataset`.
-        valid : dc.data.Dataset, optional
-            Validation pairs; the epoch with the lowest validation loss is kept.
-        nb_epoch : int, default=100
-            Epochs at most.
-        patience : int, optional
-            Stop after this many epochs without a better validation loss.
-        checkpoint_path : str or path-like, optional
-            The training-state file that makes the run resumable.
-        checkpoint_every : int, default=100
-            Steps between training-state writes (0: only at epoch ends).
-        progress : bool, default=True
-            Show a progress bar.
-
-        Returns
-        -------
-        list of dict
-            One record per epoch: ``epoch``, ``train_loss``, ``valid_loss``.
-        """
-        from tqdm.auto import tqdm
-
-        if checkpoint_every < 0:
-            raise ValueError(f"checkpoint_every must be >= 0 (0: only at epoch ends), got "
-                             f"{checkpoint_every}")
-        self._check_trainable(train)
-        if valid is not None:
-            self._check_trainable(valid)
-        self._fit_modality_statistics(train)
-        state = {"epoch": 0, "step": 0, "history": [], "best_loss": math.inf,
-                 "best_state": None, "since_best": 0, "epoch_loss_sum": 0.0}
-        if checkpoint_path is not None and os.path.exists(checkpoint_path):
-            state = self._load_training_state(checkpoint_path)
-            logger.warning("resuming from %s at epoch %d, step %d", checkpoint_path,
-                           state["epoch"] + 1, state["step"])
-        steps_per_epoch = self._steps_per_epoch(len(train))
-        bar = tqdm(total=nb_epoch * steps_per_epoch, initial=state["epoch"] * steps_per_epoch
-                   + state["step"], desc="ACML training", unit="step", disable=not progress)
-
-        def save_state(model, global_step):
-            bar.update(1)
-            state["step"] += 1
-            if (checkpoint_path is not None and checkpoint_every
-                    and state["step"] % checkpoint_every == 0):
-                self._save_training_state(checkpoint_path, state)
-
-        def recorded_loss(outputs, labels, weights):
-            outputs = [distributed.gather_with_gradients(output) for output in outputs]
-            loss = self._loss_fn(outputs, labels, weights)
-            state["epoch_loss_sum"] += loss.item()
-            return loss
-
-        self._wrap_for_distributed()
-        try:
-            while state["epoch"] < nb_epoch:
-                if patience is not None and state["since_best"] >= patience:
-                    break
-                with quiet_deepchem_loss_warning():
-                    self.fit_generator(self._epoch_batches(train, state["epoch"], state["step"]),
-                                       checkpoint_interval=0, callbacks=[save_state],
-                                       loss=recorded_loss)
-                record = {"epoch": state["epoch"] + 1,
-                          "train_loss": state["epoch_loss_sum"] / max(state["step"], 1)}
-                if valid is not None:
-                    record["valid_loss"] = self.evaluate_loss(valid)
-                    if record["valid_loss"] < state["best_loss"]:
-                        state["best_loss"], state["since_best"] = record["valid_loss"], 0
-                        state["best_state"] = copy.deepcopy(self._network.state_dict())
-                    else:
-                        state["since_best"] += 1
-                state["history"].append(record)
-                state["epoch"], state["step"], state["epoch_loss_sum"] = state["epoch"] + 1, 0, 0.0
-                bar.set_postfix({k: f"{v:.3f}" for k, v in record.items() if k != "epoch"})
-                if checkpoint_path is not None:
-                    self._save_training_state(checkpoint_path, state)
-        finally:
-            bar.close()
-            self.model = self._network
-        if state["best_state"] is not None:
-            self._network.load_state_dict(state["best_state"])
-        return state["history"]
-
-    def _wrap_for_distributed(self) -> None:
-        """Wrap the network in DDP when a process group of more than one process is up."""
-        if not distributed.is_distributed():
-            return
-        from torch.nn.parallel import DistributedDataParallel
-
-        self._ensure_built()
-        if self.device.type == "cuda":
-            # Batch norm (norm="batch") must see the global batch; layer norm is unaffected.
-            self.model = nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
-            self.model = DistributedDataParallel(self.model, device_ids=[self.device.index])
-        else:
-            self.model = DistributedDataParallel(self.model)
-
-    def _steps_per_epoch(self, n: int) -> int:
-        # A final batch too small to give every process a pair is skipped (one molecule has a
-        # loss of exactly zero).
-        full, rest = divmod(n, self.batch_size)
-        return full + (1 if rest >= max(2, 2 * distributed.world_size()) else 0)
-
-    def _epoch_batches(self, dataset: dc.data.Dataset, epoch: int, first_step: int):
-        """The batches of one epoch in an order fixed by (seed, epoch), from ``first_step``."""
-        order = np.random.default_rng([self.seed or 0, epoch]).permutation(len(dataset))
-        for step in range(first_step, self._steps_per_epoch(len(dataset))):
-            rows = np.sort(order[step * self.batch_size:(step + 1) * self.batch_size])
-            rows = distributed.local_slice(rows)
-            yield [dataset.X[rows]], [dataset.y[rows]], [dataset.w[rows]]
-
-    def _save_training_state(self, path: Union[str, os.PathLike], state: Dict[str, Any]) -> None:
-        if not distributed.is_main_process():
-            return
-        payload = self._state_payload(include_optimizer=True)
-        payload.update(rng_state=rng_state(), training_state=dict(state))
-        save_checkpoint_file(path, payload, kind=TRAINING_STATE_KIND)
-
-    def _load_training_state(self, path: Union[str, os.PathLike]) -> Dict[str, Any]:
-        data = self._load_state(path, TRAINING_STATE_KIND)
-        # (states of older versions hold only the CPU generator, as "torch_rng_state")
-        restore_rng_state(data.get("rng_state", data.get("torch_rng_state")))
-        return dict(data["training_state"])
-
     # ---------------------------------------------------------------------- inference
     @torch.no_grad()
-    def project_modality(self, modality_embeddings: np.ndarray) -> np.ndarray:
+    def project_modality(self, modality_embeddings: Any, name: Optional[Any] = None
+                         ) -> np.ndarray:
         """Modality projections (shared space) of cached frozen embeddings, e.g. ``dataset.y``.
-
 
         Parameters
         ----------
         modality_embeddings : np.ndarray
-            Frozen modality embeddings, (n, embedding_dim), e.g. a dataset's ``y``.
+            Frozen embeddings of one modality, (n, its embedding_dim), e.g. a dataset's ``y``.
+        name : str, optional
+            Which modality (default: the only one). ``project_modality(name, embeddings)``,
+            the order of earlier joint models, is accepted too.
 
         Returns
         -------
         np.ndarray
             (n, projection_dim) modality projections in the shared space.
         """
+        if isinstance(modality_embeddings, str):  # project_modality(name, embeddings)
+            modality_embeddings, name = name, modality_embeddings
+        name = self._network.names[self._modality_index(name)]
         self._ensure_built()
         self._network.eval()
         embeddings = torch.as_tensor(np.asarray(modality_embeddings, dtype=np.float32),
                                      device=self.device)
-        chunks = [self._network.project_modality(embeddings[i:i + 1024])
+        chunks = [self._network.project_modality(name, embeddings[i:i + 1024])
                   for i in range(0, len(embeddings), 1024)]
         return torch.cat(chunks).cpu().numpy() if chunks else np.zeros((0, 0), np.float32)
 
@@ -566,7 +449,15 @@ class ACMLModel(dc.models.TorchModel):
     def save_checkpoint(self, max_checkpoints_to_keep: int = 5,
                         model_dir: Optional[str] = None) -> None:
         """Like ``TorchModel.save_checkpoint`` (``checkpoint1.pt`` newest), but atomic and
-        with the model's configuration and versions, loadable with ``weights_only=True``."""
+        with the model's configuration and versions, loadable with ``weights_only=True``.
+
+        Parameters
+        ----------
+        max_checkpoints_to_keep : int, default=5
+            Older checkpoints beyond this many are removed.
+        model_dir : str, optional
+            Where to write (default: the model's ``model_dir``).
+        """
         if max_checkpoints_to_keep == 0:
             return
         self._ensure_built()
@@ -583,7 +474,7 @@ class ACMLModel(dc.models.TorchModel):
                 os.replace(paths[i], paths[i + 1])
         os.replace(temporary, paths[0])
 
-    def save(self, path: Union[str, os.PathLike], include_optimizer: bool = True) -> None:
+    def save(self, path: PathLike, include_optimizer: bool = True) -> None:
         """Write one self-describing checkpoint file to ``path`` (without the optimizer state
         when ``include_optimizer=False``: half the size, for shipping a trained model).
         In a distributed run only rank 0 writes.
@@ -597,7 +488,12 @@ class ACMLModel(dc.models.TorchModel):
         """
         if not distributed.is_main_process():
             return
-        save_checkpoint_file(path, self._state_payload(include_optimizer), kind=self._checkpoint_kind)
+        save_checkpoint_file(path, self._state_payload(include_optimizer),
+                             kind=self._checkpoint_kind)
+
+    @property
+    def _checkpoint_kind(self) -> str:
+        return ACML_CHECKPOINT_KIND if self.modality is not None else JOINT_CHECKPOINT_KIND
 
     def _state_payload(self, include_optimizer: bool) -> Dict[str, Any]:
         """What every checkpoint of this model holds: configuration, weights, step (and the
@@ -609,30 +505,28 @@ class ACMLModel(dc.models.TorchModel):
             payload["optimizer_state_dict"] = self._pytorch_optimizer.state_dict()
         return payload
 
-    def _load_state(self, path: Union[str, os.PathLike], kind: str,
-                    strict: bool = True) -> Dict[str, Any]:
+    def _load_state(self, path: PathLike, kind: str, strict: bool = True) -> Dict[str, Any]:
         """Read a checkpoint safely, check it fits this model, apply it; return its contents."""
         self._ensure_built()
         data = load_checkpoint_file(path, kind=kind, map_location=self.device)
         self._check_compatible(data["config"], path)
-        self._network.load_state_dict({**self._identity_standardizer(), **data["model_state_dict"]},
-                                      strict=strict)
+        state = upgrade_state_dict(data["model_state_dict"], self._network.names)
+        self._network.load_state_dict({**self._identity_standardizers(), **state}, strict=strict)
         if "optimizer_state_dict" in data:
             self._pytorch_optimizer.load_state_dict(data["optimizer_state_dict"])
         self._global_step = int(data["global_step"])
         return data
 
-    def _identity_standardizer(self) -> Dict[str, torch.Tensor]:
-        """What checkpoints from before the modality standardiser were trained with."""
-        identity = {f"modality_standardizer.{k}": v for k, v in
-                    Standardizer(self.modality.embedding_dim).to(self.device).state_dict().items()}
-        identity["modality_standardizer.fitted"] = torch.ones((), dtype=torch.bool,
-                                                              device=self.device)
+    def _identity_standardizers(self) -> Dict[str, torch.Tensor]:
+        """What checkpoints from before the modality standardiser were trained with (a
+        checkpoint that has its standardisers overrides these)."""
+        identity = {}
+        for name, dim in zip(self._network.names, self._network.dims):
+            for key, value in Standardizer(dim).to(self.device).state_dict().items():
+                identity[f"standardizers.{name}.{key}"] = value
+            identity[f"standardizers.{name}.fitted"] = torch.ones((), dtype=torch.bool,
+                                                                  device=self.device)
         return identity
-
-    @property
-    def _checkpoint_kind(self) -> str:
-        return ACML_CHECKPOINT_KIND
 
     def restore(self, checkpoint: Optional[str] = None, model_dir: Optional[str] = None,
                 strict: Optional[bool] = True) -> None:
@@ -657,11 +551,12 @@ class ACMLModel(dc.models.TorchModel):
         self._load_state(checkpoint, self._checkpoint_kind, strict=bool(strict))
 
     def _check_compatible(self, stored: Dict[str, Any], source: Any) -> None:
-        mine = self.config()
-        if stored["modality"]["name"] != mine["modality"]["name"]:
-            raise CheckpointError(f"{source} was trained against modality "
-                                  f"{stored['modality']['name']!r}, this model uses "
-                                  f"{mine['modality']['name']!r}")
+        names = stored_modality_names(stored)
+        if names != list(self.modalities):
+            what = (f"modality {names[0]!r}, this model uses {list(self.modalities)[0]!r}"
+                    if len(names) == 1 and len(self.modalities) == 1 else
+                    f"modalities {names}, this model uses {list(self.modalities)}")
+            raise CheckpointError(f"{source} was trained against {what}")
         self._check_architecture(stored, source)
 
     def _check_architecture(self, stored: Dict[str, Any], source: Any) -> None:
@@ -677,39 +572,50 @@ class ACMLModel(dc.models.TorchModel):
                 "describes.")
 
     @classmethod
-    def load(cls, path: Union[str, os.PathLike], modality: Optional[Union[str, Modality]] = None,
+    def load(cls, path: PathLike, modality: Optional[ModalitySpec] = None,
              **kwargs) -> "ACMLModel":
         """Rebuild a model from a checkpoint file alone (its stored configuration), then load
-        its weights. ``modality`` overrides the stored one (e.g. a custom encoder object).
+        its weights; a single-modality or a joint checkpoint.
 
         Parameters
         ----------
         path : str or path-like
             A checkpoint written by :meth:`save` or ``acml pretrain``.
-        modality : str or Modality, optional
-            Overrides the stored modality (e.g. a custom encoder object).
+        modality : str, Modality or list of them, optional
+            Overrides the stored modality or modalities (e.g. a custom encoder object).
         **kwargs
             Passed to the constructor (e.g. ``device``, ``model_dir``).
+
+        Returns
+        -------
+        ACMLModel
+            The model, its weights loaded.
         """
-        data = load_checkpoint_file(path, kind=ACML_CHECKPOINT_KIND)
+        data = load_checkpoint_file(path)
+        if data["kind"] not in (ACML_CHECKPOINT_KIND, JOINT_CHECKPOINT_KIND):
+            load_checkpoint_file(path, kind=ACML_CHECKPOINT_KIND)  # the error naming its reader
         hyperparameters = {"norm": "batch", **data["config"]["hyperparameters"]}
         hyperparameters.pop("seed", None)
-        model = cls(modality or modality_from_config(data["config"]["modality"]),
-                    **hyperparameters, **kwargs)
+        model = cls(modality or stored_modalities(data["config"]), **hyperparameters, **kwargs)
         model.restore(str(path))
         return model
 
-
     @classmethod
     def from_pretrained(cls, name: str, **kwargs) -> "ACMLModel":
-        """A pretrained ACML model shipped with the package, by modality name (offline).
+        """A pretrained ACML model shipped with the package, by name (offline).
 
         Parameters
         ----------
         name : str
-            A shipped model name (``"nmr_13c"``, ``"smiles"``, ...) or the path of a checkpoint.
+            A shipped model name (``"nmr_13c"``, ``"smiles"``, ``"joint"``...) or the path of
+            a checkpoint.
         **kwargs
             Passed to :meth:`load` (e.g. ``device``).
+
+        Returns
+        -------
+        ACMLModel
+            The shipped model.
 
         Examples
         --------
@@ -719,3 +625,26 @@ class ACMLModel(dc.models.TorchModel):
         (2, 128)
         """
         return cls.load(pretrained_path(name), **kwargs)
+
+
+def stored_modality_names(config: Dict[str, Any]) -> List[str]:
+    """The modality names a checkpoint's configuration was trained against."""
+    if "modalities" in config:
+        return [m["name"] for m in config["modalities"]]
+    return [config["modality"]["name"]]
+
+
+def stored_modalities(config: Dict[str, Any]) -> List[Modality]:
+    """The modalities a checkpoint stored (a list of one for a single-modality checkpoint)."""
+    return [modality_from_config(m) for m in config.get("modalities", [config.get("modality")])]
+
+
+def _check_finite(dataset: dc.data.Dataset, names: Sequence[str]) -> None:
+    """NaN or infinity in frozen embeddings would poison the standardiser and the loss."""
+    bad_rows = np.flatnonzero(~np.isfinite(np.asarray(dataset.y, dtype=np.float64)).all(axis=1))
+    if len(bad_rows):
+        raise FloatingPointError(
+            f"the frozen {'/'.join(names)} embeddings (the dataset's y) hold NaN or infinity "
+            f"in {len(bad_rows)} row(s), e.g. rows {bad_rows[:5].tolist()} (ids "
+            f"{list(np.asarray(dataset.ids)[bad_rows[:5]])}): rebuild the dataset with "
+            "build_dataset, which never produces them from valid inputs")

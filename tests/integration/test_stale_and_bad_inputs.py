@@ -18,7 +18,7 @@ from deepchem_acml.checkpoints import CheckpointError, load_checkpoint_file
 from deepchem_acml.data.moleculenet import moleculenet_dir
 from deepchem_acml.featurizers.base import FeaturizationError
 from deepchem_acml.featurizers.spectra import parse_peak_list
-from deepchem_acml.models.acml import pretrained_path
+from deepchem_acml.shipped import pretrained_path
 
 pytestmark = pytest.mark.torch
 

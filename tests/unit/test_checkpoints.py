@@ -44,9 +44,10 @@ def test_wrong_kind_and_foreign_files(tmp_path):
 
 def test_a_checkpoint_handed_to_the_wrong_reader_names_the_right_one():
     from deepchem_acml import ACMLModel
-    from deepchem_acml.modalities.spectra import shipped_spectrum_encoder
+    from deepchem_acml.modalities.spectra import load_spectrum_modality, shipped_spectrum_encoder
+    from deepchem_acml.shipped import pretrained_path
 
-    with pytest.raises(CheckpointError, match=r"JointACMLModel\.from_pretrained\(\)"):
-        ACMLModel.from_pretrained("joint")
+    with pytest.raises(CheckpointError, match=r"ACMLModel\.load"):
+        load_spectrum_modality("nmr_13c", pretrained_path("nmr_13c"))
     with pytest.raises(CheckpointError, match=r"get_modality\(name, checkpoint=path\)"):
         ACMLModel.load(shipped_spectrum_encoder("nmr_13c"))

@@ -1,0 +1,286 @@
+"""ACML's one training loop: epochs in an order fixed by the seed, validation-based model
+selection, resumable training states, data parallelism. ``fit`` (DeepChem's contract) and
+``train`` (validation, patience, resumable) are two doors into it."""
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import os
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+from torch import nn
+
+import deepchem as dc
+
+from deepchem_acml import distributed
+from deepchem_acml.checkpoints import save_checkpoint_file
+from deepchem_acml.devices import restore_rng_state, rng_state
+from deepchem_acml.models.utils import quiet_deepchem_loss_warning
+from deepchem_acml.shipped import TRAINING_STATE_KIND
+
+logger = logging.getLogger(__name__)
+PathLike = Union[str, os.PathLike]
+
+
+def fresh_training_state(order_key: int = 0) -> Dict[str, Any]:
+    """Where a run starts: epoch 0, no history, no best weights yet. ``order_key`` (the model's
+    step count when the run began) keeps a second ``fit`` from repeating the first's order."""
+    return {"epoch": 0, "step": 0, "history": [], "best_loss": math.inf, "best_state": None,
+            "since_best": 0, "epoch_loss_sum": 0.0, "order_key": int(order_key)}
+
+
+class ResumableTraining:
+    """The training loop of :class:`~deepchem_acml.models.acml.ACMLModel` (a mixin before
+    ``dc.models.TorchModel``); the model supplies ``_check_trainable``,
+    ``_fit_modality_statistics``, ``evaluate_loss``, ``_state_payload`` and ``_load_state``."""
+
+    def fit(self, dataset: dc.data.Dataset, nb_epoch: int = 10, max_checkpoints_to_keep: int = 5,
+            checkpoint_interval: int = 1000, deterministic: bool = False, restore: bool = False,
+            variables=None, loss=None, callbacks=(), all_losses: Optional[List[float]] = None,
+            progress: bool = True) -> float:
+        """``TorchModel.fit``'s contract on ACML's loop; returns the average loss of the last
+        logging interval (DeepChem's return value).
+
+        Parameters
+        ----------
+        dataset : dc.data.Dataset
+            From :meth:`build_dataset`.
+        nb_epoch : int, default=10
+            Epochs.
+        max_checkpoints_to_keep : int, default=5
+            Checkpoints kept in ``model_dir``.
+        checkpoint_interval : int, default=1000
+            Steps between checkpoints in ``model_dir`` (0: none); one more at the end.
+        deterministic : bool, default=False
+            Visit the rows in order instead of an order drawn from the seed.
+        restore : bool, default=False
+            Start from the newest checkpoint in ``model_dir``.
+        variables : list of torch.nn.Parameter, optional
+            Train only these.
+        loss : callable, optional
+            Another loss function ``(outputs, labels, weights)``.
+        callbacks : callable or list of callables, default=()
+            Called as ``callback(model, step)`` after every step.
+        all_losses : list, optional
+            Receives the average loss of every logging interval.
+        progress : bool, default=True
+            Show a progress bar.
+
+        Returns
+        -------
+        float
+            The average loss of the last logging interval.
+        """
+        if restore:
+            self.restore()
+        callbacks = list(callbacks) if isinstance(callbacks, (list, tuple)) else [callbacks]
+        options = {"shuffle": not deterministic, "checkpoint_interval": checkpoint_interval,
+                   "max_checkpoints_to_keep": max_checkpoints_to_keep, "callbacks": callbacks,
+                   "loss": loss, "variables": variables, "all_losses": all_losses}
+        _, last_loss = self._run_epochs(dataset, None, nb_epoch, None, None, 0, progress,
+                                        options)
+        return last_loss
+
+    def train(self, train: dc.data.Dataset, valid: Optional[dc.data.Dataset] = None,
+              nb_epoch: int = 100, patience: Optional[int] = None,
+              checkpoint_path: Optional[PathLike] = None, checkpoint_every: int = 100,
+              progress: bool = True) -> List[Dict[str, float]]:
+        """Train with validation-based model selection, resumable after a crash.
+
+        Each epoch visits ``train`` in an order drawn from ``(seed, epoch)``. After every epoch
+        the validation loss is computed and the weights with the lowest one are kept (as in
+        the ACML reference); ``patience`` stops early. With ``checkpoint_path``, the whole
+        training state (weights, optimizer, RNG, epoch and step, history, best weights) is
+        written atomically every ``checkpoint_every`` steps (0: only at epoch ends) and at each
+        epoch end, and a run started again with the same arguments continues from there: a run
+        killed at any point and resumed ends with the same weights as one never interrupted
+        (on CPU).
+
+        Inside a ``torch.distributed`` process group (``torchrun``; see
+        :mod:`deepchem_acml.distributed`) the same call trains data-parallel: ``batch_size`` is
+        the global batch, each process encodes its share, the loss contrasts the gathered
+        global batch, and only rank 0 writes the training state.
+
+        Parameters
+        ----------
+        train : dc.data.Dataset
+            From :meth:`build_dataset`.
+        valid : dc.data.Dataset, optional
+            Validation pairs; the epoch with the lowest validation loss is kept.
+        nb_epoch : int, default=100
+            Epochs at most.
+        patience : int, optional
+            Stop after this many epochs without a better validation loss.
+        checkpoint_path : str or path-like, optional
+            The training-state file that makes the run resumable.
+        checkpoint_every : int, default=100
+            Steps between training-state writes (0: only at epoch ends).
+        progress : bool, default=True
+            Show a progress bar.
+
+        Returns
+        -------
+        list of dict
+            One record per epoch: ``epoch``, ``train_loss``, ``valid_loss``.
+        """
+        if checkpoint_every < 0:
+            raise ValueError(f"checkpoint_every must be >= 0 (0: only at epoch ends), got "
+                             f"{checkpoint_every}")
+        if valid is not None:
+            self._check_trainable(valid)
+        history, _ = self._run_epochs(train, valid, nb_epoch, patience, checkpoint_path,
+                                      checkpoint_every, progress, {"shuffle": True})
+        return history
+
+    # ------------------------------------------------------------------- the loop itself
+    def _run_epochs(self, train: dc.data.Dataset, valid: Optional[dc.data.Dataset],
+                    nb_epoch: int, patience: Optional[int], state_path: Optional[PathLike],
+                    state_every: int, progress: bool, options: Dict[str, Any],
+                    ) -> Tuple[List[Dict[str, float]], float]:
+        """Epochs until ``nb_epoch`` or patience runs out; returns (history, last loss)."""
+        from tqdm.auto import tqdm
+
+        self._check_trainable(train)
+        self._fit_modality_statistics(train)
+        state = self._starting_state(state_path)
+        steps = self._steps_per_epoch(len(train))
+        bar = tqdm(total=nb_epoch * steps, initial=state["epoch"] * steps + state["step"],
+                   desc="ACML training", unit="step", disable=not progress)
+        on_step = self._step_callback(state, bar, state_path, state_every, options)
+        last_loss = 0.0
+        self._wrap_for_distributed()
+        try:
+            while state["epoch"] < nb_epoch and not _out_of_patience(state, patience):
+                last_loss = self._run_epoch(train, state, on_step, options)
+                self._end_epoch(state, valid, bar)
+                if state_path is not None:
+                    self._save_training_state(state_path, state)
+        finally:
+            bar.close()
+            self.model = self._network
+        if options.get("checkpoint_interval", 0) > 0:
+            self.save_checkpoint(options["max_checkpoints_to_keep"])
+        if state["best_state"] is not None:
+            self._network.load_state_dict(state["best_state"])
+        return state["history"], last_loss
+
+    def _starting_state(self, state_path: Optional[PathLike]) -> Dict[str, Any]:
+        """A saved training state to continue from, or a fresh one."""
+        if state_path is not None and os.path.exists(state_path):
+            state = self._load_training_state(state_path)
+            logger.warning("resuming from %s at epoch %d, step %d", state_path,
+                           state["epoch"] + 1, state["step"])
+            return state
+        return fresh_training_state(self._global_step)
+
+    def _step_callback(self, state: Dict[str, Any], bar: Any, state_path: Optional[PathLike],
+                       state_every: int, options: Dict[str, Any]) -> Callable:
+        """What runs after every optimizer step: progress, the resumable state, DeepChem's
+        checkpoints in ``model_dir`` and the caller's callbacks."""
+        interval = options.get("checkpoint_interval", 0)
+        user_callbacks = options.get("callbacks", [])
+
+        def on_step(model, global_step):
+            bar.update(1)
+            state["step"] += 1
+            if state_path is not None and state_every and state["step"] % state_every == 0:
+                self._save_training_state(state_path, state)
+            if interval > 0 and self._global_step % interval == 0:
+                self.save_checkpoint(options["max_checkpoints_to_keep"])
+            for callback in user_callbacks:
+                callback(model, global_step)
+        return on_step
+
+    def _run_epoch(self, train: dc.data.Dataset, state: Dict[str, Any], on_step: Callable,
+                   options: Dict[str, Any]) -> float:
+        """One epoch (from the state's step) through DeepChem's ``fit_generator``."""
+        loss_fn = options.get("loss") or self._loss_fn
+
+        def recorded_loss(outputs, labels, weights):
+            outputs = [distributed.gather_with_gradients(output) for output in outputs]
+            loss = loss_fn(outputs, labels, weights)
+            state["epoch_loss_sum"] += loss.item()
+            return loss
+
+        batches = self._epoch_batches(train, state, options.get("shuffle", True))
+        with quiet_deepchem_loss_warning():
+            return self.fit_generator(batches, checkpoint_interval=0, callbacks=[on_step],
+                                      loss=recorded_loss, variables=options.get("variables"),
+                                      all_losses=options.get("all_losses"))
+
+    def _end_epoch(self, state: Dict[str, Any], valid: Optional[dc.data.Dataset],
+                   bar: Any) -> None:
+        """Record the epoch's losses; keep the weights of the best validation loss."""
+        record = {"epoch": state["epoch"] + 1,
+                  "train_loss": state["epoch_loss_sum"] / max(state["step"], 1)}
+        if valid is not None:
+            record["valid_loss"] = self.evaluate_loss(valid)
+            if record["valid_loss"] < state["best_loss"]:
+                state["best_loss"], state["since_best"] = record["valid_loss"], 0
+                state["best_state"] = copy.deepcopy(self._network.state_dict())
+            else:
+                state["since_best"] += 1
+        state["history"].append(record)
+        state["epoch"], state["step"], state["epoch_loss_sum"] = state["epoch"] + 1, 0, 0.0
+        bar.set_postfix({k: f"{v:.3f}" for k, v in record.items() if k != "epoch"})
+
+    # ------------------------------------------------------------------------ batches
+    def _steps_per_epoch(self, n: int) -> int:
+        # A final batch too small to give every process a pair is skipped (one molecule has a
+        # contrastive loss of exactly zero).
+        full, rest = divmod(n, self.batch_size)
+        return full + (1 if rest >= max(2, 2 * distributed.world_size()) else 0)
+
+    def _epoch_order(self, n: int, state: Dict[str, Any], shuffle: bool) -> np.ndarray:
+        """The rows of one epoch in the order fixed by (seed, [order key,] epoch)."""
+        if not shuffle:
+            return np.arange(n)
+        key = [self.seed or 0, state["epoch"]]
+        if state.get("order_key"):
+            key.insert(1, state["order_key"])
+        return np.random.default_rng(key).permutation(n)
+
+    def _epoch_batches(self, dataset: dc.data.Dataset, state: Dict[str, Any], shuffle: bool):
+        """The batches of the state's epoch from the state's step (this process's share)."""
+        order = self._epoch_order(len(dataset), state, shuffle)
+        for step in range(state["step"], self._steps_per_epoch(len(dataset))):
+            rows = np.sort(order[step * self.batch_size:(step + 1) * self.batch_size])
+            rows = distributed.local_slice(rows)
+            yield [dataset.X[rows]], [dataset.y[rows]], [dataset.w[rows]]
+
+    # ------------------------------------------------------------------ parallelism, state
+    def _wrap_for_distributed(self) -> None:
+        """Wrap the network in DDP when a process group of more than one process is up."""
+        if not distributed.is_distributed():
+            return
+        from torch.nn.parallel import DistributedDataParallel
+
+        self._ensure_built()
+        if self.device.type == "cuda":
+            # Batch norm (norm="batch") must see the global batch; layer norm is unaffected.
+            self.model = nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
+            self.model = DistributedDataParallel(self.model, device_ids=[self.device.index])
+        else:
+            self.model = DistributedDataParallel(self.model)
+
+    def _save_training_state(self, path: PathLike, state: Dict[str, Any]) -> None:
+        if not distributed.is_main_process():
+            return
+        payload = self._state_payload(include_optimizer=True)
+        payload.update(rng_state=rng_state(), training_state=dict(state))
+        save_checkpoint_file(path, payload, kind=TRAINING_STATE_KIND)
+
+    def _load_training_state(self, path: PathLike) -> Dict[str, Any]:
+        data = self._load_state(path, TRAINING_STATE_KIND)
+        # (states of older versions hold only the CPU generator, as "torch_rng_state")
+        restore_rng_state(data.get("rng_state", data.get("torch_rng_state")))
+        return {"order_key": 0, **data["training_state"]}
+
+
+def _out_of_patience(state: Dict[str, Any], patience: Optional[int]) -> bool:
+    return patience is not None and state["since_best"] >= patience
+
+
+__all__: Sequence[str] = ("ResumableTraining", "fresh_training_state")

@@ -1,0 +1,65 @@
+"""Every shipped checkpoint computes what it computed before the models were merged.
+
+The reference arrays were written by ``tests/data/shipped_reference.py`` with the code of
+commit 3ace1c9 (separate ``ACMLModel`` and ``JointACMLModel`` implementations).
+"""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.data.shipped_reference import SINGLE, SMILES, fixed_modality_embeddings
+
+REFERENCE = np.load(Path(__file__).resolve().parents[1] / "data" / "shipped_reference.npz")
+
+
+@pytest.mark.parametrize("name", SINGLE)
+def test_single_modality_checkpoint_unchanged(name):
+    from deepchem_acml import ACMLModel
+
+    model = ACMLModel.from_pretrained(name)
+    dataset, failures = model.featurize_graphs(SMILES)
+    assert failures == []
+    np.testing.assert_allclose(model.predict_embedding(dataset), REFERENCE[f"{name}/embedding"],
+                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(model.predict(dataset), REFERENCE[f"{name}/projection"],
+                               rtol=1e-5, atol=1e-5)
+    modality = fixed_modality_embeddings(model.modality.embedding_dim)
+    np.testing.assert_allclose(model.project_modality(modality),
+                               REFERENCE[f"{name}/modality_projection"], rtol=1e-5, atol=1e-5)
+
+
+def test_joint_checkpoint_unchanged():
+    from deepchem_acml import JointACMLModel
+
+    model = JointACMLModel.from_pretrained()
+    dataset, _ = model.featurize_graphs(SMILES)
+    np.testing.assert_allclose(model.predict_embedding(dataset), REFERENCE["joint/embedding"],
+                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(model.predict(dataset), REFERENCE["joint/projection"],
+                               rtol=1e-5, atol=1e-5)
+    for name, modality in model.modalities.items():
+        embeddings = fixed_modality_embeddings(modality.embedding_dim)
+        np.testing.assert_allclose(model.project_modality(name, embeddings),
+                                   REFERENCE[f"joint/{name}/modality_projection"],
+                                   rtol=1e-5, atol=1e-5)
+
+
+def test_the_reference_tells_the_models_apart():
+    """The check can fail: two shipped models compute different embeddings."""
+    assert not np.allclose(REFERENCE["nmr_13c/embedding"], REFERENCE["smiles/embedding"],
+                           atol=1e-3)
+
+
+def test_one_model_class_reads_single_and_joint_checkpoints():
+    from deepchem_acml import ACMLModel, JointACMLModel
+    from deepchem_acml.shipped import pretrained_path
+
+    joint = ACMLModel.from_pretrained("joint")
+    assert list(joint.modalities) == ["nmr_13c", "nmr_1h", "smiles"] and joint.modality is None
+    assert isinstance(JointACMLModel.from_pretrained(), ACMLModel)
+    dataset, _ = joint.featurize_graphs(SMILES)
+    np.testing.assert_allclose(joint.predict_embedding(dataset), REFERENCE["joint/embedding"],
+                               rtol=1e-5, atol=1e-5)
+    single = JointACMLModel.load(pretrained_path("smiles"))
+    assert list(single.modalities) == ["smiles"]
