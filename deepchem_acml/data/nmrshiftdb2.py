@@ -5,7 +5,6 @@ Several spectra of one nucleus per compound: the one with the lowest index
 """
 from __future__ import annotations
 
-import gzip
 import json
 import re
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Optional, Tuple, Union
 
 import pandas as pd
 
+from deepchem_acml.files import open_text
 from deepchem_acml.data.sources import EMBEDDED_NMR_1H, EMBEDDED_NMR_13C, shared_data_dir
 
 COLUMNS = ["inchikey", "smiles", "nmrshiftdb2_id", "spectrum"]
@@ -32,7 +32,7 @@ def read_nmrshiftdb2(path: Optional[Union[str, Path]] = None, nucleus: str = "13
     path = Path(path) if path is not None else nmrshiftdb2_path()
     key = re.compile(rf"^Spectrum {re.escape(nucleus)} (\d+)$")
     rows = []
-    with gzip.open(path, "rt", encoding="utf-8") as handle:
+    with open_text(path) as handle:
         for line in handle:
             record = json.loads(line)
             spectra = sorted((int(m.group(1)), k) for k in record

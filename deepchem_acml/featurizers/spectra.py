@@ -52,25 +52,39 @@ def parse_peak_list(spectrum: Any) -> Peaks:
     if isinstance(spectrum, float) and math.isnan(spectrum):
         raise FeaturizationError("spectrum is missing (NaN)")
     if isinstance(spectrum, dict):
-        positions = spectrum.get("positions", spectrum.get("mz"))
-        if positions is None:
-            raise FeaturizationError("dict spectrum needs a 'positions' or 'mz' key")
-        intensities = spectrum.get("intensities")
-        positions = _as_float_array(positions, "positions")
-        intensities = (np.ones_like(positions) if intensities is None
-                       else _as_float_array(intensities, "intensities"))
+        positions, intensities = _peaks_from_dict(spectrum)
     elif isinstance(spectrum, str):
         positions, intensities = _parse_peak_text(spectrum)
     else:
-        array = _as_float_array(spectrum, "spectrum")
-        if array.ndim == 1:
-            positions, intensities = array, np.ones_like(array)
-        elif array.ndim == 2 and array.shape[1] == 2:
-            positions, intensities = array[:, 0], array[:, 1]
-        else:
-            raise FeaturizationError(
-                f"spectrum array has shape {array.shape}; expected (n_peaks,) positions or "
-                "(n_peaks, 2) rows of (position, intensity)")
+        positions, intensities = _peaks_from_array(spectrum)
+    _check_peaks(positions, intensities)
+    return positions, intensities
+
+
+def _peaks_from_dict(spectrum: dict) -> Peaks:
+    positions = spectrum.get("positions", spectrum.get("mz"))
+    if positions is None:
+        raise FeaturizationError("dict spectrum needs a 'positions' or 'mz' key")
+    intensities = spectrum.get("intensities")
+    positions = _as_float_array(positions, "positions")
+    intensities = (np.ones_like(positions) if intensities is None
+                   else _as_float_array(intensities, "intensities"))
+    return positions, intensities
+
+
+def _peaks_from_array(spectrum: Any) -> Peaks:
+    array = _as_float_array(spectrum, "spectrum")
+    if array.ndim == 1:
+        return array, np.ones_like(array)
+    if array.ndim == 2 and array.shape[1] == 2:
+        return array[:, 0], array[:, 1]
+    raise FeaturizationError(
+        f"spectrum array has shape {array.shape}; expected (n_peaks,) positions or "
+        "(n_peaks, 2) rows of (position, intensity)")
+
+
+def _check_peaks(positions: np.ndarray, intensities: np.ndarray) -> None:
+    """The reason a parsed peak list is not a clean, non-empty one."""
     if positions.shape != intensities.shape:
         raise FeaturizationError(
             f"{positions.size} positions but {intensities.size} intensities")
@@ -84,7 +98,6 @@ def parse_peak_list(spectrum: Any) -> Peaks:
         raise FeaturizationError("negative peak intensity")
     if not np.any(intensities > 0):
         raise FeaturizationError("all peak intensities are zero")
-    return positions, intensities
 
 
 def _as_float_array(values: Any, what: str) -> np.ndarray:

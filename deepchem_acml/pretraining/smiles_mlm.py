@@ -87,82 +87,38 @@ def pretrain_smiles_roberta(smiles: Sequence[str], out_dir: Union[str, Path], ep
     commonest token, for scale). Trains on ``device`` (None: the GPU when there is one);
     the saved model and the one returned are on the CPU.
     """
-    from deepchem_acml.devices import resolve_device
-
-    device = resolve_device(device)
     from tqdm.auto import tqdm
     from transformers import DataCollatorForLanguageModeling, RobertaForMaskedLM
 
-    smiles = [s for s in smiles if len(smiles_tokens(s)) <= max_length - 2]
-    if len(smiles) < 100:
-        raise ValueError(f"need at least 100 SMILES of at most {max_length - 2} tokens, got "
-                         f"{len(smiles)}")
+    from deepchem_acml.devices import resolve_device
+
+    device = resolve_device(device)
+    train, valid = split_smiles(smiles, max_length, validation_fraction, seed)
     torch.manual_seed(seed)
-    order = np.random.default_rng(seed).permutation(len(smiles))
-    n_valid = max(50, int(len(smiles) * validation_fraction))
-    valid = [smiles[i] for i in order[:n_valid]]
-    train = [smiles[i] for i in order[n_valid:]]
     tokenizer = build_smiles_tokenizer(train, max_length=max_length)
     model = RobertaForMaskedLM(small_roberta_config(len(tokenizer), hidden_size, layers, heads,
                                                     max_length)).to(device)
     collator = DataCollatorForLanguageModeling(tokenizer, mlm_probability=0.15,
                                                return_tensors="pt")
-    train_ids = tokenizer(train)["input_ids"]
-    valid_ids = tokenizer(valid)["input_ids"]
+    batches = MaskedBatches(collator, batch_size, device)
+    train_ids, valid_ids = tokenizer(train)["input_ids"], tokenizer(valid)["input_ids"]
     steps = epochs * math.ceil(len(train_ids) / batch_size)
     optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.01)
-    warmup = max(1, steps // 20)
-    schedule = torch.optim.lr_scheduler.LambdaLR(  # linear warm-up, then linear decay to 0
-        optimizer, lambda step: min((step + 1) / warmup, max(0.0, (steps - step) / (steps - warmup))))
-
-    def batches(ids: List[List[int]], shuffle: bool):
-        index = torch.randperm(len(ids)).tolist() if shuffle else list(range(len(ids)))
-        for start in range(0, len(index), batch_size):
-            batch = collator([{"input_ids": ids[i]} for i in index[start:start + batch_size]])
-            yield {key: value.to(device) for key, value in batch.items()}
-
-    def evaluate() -> Dict[str, float]:
-        torch.manual_seed(seed + 1)  # the same masks every evaluation
-        model.eval()
-        loss_sum = correct = count = 0.0
-        with torch.no_grad():
-            for batch in batches(valid_ids, shuffle=False):
-                output = model(**batch)
-                masked = batch["labels"] != -100
-                n = int(masked.sum())
-                loss_sum += float(output.loss) * n
-                correct += int((output.logits.argmax(-1)[masked] == batch["labels"][masked]).sum())
-                count += n
-        model.train()
-        return {"valid_loss": loss_sum / count, "valid_accuracy": correct / count}
-
-    token_counts = Counter(i for ids in train_ids for i in ids[1:-1])
-    commonest = token_counts.most_common(1)[0][1] / sum(token_counts.values())
+    schedule = warmup_then_linear_decay(optimizer, steps)
+    commonest = commonest_token_share(train_ids)
     history = []
-    model.train()
     bar = tqdm(total=steps, desc="SMILES masked LM", unit="step", disable=not progress)
     for epoch in range(epochs):
-        started, total, n_batches = time.time(), 0.0, 0
+        started = time.time()
         torch.manual_seed(seed + 100 + epoch)
-        for batch in batches(train_ids, shuffle=True):
-            loss = model(**batch).loss
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            schedule.step()
-            total, n_batches = total + loss.item(), n_batches + 1
-            bar.update(1)
-            bar.set_postfix(loss=f"{total / n_batches:.3f}")
-        record = {"epoch": epoch + 1, "train_loss": total / n_batches, **evaluate(),
-                  "commonest_token_accuracy": commonest, "seconds": time.time() - started}
-        history.append(record)
+        train_loss = train_epoch(model, batches(train_ids, shuffle=True), optimizer, schedule,
+                                 bar)
+        history.append({"epoch": epoch + 1, "train_loss": train_loss,
+                        **evaluate_masked_lm(model, batches(valid_ids, shuffle=False), seed),
+                        "commonest_token_accuracy": commonest,
+                        "seconds": time.time() - started})
     bar.close()
     model = model.cpu().eval()
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out_dir)
-    tokenizer.save_pretrained(out_dir)
     info = {"recipe": "deepchem_acml.pretraining.smiles_mlm.pretrain_smiles_roberta",
             "n_train_smiles": len(train), "n_valid_smiles": len(valid),
             "vocabulary_size": len(tokenizer), "epochs": epochs, "batch_size": batch_size,
@@ -170,5 +126,88 @@ def pretrain_smiles_roberta(smiles: Sequence[str], out_dir: Union[str, Path], ep
             "heads": heads, "max_length": max_length, "seed": seed,
             "parameters": sum(p.numel() for p in model.parameters()),
             **(provenance or {}), "history": history}
-    (out_dir / "provenance.json").write_text(json.dumps(info, indent=2))
+    save_roberta(model, tokenizer, info, Path(out_dir))
     return model, history
+
+
+def split_smiles(smiles: Sequence[str], max_length: int, validation_fraction: float,
+                 seed: int) -> Tuple[List[str], List[str]]:
+    """(train, validation) SMILES of at most ``max_length - 2`` tokens, split at random."""
+    smiles = [s for s in smiles if len(smiles_tokens(s)) <= max_length - 2]
+    if len(smiles) < 100:
+        raise ValueError(f"need at least 100 SMILES of at most {max_length - 2} tokens, got "
+                         f"{len(smiles)}")
+    order = np.random.default_rng(seed).permutation(len(smiles))
+    n_valid = max(50, int(len(smiles) * validation_fraction))
+    return [smiles[i] for i in order[n_valid:]], [smiles[i] for i in order[:n_valid]]
+
+
+def warmup_then_linear_decay(optimizer: torch.optim.Optimizer, steps: int):
+    """Linear warm-up over the first 5 % of ``steps``, then linear decay to 0."""
+    warmup = max(1, steps // 20)
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min((step + 1) / warmup,
+                                    max(0.0, (steps - step) / max(steps - warmup, 1))))
+
+
+def commonest_token_share(token_ids: List[List[int]]) -> float:
+    """How often the commonest token occurs (the accuracy of always guessing it, for scale)."""
+    counts = Counter(i for ids in token_ids for i in ids[1:-1])
+    return counts.most_common(1)[0][1] / sum(counts.values())
+
+
+class MaskedBatches:
+    """Batches of token ids, masked by the collator, on ``device``."""
+
+    def __init__(self, collator: Any, batch_size: int, device: Any):
+        self.collator, self.batch_size, self.device = collator, batch_size, device
+
+    def __call__(self, ids: List[List[int]], shuffle: bool):
+        index = torch.randperm(len(ids)).tolist() if shuffle else list(range(len(ids)))
+        for start in range(0, len(index), self.batch_size):
+            rows = index[start:start + self.batch_size]
+            batch = self.collator([{"input_ids": ids[i]} for i in rows])
+            yield {key: value.to(self.device) for key, value in batch.items()}
+
+
+def train_epoch(model: Any, batches, optimizer: torch.optim.Optimizer, schedule: Any,
+                bar: Any) -> float:
+    """One pass of masked-LM training (gradients clipped at 1); the mean batch loss."""
+    model.train()
+    total, n_batches = 0.0, 0
+    for batch in batches:
+        loss = model(**batch).loss
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        total, n_batches = total + loss.item(), n_batches + 1
+        bar.update(1)
+        bar.set_postfix(loss=f"{total / n_batches:.3f}")
+    return total / max(n_batches, 1)
+
+
+@torch.no_grad()
+def evaluate_masked_lm(model: Any, batches, seed: int) -> Dict[str, float]:
+    """Masked-token cross-entropy and accuracy (the same masks at every call: seeded)."""
+    torch.manual_seed(seed + 1)
+    model.eval()
+    loss_sum = correct = count = 0.0
+    for batch in batches:
+        output = model(**batch)
+        masked = batch["labels"] != -100
+        n = int(masked.sum())
+        loss_sum += float(output.loss) * n
+        correct += int((output.logits.argmax(-1)[masked] == batch["labels"][masked]).sum())
+        count += n
+    model.train()
+    return {"valid_loss": loss_sum / count, "valid_accuracy": correct / count}
+
+
+def save_roberta(model: Any, tokenizer: Any, info: Dict[str, Any], out_dir: Path) -> None:
+    """The model, its tokenizer and ``provenance.json`` in ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    (out_dir / "provenance.json").write_text(json.dumps(info, indent=2))

@@ -46,3 +46,31 @@ def test_the_check_sees_an_upward_import():
     assert layer_of("deepchem_acml.models.acml") > layer_of("deepchem_acml.nn.gin")
     assert layer_of("deepchem_acml.featurizers.embedding") > layer_of("deepchem_acml.embedding")
     assert layer_of("deepchem_acml.featurizers.graph") < layer_of("deepchem_acml.embedding")
+
+
+def code_lines(function: ast.AST) -> int:
+    """Lines of a function without its docstring."""
+    body = function.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None),
+                                                               ast.Constant):
+        docstring = body[0].end_lineno - body[0].lineno + 1
+    else:
+        docstring = 0
+    return function.end_lineno - function.lineno + 1 - docstring
+
+
+def long_functions(limit: int = 60):
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and \
+                    code_lines(node) > limit:
+                yield f"{path.relative_to(PACKAGE)}:{node.lineno} {node.name} ({code_lines(node)})"
+
+
+def test_no_function_is_longer_than_sixty_lines_of_code():
+    assert not list(long_functions()), "\n".join(long_functions())
+
+
+def test_the_length_check_sees_a_long_function():
+    source = "def f():\n    '''doc\n    more'''\n" + "    x = 1\n" * 61
+    assert code_lines(ast.parse(source).body[0]) == 62
