@@ -93,7 +93,20 @@ def pair_molecules(graph_featurizer: Any, modalities: Mapping[str, Modality],
         ``X``: GraphData; ``y``: the frozen embeddings side by side; ``w``: presence, one
         column per modality; ``ids``: the rows kept.
     failures : list of FeaturizationFailure
-        One entry (index, input, reason) per row left out.
+        One entry (index, input, reason) per row left out or masked.
+
+    Examples
+    --------
+    >>> from deepchem_acml.featurizers.graph import ACMLGraphFeaturizer
+    >>> from deepchem_acml.modalities import get_modality
+    >>> dataset, failures = pair_molecules(ACMLGraphFeaturizer(),
+    ...                                    {"smiles": get_modality("smiles")},
+    ...                                    ["CCO", "C1CC", "c1ccccc1"],
+    ...                                    {"smiles": ["CCO", "C1CC", None]})
+    >>> dataset.y.shape, dataset.w.ravel().tolist()
+    ((1, 512), [1.0])
+    >>> [(f.index, f.reason.split(":")[0]) for f in failures]
+    [(1, 'graph'), (2, 'smiles')]
     """
     smiles = list(smiles)
     unknown = set(modality_inputs) - set(modalities)
