@@ -13,18 +13,21 @@ $(STAMP): setup.cfg pyproject.toml requirements/constraints.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	# The CPU wheel of torch first, so nothing later can pull a CUDA build.
 	$(PIP) torch==2.13.0
-	$(PIP) -e '.[test,smiles,image,parquet,docs]' tox
+	$(PIP) -e '.[test,smiles,image,parquet,docs,spectra]' tox
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/acml demo --out acml-demo-output
 
 # The default suite, then the DGL environment (its own torch 2.2.1 + dgl 2.1.0, built once in
-# .tox/dgl: DGL cannot be installed beside the default torch).
+# .tox/dgl: DGL cannot be installed beside the default torch) and the matchms one (matchms
+# needs scipy and networkx older than the default pins; the spectrum readers are checked
+# against it there).
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest
 	$(MAKE) docs
 	$(VENV)/bin/tox -e dgl
+	$(VENV)/bin/tox -e matchms
 
 # The documentation site, warnings as errors (docstrings, links, the table of contents), into
 # docs/_build/html (not committed).

@@ -31,9 +31,11 @@ def read_pairs(modality: str, path: Optional[Union[str, Path]] = None,
                max_molecules: Optional[int] = None) -> Tuple[pd.DataFrame, str]:
     """(frame with ``smiles``, the input column and usually ``inchikey``; a description of the
     source). Files: nmrshiftdb2 or MassBank ``.jsonl.gz``, ``.mgf``/``.msp`` spectra, or a CSV
-    with ``smiles`` and the input column."""
+    with ``smiles`` and the input column; ``.jdx``/``.dx`` (JCAMP-DX) and, through matchms,
+    ``.json``/``.mzML``/``.mzXML`` spectra too."""
     from deepchem_acml.data.nmrshiftdb2 import read_nmrshiftdb2
-    from deepchem_acml.data.spectrum_files import read_massbank, read_spectrum_file, records_frame
+    from deepchem_acml.data.spectrum_files import (READERS, read_massbank, read_spectrum_file,
+                                                   records_frame)
 
     if modality not in MODALITY_INPUT_COLUMN:
         raise ValueError(f"no paired data reader for modality {modality!r}; choose from "
@@ -46,7 +48,7 @@ def read_pairs(modality: str, path: Optional[Union[str, Path]] = None,
         frame = read_nmrshiftdb2(path, nucleus=NUCLEUS_OF[modality])
     elif name.endswith(".jsonl") and modality in MASSBANK_KIND_OF:
         frame = read_massbank(path, kind=MASSBANK_KIND_OF[modality])
-    elif name.endswith((".mgf", ".msp")):
+    elif name.endswith(tuple(READERS)):
         frame = records_frame(read_spectrum_file(path))
     else:
         frame = pd.read_csv(path, nrows=max_molecules)

@@ -1,18 +1,24 @@
-"""Readers for the mass-spectrum exchange formats users have: MGF, MSP (NIST/MoNA/MassBank
-exports) and the MassBank JSON-Lines export in the shared data folder.
+"""Readers for the spectrum exchange formats users have: MGF, MSP (NIST/MoNA/MassBank
+exports), JCAMP-DX (MS and NMR, with the ``jcamp`` package), JSON/mzML/mzXML (through
+matchms, where installed) and the MassBank JSON-Lines export in the shared data folder.
 
 Every reader returns one record per spectrum, in file order, as a dict with ``peaks`` (an
 ``(n, 2)`` float array of m/z and intensity; a value that does not parse becomes NaN, so the
 featurizer reports that spectrum instead of the reader dropping it), ``smiles``, ``inchikey``
-(None when the file has none) and ``metadata`` (the other fields, keys lower-cased).
-JCAMP-DX is not read: its MS variant is rare in public libraries and has no SMILES field.
+(None when the file has none), ``metadata`` (the other fields, keys lower-cased) and
+``problem`` (None, or why the record could not be read whole: it is then reported for its row,
+never returned half-read).
+
+MGF and MSP are read here rather than with matchms: matchms keeps one pair of a peak line
+holding several and stops at an MGF record without ``END IONS``; on well-formed files the two
+agree (``tests/unit/test_spectrum_files.py``, run in ``tox -e matchms``).
 """
 from __future__ import annotations
 
 import json
 import re
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Union
+from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 import pandas as pd
@@ -34,17 +40,47 @@ def _number(text: str) -> float:
         return float("nan")
 
 
-def _peak_row(line: str) -> List[float]:
-    fields = re.split(r"[\s,;:]+", line.strip())
-    return [_number(fields[0]), _number(fields[1]) if len(fields) > 1 else float("nan")]
+_CHARGE = re.compile(r"^\d+[+-]$")  # MGF's optional third peak column ("1+")
 
 
-def _record(metadata: Dict[str, str], peaks: List[List[float]]) -> Dict[str, Any]:
+def peak_pairs(line: str) -> Tuple[List[List[float]], Optional[str]]:
+    """The (m/z, intensity) pairs of one peak line, and the reason when the line cannot be
+    read whole.
+
+    Accepts several pairs per line and any of the separators spectrum files use: spaces,
+    tabs, ``,``, ``;`` and ``:`` (MoNA's ``41:100 43:50``), scientific notation, a quoted
+    annotation after a pair (MSP) and MGF's charge column (``41.0 100.0 1+``). A value that
+    does not parse becomes NaN (the featurizer then reports the spectrum); an odd number of
+    values is a reason.
+
+    Examples
+    --------
+    >>> peak_pairs("41.0 100.0 43.0 50.0 57.0 20.0")
+    ([[41.0, 100.0], [43.0, 50.0], [57.0, 20.0]], None)
+    >>> peak_pairs("41:100 43:5E+01")
+    ([[41.0, 100.0], [43.0, 50.0]], None)
+    >>> peak_pairs('41.0\t100 "C3H5+"')
+    ([[41.0, 100.0]], None)
+    >>> peak_pairs("41 100 43")[1]
+    "odd number of values on peak line '41 100 43'"
+    """
+    fields = [f for f in re.split(r"[\s,;:]+", re.sub(r'"[^"]*"', " ", line).strip()) if f]
+    if len(fields) == 3 and _CHARGE.match(fields[2]):
+        fields = fields[:2]
+    if len(fields) % 2:
+        return [], f"odd number of values on peak line {line.strip()[:60]!r}"
+    values = [_number(f) for f in fields]
+    return [values[i:i + 2] for i in range(0, len(values), 2)], None
+
+
+def _record(metadata: Dict[str, str], peaks: List[List[float]],
+            problems: Optional[List[str]] = None) -> Dict[str, Any]:
     comments = metadata.get("comments", "")
     smiles = metadata.get("smiles") or _from_comments(comments, "SMILES")
     inchikey = metadata.get("inchikey") or _from_comments(comments, "InChIKey")
     return {"peaks": np.asarray(peaks, dtype=np.float64).reshape(-1, 2),
-            "smiles": smiles or None, "inchikey": inchikey or None, "metadata": metadata}
+            "smiles": smiles or None, "inchikey": inchikey or None, "metadata": metadata,
+            "problem": "; ".join(problems) if problems else None}
 
 
 def _from_comments(comments: str, key: str) -> Optional[str]:
@@ -53,8 +89,34 @@ def _from_comments(comments: str, key: str) -> Optional[str]:
     return match.group(1) if match else None
 
 
+class _RecordBuilder:
+    """One record being read: its fields, peaks and the problems met."""
+
+    def __init__(self):
+        self.metadata: Dict[str, str] = {}
+        self.peaks: List[List[float]] = []
+        self.problems: List[str] = []
+
+    @property
+    def started(self) -> bool:
+        return bool(self.metadata or self.peaks or self.problems)
+
+    def add_peaks(self, line: str) -> None:
+        pairs, problem = peak_pairs(line)
+        self.peaks += pairs
+        if problem:
+            self.problems.append(problem)
+
+    def record(self) -> Dict[str, Any]:
+        return _record(self.metadata, self.peaks, self.problems)
+
+
 def read_mgf(path: PathLike) -> List[Dict[str, Any]]:
     """Spectra of a Mascot Generic Format file (``BEGIN IONS`` ... ``END IONS``).
+
+    A record whose ``END IONS`` is missing ends at the next ``BEGIN IONS`` or at the end of
+    the file (kept whole); every peak line may hold several pairs (see :func:`peak_pairs`).
+    A record that cannot be read whole has its reason in ``problem``.
 
     Examples
     --------
@@ -63,63 +125,168 @@ def read_mgf(path: PathLike) -> List[Dict[str, Any]]:
     >>> len(records), records[0]["peaks"].shape[1], records[0]["smiles"]
     (76, 2, 'C1=CC=C2C(=C1)NC(=N2)C3=CC=CO3')
     """
-    records, metadata, peaks, inside = [], {}, [], False
+    records: List[Dict[str, Any]] = []
+    current: Optional[_RecordBuilder] = None
     with _open_text(path) as handle:
         for line in handle:
             line = line.strip()
             if line == "BEGIN IONS":
-                metadata, peaks, inside = {}, [], True
+                if current is not None:  # no END IONS: the record ends here, kept
+                    records.append(current.record())
+                current = _RecordBuilder()
             elif line == "END IONS":
-                records.append(_record(metadata, peaks))
-                inside = False
-            elif inside and line and "=" in line and not line[0].isdigit():
+                if current is not None:
+                    records.append(current.record())
+                current = None
+            elif current is not None and line and "=" in line and not line[0].isdigit():
                 key, value = line.split("=", 1)
-                metadata[key.strip().lower()] = value.strip()
-            elif inside and line:
-                peaks.append(_peak_row(line))
+                current.metadata[key.strip().lower()] = value.strip()
+            elif current is not None and line:
+                current.add_peaks(line)
+    if current is not None and current.started:  # the file ended inside a record
+        records.append(current.record())
     return records
 
 
 def read_msp(path: PathLike) -> List[Dict[str, Any]]:
-    """Spectra of an MSP file (``Name:`` ... ``Num Peaks: n`` then n peak lines; records
-    separated by blank lines)."""
+    """Spectra of an MSP file (``Name:`` ... ``Num Peaks: n`` then the peaks).
+
+    Records end at a blank line or at the next ``Name:`` (records written without a blank
+    line between them are not merged); peak lines may hold several pairs, separated as
+    :func:`peak_pairs` reads them. A record whose peak count differs from its ``Num Peaks``
+    has the reason in ``problem``.
+    """
     records: List[Dict[str, Any]] = []
-    metadata: Dict[str, str] = {}
-    peaks: List[List[float]] = []
+    current = _RecordBuilder()
     with _open_text(path) as handle:
         for line in handle:
             stripped = line.strip()
-            if not stripped:
-                if metadata or peaks:
-                    records.append(_record(metadata, peaks))
-                metadata, peaks = {}, []
-            elif ":" in stripped and not stripped[0].isdigit():
+            is_field = ":" in stripped and not stripped[0].isdigit() if stripped else False
+            starts_record = is_field and stripped.lower().startswith("name:")
+            if (not stripped or starts_record) and current.started:
+                records.append(_checked_msp(current))
+                current = _RecordBuilder()
+            if is_field:
                 key, value = stripped.split(":", 1)
-                metadata[key.strip().lower().replace(" ", "_")] = value.strip()
-            else:
-                # several "mz intensity" pairs may share a line (separated by ';')
-                for pair in filter(None, (p.strip() for p in stripped.split(";"))):
-                    peaks.append(_peak_row(pair))
-    if metadata or peaks:
-        records.append(_record(metadata, peaks))
+                current.metadata[key.strip().lower().replace(" ", "_")] = value.strip()
+            elif stripped:
+                current.add_peaks(stripped)
+    if current.started:
+        records.append(_checked_msp(current))
     return records
 
 
-def read_spectrum_file(path: PathLike) -> List[Dict[str, Any]]:
-    """MGF or MSP, by file name (``.mgf``, ``.msp``, optionally ``.gz``)."""
+def _checked_msp(builder: _RecordBuilder) -> Dict[str, Any]:
+    """The record, with a problem when its peaks disagree with its ``Num Peaks``."""
+    stated = builder.metadata.get("num_peaks")
+    if stated is not None and stated.strip().isdigit() and int(stated) != len(builder.peaks):
+        builder.problems.append(f"Num Peaks says {int(stated)}, {len(builder.peaks)} read")
+    return builder.record()
+
+
+def read_jcamp(path: PathLike) -> List[Dict[str, Any]]:
+    r"""The spectrum of a JCAMP-DX file (``.jdx``, ``.dx``; MS or NMR, peak table or XY data),
+    read with the ``jcamp`` package (extra ``spectra``), as one record.
+
+    NMR abscissae in Hz are converted to ppm with ``##.OBSERVE FREQUENCY`` (MHz); a
+    structure is taken from ``##$SMILES`` or ``##$INCHIKEY`` where the file has them (JCAMP
+    has no standard structure field).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> text = ("##TITLE=ethanol\n##JCAMP-DX=5.01\n##DATA TYPE=MASS SPECTRUM\n"
+    ...         "##$SMILES=CCO\n##PEAK TABLE=(XY..XY)\n31,100 45,55\n46,20\n##END=\n")
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "ethanol.jdx"
+    >>> _ = path.write_text(text)
+    >>> record = read_jcamp(path)[0]
+    >>> record["smiles"], record["peaks"].tolist()
+    ('CCO', [[31.0, 100.0], [45.0, 55.0], [46.0, 20.0]])
+    """
+    try:
+        import jcamp
+    except ImportError:
+        raise ImportError("reading JCAMP-DX needs the jcamp package: pip install "
+                          "'deepchem-acml[spectra]'") from None
+    try:
+        data = jcamp.readfile(str(path))
+    except Exception as err:  # jcamp raises whatever its parser meets
+        raise ValueError(f"{path}: not a readable JCAMP-DX file ({type(err).__name__}: {err})") \
+            from None
+    x, y = np.asarray(data.get("x", []), float), np.asarray(data.get("y", []), float)
+    if str(data.get("xunits", "")).upper() == "HZ" and data.get(".observe frequency"):
+        x = x / float(data[".observe frequency"])  # Hz -> ppm
+    metadata = {k: v for k, v in data.items() if k not in ("x", "y")}
+    fields = {"smiles": metadata.get("$smiles", ""), "inchikey": metadata.get("$inchikey", ""),
+              **{k: str(v) for k, v in metadata.items()}}
+    if len(x) != len(y):
+        return [_record(fields, [], [f"{len(x)} x values but {len(y)} y values"])]
+    return [_record(fields, np.column_stack([x, y]).tolist())]
+
+
+def read_with_matchms(path: PathLike) -> List[Dict[str, Any]]:
+    """Spectra of the formats read through matchms (``.json``, ``.mzml``, ``.mzxml``), as
+    this module's records; matchms must be installed (``tox -e matchms`` has it: its pins
+    clash with the default environment's). A file matchms stops reading part-way is refused
+    with the number of records read, not returned half."""
+    try:
+        from matchms import importing
+    except ImportError:
+        raise ImportError(f"{Path(path).name}: reading this format needs matchms "
+                          "(pip install matchms==0.33.1, in an environment of its own: "
+                          "`tox -e matchms`); MGF, MSP, JCAMP-DX and MassBank JSON-Lines "
+                          "need nothing more") from None
     name = Path(path).name.lower().removesuffix(".gz")
-    if name.endswith(".mgf"):
-        return read_mgf(path)
-    if name.endswith(".msp"):
-        return read_msp(path)
-    raise ValueError(f"{path}: unknown spectrum file type; expected .mgf or .msp (optionally .gz)")
+    loader = {".json": importing.load_from_json, ".mzml": importing.load_from_mzml,
+              ".mzxml": importing.load_from_mzxml}[Path(name).suffix]
+    records: List[Dict[str, Any]] = []
+    try:
+        for spectrum in loader(str(path), metadata_harmonization=False):
+            metadata = {str(k).lower(): v for k, v in spectrum.metadata.items()}
+            peaks = np.column_stack([spectrum.peaks.mz, spectrum.peaks.intensities])
+            records.append(_record({**metadata, "smiles": metadata.get("smiles") or "",
+                                    "inchikey": metadata.get("inchikey") or ""},
+                                   peaks.tolist()))
+    except Exception as err:  # matchms/pyteomics raise what their parsers meet
+        raise ValueError(f"{path}: matchms stopped after {len(records)} record(s) "
+                         f"({type(err).__name__}: {err})") from None
+    return records
+
+
+READERS = {".mgf": read_mgf, ".msp": read_msp, ".jdx": read_jcamp, ".dx": read_jcamp,
+           ".jcamp": read_jcamp, ".json": read_with_matchms, ".mzml": read_with_matchms,
+           ".mzxml": read_with_matchms}
+
+
+def read_spectrum_file(path: PathLike) -> List[Dict[str, Any]]:
+    """Spectra of a file, by its name: MGF, MSP, JCAMP-DX (``.jdx``, ``.dx``), or through
+    matchms JSON, mzML and mzXML (optionally ``.gz``)."""
+    suffix = Path(Path(path).name.lower().removesuffix(".gz")).suffix
+    if suffix not in READERS:
+        raise ValueError(f"{path}: unknown spectrum file type; expected one of "
+                         f"{', '.join(sorted(READERS))} (optionally .gz)")
+    return READERS[suffix](path)
 
 
 def records_frame(records: List[Dict[str, Any]]) -> pd.DataFrame:
     """Spectrum records as a frame with :data:`SPECTRUM_COLUMNS` (``accession``: the record's
-    position in the file), ready for ``ACMLModel.build_dataset(frame.smiles, frame.spectrum)``."""
-    return pd.DataFrame([(r["inchikey"], r["smiles"], i, r["peaks"]) for i, r in enumerate(records)],
-                        columns=SPECTRUM_COLUMNS)
+    position in the file), ready for ``ACMLModel.build_dataset(frame.smiles, frame.spectrum)``.
+    A record that could not be read whole has, as its spectrum, an
+    :class:`~deepchem_acml.featurizers.spectra.UnreadableSpectrum` with the reason, which the
+    featurizer reports for that row; ``precursor_mz`` from ``PEPMASS`` / ``PrecursorMZ``."""
+    from deepchem_acml.featurizers.spectra import UnreadableSpectrum
+
+    rows = [(r["inchikey"], r["smiles"], i,
+             r["peaks"] if not r.get("problem") else UnreadableSpectrum(r["problem"]),
+             _file_precursor(r["metadata"])) for i, r in enumerate(records)]
+    return pd.DataFrame(rows, columns=SPECTRUM_COLUMNS + ["precursor_mz"])
+
+
+def _file_precursor(metadata: Dict[str, str]) -> float:
+    """The precursor m/z of an MGF (``PEPMASS``, first value) or MSP (``PrecursorMZ``) record."""
+    text = (metadata.get("pepmass") or metadata.get("precursormz")
+            or metadata.get("precursor_mz") or "nan")
+    return _number(text.split()[0]) if text.split() else float("nan")
 
 
 def iter_massbank(path: PathLike) -> Iterator[Dict[str, Any]]:

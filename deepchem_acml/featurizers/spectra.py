@@ -13,6 +13,20 @@ from deepchem_acml.featurizers.base import FeaturizationError, ReportingFeaturiz
 Peaks = Tuple[np.ndarray, np.ndarray]  # positions, intensities
 
 
+class UnreadableSpectrum(str):
+    """A spectrum a file reader could not read whole; the text is the reason. Featurizers
+    report it as that row's failure, so the row is neither dropped nor half-read.
+
+    Examples
+    --------
+    >>> from deepchem_acml.featurizers.spectra import MassSpectrumFeaturizer
+    >>> result = MassSpectrumFeaturizer().featurize_with_report(
+    ...     [UnreadableSpectrum("Num Peaks says 3, 2 read")])
+    >>> result.failures[0].reason
+    'Num Peaks says 3, 2 read'
+    """
+
+
 def parse_peak_list(spectrum: Any) -> Peaks:
     """Read a peak list in any of the forms users have into (positions, intensities).
 
@@ -49,6 +63,8 @@ def parse_peak_list(spectrum: Any) -> Peaks:
     """
     if spectrum is None:
         raise FeaturizationError("spectrum is None")
+    if isinstance(spectrum, UnreadableSpectrum):
+        raise FeaturizationError(str(spectrum))
     if isinstance(spectrum, float) and math.isnan(spectrum):
         raise FeaturizationError("spectrum is missing (NaN)")
     if isinstance(spectrum, dict):
