@@ -98,12 +98,19 @@ class Cell:
 
 
 def current_records(records: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    """For every (task, method), only the records of its newest recipe (the latest written):
-    results of superseded settings stay in the file but are not aggregated."""
+    """For every (task, method), only the records of its newest recipe (the latest written),
+    one per seed (the first written, should two runs have recorded the same unit): results of
+    superseded settings stay in the file but are not aggregated."""
     newest: Dict[Tuple[str, str], str] = {}
     for record in records:
         newest[record["task"], record["method"]] = record["recipe_id"]
-    return [r for r in records if newest[r["task"], r["method"]] == r["recipe_id"]]
+    seen, current = set(), []
+    for record in records:
+        if newest[record["task"], record["method"]] == record["recipe_id"] \
+                and record_key(record) not in seen:
+            seen.add(record_key(record))
+            current.append(record)
+    return current
 
 
 def cells(records: Sequence[Dict[str, Any]]) -> Dict[str, Dict[str, Cell]]:

@@ -1,11 +1,15 @@
 """GIN graph encoder with edge embeddings (Hu et al. 2020 style), in plain PyTorch.
 
-Message passing uses ``index_add_`` so it needs no compiled graph library and runs wherever
-torch runs (CPU, CUDA, MPS).
+Message passing needs no compiled graph library: per batch, the neighbour sum is one sparse
+matrix product (the batch's adjacency, built once and shared by every layer) and the bond
+embeddings a node receives are its counts of incoming (bond type, direction) pairs times a
+table of their embeddings. Gathering every edge's source state and scattering it back
+(``index_add``) computes the same sums about four times slower on a CPU; it remains the path
+on MPS, whose sparse support is partial.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Sequence, Union
+from typing import Any, Dict, NamedTuple, Optional, Sequence, Union
 
 import torch
 from torch import nn
@@ -36,14 +40,25 @@ class GINEConv(nn.Module):
         nn.init.xavier_uniform_(self.bond_type_embedding.weight)
         nn.init.xavier_uniform_(self.bond_direction_embedding.weight)
 
-    def forward(self, h: torch.Tensor, batch: Union[GraphBatch, Any]) -> torch.Tensor:
-        """One layer over a :class:`GraphBatch` (plain PyTorch) or a ``DGLGraph`` (DGL)."""
+    def forward(self, h: torch.Tensor, batch: Union[GraphBatch, Any],
+                operators: Optional["MessageOperators"] = None) -> torch.Tensor:
+        """One layer over a :class:`GraphBatch` (plain PyTorch) or a ``DGLGraph`` (DGL);
+        ``operators``: the batch's :class:`MessageOperators` (built here when not given)."""
         self_loop = (self.bond_type_embedding.weight[SELF_LOOP_BOND_TYPE]
                      + self.bond_direction_embedding.weight[0])
-        if isinstance(batch, GraphBatch):
+        if isinstance(batch, GraphBatch) and h.device.type == "mps":
             source, target = batch.edge_index
             messages = h[source] + self._edge_embedding(batch.edge_features)
             aggregated = (h + self_loop).index_add(0, target, messages)
+        elif isinstance(batch, GraphBatch):
+            operators = operators or MessageOperators.of(batch)
+            bond_table = (self.bond_type_embedding.weight[:, None, :]
+                          + self.bond_direction_embedding.weight[None, :, :]).flatten(0, 1)
+            # in float32, outside autocast: its bfloat16 casts break the sparse product's backward
+            with torch.autocast(h.device.type, enabled=False):
+                aggregated = (h.float() + self_loop.float()
+                              + torch.sparse.mm(operators.adjacency, h.float())
+                              + operators.bond_counts @ bond_table.float())
         else:
             edge_embedding = self._edge_embedding(dgl_backend.edge_codes(batch))
             aggregated = (h + self_loop) + dgl_backend.sum_neighbour_messages(batch, h,
@@ -53,6 +68,28 @@ class GINEConv(nn.Module):
     def _edge_embedding(self, edge_features: torch.Tensor) -> torch.Tensor:
         return (self.bond_type_embedding(edge_features[:, 0])
                 + self.bond_direction_embedding(edge_features[:, 1]))
+
+
+class MessageOperators(NamedTuple):
+    """What a GIN layer needs of a batch's edges, built once per batch: ``adjacency`` (sparse
+    ``(N, N)``, entry (v, u) = edges u → v) and ``bond_counts`` (``(N, types × directions)``,
+    the incoming edges of each node by bond type and direction)."""
+
+    adjacency: torch.Tensor
+    bond_counts: torch.Tensor
+
+    @classmethod
+    def of(cls, batch: GraphBatch) -> "MessageOperators":
+        source, target = batch.edge_index
+        n = batch.node_features.shape[0]
+        ones = torch.ones(source.shape[0], dtype=torch.float32, device=source.device)
+        adjacency = torch.sparse_coo_tensor(torch.stack([target, source]), ones, (n, n),
+                                            check_invariants=False).coalesce()
+        codes = batch.edge_features[:, 0] * NUM_BOND_DIRECTIONS + batch.edge_features[:, 1]
+        bond_counts = torch.zeros((n, NUM_BOND_TYPES * NUM_BOND_DIRECTIONS),
+                                  dtype=torch.float32, device=source.device)
+        bond_counts.index_put_((target, codes), ones, accumulate=True)
+        return cls(adjacency, bond_counts)
 
 
 class GINEncoder(nn.Module):
@@ -164,8 +201,10 @@ class GINEncoder(nn.Module):
         codes = (batch.node_features if isinstance(batch, GraphBatch)
                  else dgl_backend.node_codes(batch))
         h = self.atom_type_embedding(codes[:, 0]) + self.chirality_embedding(codes[:, 1])
+        operators = (MessageOperators.of(batch)
+                     if isinstance(batch, GraphBatch) and h.device.type != "mps" else None)
         for layer, (conv, norm) in enumerate(zip(self.convs, self.norms)):
-            h = self._normalize(norm, conv(h, batch))
+            h = self._normalize(norm, conv(h, batch, operators))
             if layer < self.num_layers - 1:
                 h = torch.relu(h)
             h = nn.functional.dropout(h, self.dropout, training=self.training)

@@ -68,6 +68,12 @@ def test_only_the_newest_recipe_of_a_method_is_aggregated():
     assert recipe_id({"lr": 1e-3}) != recipe_id({"lr": 1e-4})
 
 
+def test_a_unit_recorded_twice_counts_once():
+    records = [record("bbbp", "A", 0, 0.5), record("bbbp", "A", 1, 0.7),
+               record("bbbp", "A", 0, 0.9)]
+    assert cells(records)["bbbp"]["A"].scores == [0.5, 0.7]
+
+
 def _append_many(path, start):
     for i in range(start, start + 20):
         append_record(path, record("bbbp", "A", i, 0.5))
