@@ -7,6 +7,9 @@ Reads the MOSES SMILES from the shared data folder ($ACML_DATA_DIR or ../shared/
     python benchmarks/performance.py end-to-end  # SMILES -> embedding vs bare RDKit; 10k/100k
     python benchmarks/performance.py stream      # `acml embed` over all MOSES SMILES: peak RSS,
                                                  # cost after 10k/100k/1M/1.58M rows
+    python benchmarks/performance.py scaling     # `acml embed` of 20k SMILES with 1 and 2 processes;
+                                                 # one SMILES, the whole command
+    python benchmarks/performance.py aggregation # GIN forward: sparse aggregation vs gather/scatter
 
 Run on an idle machine: the figures are wall-clock.
 """
@@ -190,14 +193,96 @@ def stream(chunk_size: int = 10_000) -> Dict[str, Any]:
             "command": " ".join(command[2:])}
 
 
+def scaling(n: int = 20_000) -> Dict[str, Any]:
+    """``acml embed`` of the same ``n`` MOSES SMILES with ``--jobs 1`` and ``--jobs 2`` (whole
+    commands, best of two), beside bare RDKit parsing in one process; and the whole command
+    for one SMILES (start-up)."""
+    import tempfile
+
+    from rdkit import Chem, RDLogger
+
+    RDLogger.DisableLog("rdApp.*")
+    scratch = Path(tempfile.mkdtemp(prefix="acml-scaling-"))
+    smiles = moses_smiles(n)
+    (scratch / "in.smi").write_text("\n".join(smiles) + "\n")
+    (scratch / "one.smi").write_text("CCO\n")
+    acml = [sys.executable, "-m", "deepchem_acml.cli.main", "embed"]
+
+    def command(source: str, jobs: int) -> Callable[[], Any]:
+        def run():
+            out = scratch / f"{source}.{jobs}.npy"
+            subprocess.run(acml + [str(scratch / source), "--out", str(out), "--jobs", str(jobs),
+                                   "--chunk-size", str(n), "--restart"],
+                           check=True, capture_output=True)
+        return run
+
+    seconds = {jobs: best_of(command("in.smi", jobs), repeats=2) for jobs in (1, 2)}
+    startup = best_of(command("one.smi", 1), repeats=2)
+    parse = best_of(lambda: [Chem.MolFromSmiles(s) for s in smiles], repeats=2)
+    same = np.allclose(np.load(scratch / "in.smi.1.npy"), np.load(scratch / "in.smi.2.npy"),
+                       rtol=1e-5, atol=1e-5, equal_nan=True)
+    result = {"n": n, "seconds": seconds, "speedup_1_to_2": seconds[1] / seconds[2],
+              "one_smiles_seconds": startup, "rdkit_parse_seconds": parse,
+              "ratio_vs_rdkit_parse": {jobs: parse / s for jobs, s in seconds.items()},
+              "outputs_equal": bool(same)}
+    print(f"acml embed of {n} SMILES: --jobs 1 {seconds[1]:.1f} s, --jobs 2 {seconds[2]:.1f} s "
+          f"({result['speedup_1_to_2']:.2f}x); bare RDKit parsing {parse:.1f} s; one SMILES "
+          f"{startup:.1f} s; outputs equal: {same}")
+    return result
+
+
+def aggregation(n: int = 5_000) -> Dict[str, Any]:
+    """The shipped GIN's forward pass over ``n`` MOSES molecules (batches of 256, one thread):
+    the sparse aggregation the encoder uses against gathering and scattering every edge."""
+    import torch
+
+    from deepchem_acml.embedding import load_graph_encoder
+    from deepchem_acml.featurizers.molecular_graph import GraphArrayFeaturizer
+    from deepchem_acml.nn import gin
+
+    torch.set_num_threads(1)
+    encoder = load_graph_encoder("nmr_13c", device="cpu")
+    graphs = GraphArrayFeaturizer().featurize_with_report(moses_smiles(n)).features
+    batches = [encoder.collate(graphs[i:i + 256]) for i in range(0, len(graphs), 256)]
+
+    def forward():
+        with torch.no_grad():
+            return [encoder(batch) for batch in batches]
+
+    def scatter(self, h, batch, operators=None):  # the previous implementation
+        self_loop = (self.bond_type_embedding.weight[gin.SELF_LOOP_BOND_TYPE]
+                     + self.bond_direction_embedding.weight[0])
+        source, target = batch.edge_index
+        messages = h[source] + self._edge_embedding(batch.edge_features)
+        return self.mlp((h + self_loop).index_add(0, target, messages))
+
+    reference, original = forward(), gin.GINEConv.forward
+    times: Dict[str, List[float]] = {"sparse": [], "scatter": []}
+    try:  # interleaved, best of five each: a busy machine slows both alike
+        for _ in range(5):
+            for name, implementation in (("sparse", original), ("scatter", scatter)):
+                gin.GINEConv.forward = implementation
+                times[name].append(best_of(forward, repeats=1))
+        gin.GINEConv.forward = scatter
+        difference = max(float((a - b).abs().max()) for a, b in zip(reference, forward()))
+    finally:
+        gin.GINEConv.forward = original
+    sparse, gathered = min(times["sparse"]), min(times["scatter"])
+    print(f"GIN forward, {n} molecules: sparse {sparse:.2f} s, gather/scatter {gathered:.2f} s "
+          f"({gathered / sparse:.2f}x); largest difference {difference:.1e}")
+    return {"n": n, "sparse_seconds": sparse, "scatter_seconds": gathered,
+            "speedup": gathered / sparse, "max_abs_difference": difference}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("part", choices=["featurize", "cache", "end-to-end", "stream"])
+    parser.add_argument("part", choices=["featurize", "cache", "end-to-end", "stream", "scaling",
+                                         "aggregation"])
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks"))
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     runners = {"featurize": featurize, "cache": cache, "end-to-end": end_to_end,
-               "stream": stream}
+               "stream": stream, "scaling": scaling, "aggregation": aggregation}
     result = runners[args.part]()
     path = args.out / "performance.json"
     results = json.loads(path.read_text()) if path.exists() else {}

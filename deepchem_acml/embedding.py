@@ -186,3 +186,72 @@ def embed_smiles(encoder: GINEncoder, smiles: Sequence, batch_size: int = 256,
     """
     result = GraphArrayFeaturizer(max_atoms=max_atoms).featurize_with_report(smiles)
     return embed_graphs(encoder, result.features, batch_size, device, precision), result
+
+
+def embed_smiles_in_processes(source: Union[str, os.PathLike], smiles: Sequence, jobs: int,
+                              batch_size: int = 256, max_atoms: Optional[int] = None
+                              ) -> Tuple[np.ndarray, FeaturizationResult]:
+    """:func:`embed_smiles` on the CPU in ``jobs`` processes (-1: one per core), each
+    featurizing *and* embedding its share with one thread; what comes back is each share's
+    embedding matrix and failure report, never per-molecule objects, so the work scales with
+    the processes (graphs pickled back to one process did not: 1.11× on 2 cores).
+
+    Parameters
+    ----------
+    source : str or path-like
+        A shipped name or a checkpoint path (each process loads it once).
+    smiles : sequence of str
+        The molecules.
+    jobs : int
+        Processes (-1: one per core).
+    batch_size : int, default=256
+        Molecules per forward pass.
+    max_atoms : int, optional
+        Heavy atoms beyond which a molecule is reported.
+
+    Returns
+    -------
+    embeddings : np.ndarray
+        (n_ok, hidden_dim) float32, rows in the order of ``result.indices``.
+    result : FeaturizationResult
+        Which SMILES worked (``features`` empty: they stayed in the workers), the failures.
+
+    Examples
+    --------
+    >>> embeddings, result = embed_smiles_in_processes("nmr_13c", ["CCO", "C1CC", "CCN"], 2)
+    >>> embeddings.shape, result.indices.tolist()
+    ((2, 128), [0, 2])
+    """
+    from joblib import Parallel, delayed
+
+    smiles = list(smiles)
+    n_jobs = os.cpu_count() if jobs < 0 else jobs
+    bounds = np.linspace(0, len(smiles), n_jobs + 1).astype(int)
+    parts = Parallel(n_jobs=n_jobs)(
+        delayed(_embed_share)(os.fspath(source), smiles[a:b], batch_size, max_atoms)
+        for a, b in zip(bounds[:-1], bounds[1:]))
+    embeddings, indices, failures = [], [], []
+    for start, (part_embeddings, part_indices, part_failures) in zip(bounds[:-1], parts):
+        embeddings.append(part_embeddings)
+        indices.append(part_indices + start)
+        failures += [type(f)(f.index + start, f.input, f.reason) for f in part_failures]
+    return (np.concatenate(embeddings),
+            FeaturizationResult([], np.concatenate(indices), failures, len(smiles)))
+
+
+def _embed_share(source: str, smiles: Sequence, batch_size: int, max_atoms: Optional[int]):
+    """One process's share: (embeddings, indices, failures)."""
+    torch.set_num_threads(1)  # one process per core
+    embeddings, result = embed_smiles(_process_encoder(source), smiles, batch_size,
+                                      max_atoms=max_atoms)
+    return embeddings, result.indices, result.failures
+
+
+_PROCESS_ENCODERS: dict = {}
+
+
+def _process_encoder(source: str) -> GINEncoder:
+    """The encoder of ``source`` on the CPU, loaded once per worker process."""
+    if source not in _PROCESS_ENCODERS:
+        _PROCESS_ENCODERS[source] = load_graph_encoder(source, device="cpu")
+    return _PROCESS_ENCODERS[source]

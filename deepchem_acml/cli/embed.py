@@ -245,10 +245,15 @@ def embed_file(input_path: Path, out: Path, fmt: str = "npy", pretrained: str = 
 def _embed_chunk(run: EmbedRun, encoder, smiles: List[str], start: int, chunk_index: int,
                  batch_size: int, jobs: int, max_atoms: Optional[int]):
     """Featurize and embed one chunk, write its rows and its failures."""
-    from deepchem_acml.embedding import embed_graphs
+    from deepchem_acml.embedding import embed_graphs, embed_smiles_in_processes
 
-    result = _featurize_chunk(smiles, jobs, max_atoms)
-    embeddings = embed_graphs(encoder, result.features, batch_size)
+    on_cpu = next(encoder.parameters()).device.type == "cpu"
+    if jobs != 1 and on_cpu and len(smiles) >= 2000:  # each process embeds its share
+        embeddings, result = embed_smiles_in_processes(run.settings["pretrained"], smiles, jobs,
+                                                       batch_size, max_atoms)
+    else:  # one process, or a GPU: the workers only featurize
+        result = _featurize_chunk(smiles, jobs, max_atoms)
+        embeddings = embed_graphs(encoder, result.features, batch_size)
     if run.fmt == "diskdataset":
         _write_shard(run.out, chunk_index, embeddings, result.indices + start)
     else:  # every input row, NaN where it failed

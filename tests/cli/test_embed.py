@@ -106,3 +106,21 @@ def test_parquet_in_and_out_and_gzipped_smi_give_the_npy_result(smiles_csv, tmp_
     (tmp_path / "molecules.xlsx").write_text("not supported")
     with pytest.raises(ValueError, match="expected one of"):
         embed_module.embed_file(tmp_path / "molecules.xlsx", tmp_path / "x.npy", progress=False)
+
+
+def test_two_processes_embed_what_one_does(tmp_path, nmr_frame):
+    """Each process featurizes and embeds its share: same rows, same failures, same values."""
+    smiles = nmr_frame.smiles.iloc[:2400].tolist()
+    smiles[5], smiles[2300] = "C1CC", "not a smiles"
+    path = tmp_path / "in.smi"
+    path.write_text("\n".join(smiles) + "\n")
+    outputs = {}
+    for jobs in (1, 2):
+        out = tmp_path / f"jobs{jobs}.npy"
+        summary = embed_module.embed_file(path, out, chunk_size=2400, jobs=jobs, progress=False)
+        assert summary["n_failed"] == 2
+        outputs[jobs] = np.load(out)
+        failures = pd.read_csv(str(out) + ".failures.csv", keep_default_na=False)
+        assert failures["index"].tolist() == [5, 2300]
+    assert np.isnan(outputs[2][[5, 2300]]).all()
+    np.testing.assert_allclose(outputs[2], outputs[1], rtol=1e-5, atol=1e-5)
