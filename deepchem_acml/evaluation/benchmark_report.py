@@ -9,7 +9,8 @@ import numpy as np
 from deepchem_acml.evaluation.benchmark_records import Cell, cells, head_to_head, ranks
 
 TASK_ORDER = ("bbbp", "bace", "clintox", "sider", "tox21", "hiv", "esol", "freesolv", "lipo")
-METHOD_ORDER = ("ACML fine-tuned", "ACML frozen + linear", "GIN scratch (ACML architecture)",
+METHOD_ORDER = ("ACML fine-tuned", "ACML fine-tuned (slow encoder, mean pooling)",
+                "ACML frozen + linear", "GIN scratch (ACML architecture)",
                 "GIN scratch (Hu et al. recipe)", "untrained GIN + linear", "teacher + linear",
                 "DeepChem GCN", "DeepChem AttentiveFP", "chemprop D-MPNN", "RF on ECFP4 counts",
                 "RF on RDKit 2-D descriptors", "LightGBM on ECFP4 counts",

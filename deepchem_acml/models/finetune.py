@@ -87,6 +87,12 @@ class ACMLPropertyModel(dc.models.TorchModel):
         Dropout inside the head.
     weight_decay : float
         AdamW's decoupled weight decay (0: plain Adam, as in Hu et al. 2020).
+    encoder_learning_rate_scale : float, default=1.0
+        The encoder learns at ``learning_rate`` times this (e.g. 0.1: a pretrained encoder
+        moves ten times slower than the new head, the usual recipe for pretrained networks).
+    encoder_pooling : str, optional
+        Replace the (pretrained) encoder's graph pooling (``"mean"``: an embedding that does
+        not grow with the molecule; ACML's encoders pool by sum).
     precision : str
         ``"fp32"`` (default), ``"bf16"`` (autocast, CPU or GPU) or ``"fp16"`` (autocast, CUDA
         only); losses stay in float32.
@@ -118,8 +124,10 @@ class ACMLPropertyModel(dc.models.TorchModel):
                  backend: str = "torch", head_hidden: int = 128,
                  head_dropout: float = 0.1, learning_rate: float = 1e-3, batch_size: int = 64,
                  weight_decay: float = 0.01, precision: str = "fp32",
-                 seed: Optional[int] = None, **kwargs):
+                 seed: Optional[int] = None, encoder_learning_rate_scale: float = 1.0,
+                 encoder_pooling: Optional[str] = None, **kwargs):
         from deepchem_acml.embedding import load_graph_encoder
+        from deepchem_acml.nn.gin import POOLINGS
 
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -130,12 +138,21 @@ class ACMLPropertyModel(dc.models.TorchModel):
                              "loop does not do; use precision='bf16'")
         if head_hidden < 0:
             raise ValueError(f"head_hidden must be 0 (a linear head) or more, got {head_hidden}")
+        if encoder_learning_rate_scale <= 0:
+            raise ValueError("encoder_learning_rate_scale must be positive, got "
+                             f"{encoder_learning_rate_scale} (freeze_encoder=True trains the "
+                             "head alone)")
+        if encoder_pooling is not None and encoder_pooling not in POOLINGS:
+            raise ValueError(f"encoder_pooling must be one of {POOLINGS}, got {encoder_pooling!r}")
         if seed is not None:
             seed_everything(seed)
         if pretrained is None:
             encoder = GINEncoder(num_layers, hidden_dim, dropout, pooling, norm, backend)
         else:
             encoder = load_graph_encoder(pretrained, backend, device="cpu")  # a copy of a module
+        if encoder_pooling is not None:
+            encoder.pooling = encoder_pooling
+        self.encoder_learning_rate_scale = encoder_learning_rate_scale
         self.n_tasks, self.mode, self.pretrained = n_tasks, mode, pretrained
         self.freeze_encoder, self.seed = freeze_encoder, seed
         network = PropertyNetwork(encoder, n_tasks, head_hidden, head_dropout, mode,
@@ -147,6 +164,20 @@ class ACMLPropertyModel(dc.models.TorchModel):
         super().__init__(network, loss=loss, output_types=output_types, batch_size=batch_size,
                          optimizer=AdamW(learning_rate=learning_rate, weight_decay=weight_decay),
                          **kwargs)
+
+    def _ensure_built(self) -> None:
+        """DeepChem's optimizer, with the encoder's parameters in a group of their own at
+        ``learning_rate × encoder_learning_rate_scale``."""
+        if self._built or self.encoder_learning_rate_scale == 1.0:
+            return super()._ensure_built()
+        super()._ensure_built()
+        optimizer = self._pytorch_optimizer  # fresh: no state yet, so the groups can change
+        encoder = {id(p) for p in self.model.encoder.parameters()}
+        group = optimizer.param_groups[0]
+        slow = [p for p in group["params"] if id(p) in encoder]
+        group["params"] = [p for p in group["params"] if id(p) not in encoder]
+        optimizer.add_param_group({"params": slow,
+                                   "lr": group["lr"] * self.encoder_learning_rate_scale})
 
     def _prepare_batch(self, batch):
         inputs, labels, weights = batch

@@ -76,3 +76,36 @@ def test_regression_and_bad_arguments():
         ACMLPropertyModel(1, "ranking")
     with pytest.raises(FileNotFoundError, match="shipped"):
         ACMLPropertyModel(1, pretrained="no_such_model")
+
+
+def test_the_encoder_can_learn_slower_than_the_head_and_pool_by_mean():
+    import deepchem as dc
+    import numpy as np
+    import pytest
+
+    from deepchem_acml import ACMLGraphFeaturizer
+    from deepchem_acml.models.finetune import ACMLPropertyModel
+
+    X = ACMLGraphFeaturizer().featurize(["CCO", "CCCCCCCCO", "c1ccccc1", "CC(=O)O"])
+    data = dc.data.NumpyDataset(X, np.array([[0.1], [0.3], [0.9], [0.2]]))
+    model = ACMLPropertyModel(1, "regression", pretrained="nmr_13c", seed=0,
+                              learning_rate=1e-3, encoder_learning_rate_scale=0.1,
+                              encoder_pooling="mean")
+    before = [p.detach().clone() for p in model.model.encoder.parameters()]
+    model.fit(data, nb_epoch=1)
+    groups = model._pytorch_optimizer.param_groups
+    assert [g["lr"] for g in groups] == [pytest.approx(1e-3), pytest.approx(1e-4)]
+    encoder_ids = {id(p) for p in model.model.encoder.parameters()}
+    assert {id(p) for p in groups[1]["params"]} == encoder_ids
+    assert any(not np.allclose(a, b.detach()) for a, b in zip(before, model.model.encoder.parameters()))
+    summed = ACMLPropertyModel(1, "regression", pretrained="nmr_13c").model.encoder.eval()
+    averaged = ACMLPropertyModel(1, "regression", pretrained="nmr_13c",
+                                 encoder_pooling="mean").model.encoder.eval()
+    batch = summed.collate(list(X))
+    atoms = np.array([[g.num_nodes] for g in X], dtype=np.float32)
+    np.testing.assert_allclose(averaged(batch).detach().numpy(),
+                               summed(batch).detach().numpy() / atoms, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="encoder_pooling"):
+        ACMLPropertyModel(1, "regression", pretrained="nmr_13c", encoder_pooling="median")
+    with pytest.raises(ValueError, match="encoder_learning_rate_scale"):
+        ACMLPropertyModel(1, "regression", pretrained="nmr_13c", encoder_learning_rate_scale=0)

@@ -82,3 +82,15 @@ def test_massbank_precursors_match_the_molecules_through_their_adducts():
     report = mass_only_retrieval(known.precursor_mz.to_numpy(), known.adduct.tolist(),
                                  monoisotopic_masses(known.smiles), pool_size=128)
     assert report["top1"] > 0.8  # the rule a spectrum model has to beat
+
+
+def test_the_mass_window_then_the_model_ranks_isomers_by_the_model():
+    from deepchem_acml.evaluation.mass_baseline import mass_then_model_ranks
+
+    # three candidates: 0 and 1 are isomers matching every query's precursor; 2 does not
+    error = np.array([[0.0, 0.0, 5.0], [0.0, 0.0, 5.0], [5.0, 5.0, 0.0]])
+    similarity = np.array([[0.1, 0.9, 1.0], [0.1, 0.9, 1.0], [0.5, 0.2, 0.1]])
+    ranks = mass_then_model_ranks(error, similarity, tolerance=0.01)
+    # query 0: its isomer is more similar -> 2nd; the mass-mismatched 2 never ahead of it
+    # query 1: first; query 2: the only match for its own precursor -> first, whatever the model
+    assert ranks.tolist() == [2, 1, 1]
