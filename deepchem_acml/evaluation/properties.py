@@ -1,10 +1,12 @@
 """How well embeddings encode drug-discovery properties: linear and nonlinear measures."""
 from __future__ import annotations
 
-from typing import Callable, Dict, Sequence
+from typing import TYPE_CHECKING, Callable, Dict, Sequence
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # pandas loads when a table is made: `acml embed` starts without it
+    import pandas as pd
 
 
 def _property_functions() -> Dict[str, Callable]:
@@ -36,6 +38,8 @@ def rdkit_properties(smiles: Sequence[str]) -> pd.DataFrame:
         mol = mol_from_smiles(s)
         rows.append({name: (float(f(mol)) if mol is not None else np.nan)
                      for name, f in functions.items()})
+    import pandas as pd
+
     return pd.DataFrame(rows, columns=list(PROPERTIES))
 
 
