@@ -52,6 +52,9 @@ ACML_RECIPE: Dict[str, Any] = dict(head_hidden=128, head_dropout=0.1, learning_r
 #: molecules by size).
 SLOW_ENCODER_RECIPE: Dict[str, Any] = dict(ACML_RECIPE, encoder_learning_rate_scale=0.1,
                                            encoder_pooling="mean")
+#: its control from random weights: the ACML architecture with mean pooling, the encoder at the
+#: head's rate (a random encoder has nothing to keep)
+MEAN_POOLING_SCRATCH_RECIPE: Dict[str, Any] = dict(ACML_RECIPE)
 
 
 @dataclass
@@ -579,6 +582,10 @@ METHODS: Dict[str, Callable[..., MethodResult]] = {
         task, ctx.pretrained, seed, ctx.stopping, ctx.device, **ACML_RECIPE),
     "ACML fine-tuned (slow encoder, mean pooling)": lambda task, seed, ctx: fit_graph_model(
         task, ctx.pretrained, seed, ctx.stopping, ctx.device, **SLOW_ENCODER_RECIPE),
+    "GIN scratch (ACML architecture, mean pooling)": lambda task, seed, ctx: fit_graph_model(
+        task, None, seed, ctx.stopping, ctx.device,
+        **{**shipped_architecture(ctx.pretrained), "pooling": "mean"},
+        **MEAN_POOLING_SCRATCH_RECIPE),
     "ACML frozen + linear": lambda task, seed, ctx: embedding_probe(
         task, _from_cache(_acml_embed(ctx, task)), seed),
     "untrained GIN + linear": lambda task, seed, ctx: embedding_probe(
