@@ -2,6 +2,9 @@
 scientific notation, a missing END IONS, MSP records run together, wrong Num Peaks. Each is
 read without loss or reported; the well-formed files read as matchms reads them (those
 tests run in the ``matchms`` tox environment: matchms' pins clash with the default one)."""
+import gzip
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -71,6 +74,16 @@ def test_a_record_that_cannot_be_read_whole_is_reported_for_its_row(tmp_path):
 
 
 # ------------------------------------------------------------------ against matchms
+FIXTURES = Path(__file__).resolve().parents[1] / "data" / "spectra"
+
+
+def gunzipped(tmp_path, name, folder=FIXTURES):
+    """A plain-text copy of a gzipped fixture (matchms reads uncompressed files)."""
+    path = tmp_path / name.removesuffix(".gz")
+    path.write_text(gzip.open(folder / name, "rt").read())
+    return path
+
+
 def matchms_peaks(spectrum):
     return np.column_stack([spectrum.peaks.mz, spectrum.peaks.intensities])
 
@@ -81,10 +94,7 @@ def sorted_peaks(peaks):
 
 def test_the_embedded_mgf_reads_as_matchms_reads_it(tmp_path):
     matchms = pytest.importorskip("matchms.importing")
-    import gzip
-
-    path = tmp_path / "gnps.mgf"
-    path.write_text(gzip.open(SPECTRA / "gnps_pesticides.mgf.gz", "rt").read())
+    path = gunzipped(tmp_path, "gnps_pesticides.mgf.gz", SPECTRA)
     ours = read_mgf(path)
     theirs = list(matchms.load_from_mgf(str(path), metadata_harmonization=False))
     assert len(ours) == len(theirs) == 76
@@ -95,10 +105,7 @@ def test_the_embedded_mgf_reads_as_matchms_reads_it(tmp_path):
 
 def test_the_embedded_msp_reads_as_matchms_reads_it(tmp_path):
     matchms = pytest.importorskip("matchms.importing")
-    import gzip
-
-    path = tmp_path / "massbank.msp"
-    path.write_text(gzip.open(SPECTRA / "massbank_five.msp.gz", "rt").read())
+    path = gunzipped(tmp_path, "massbank_five.msp.gz", SPECTRA)
     ours = read_msp(path)
     theirs = list(matchms.load_from_msp(str(path), metadata_harmonization=False))
     assert len(ours) == len(theirs) == 5
@@ -124,15 +131,6 @@ def test_where_matchms_loses_peaks_this_reader_does_not(tmp_path):
     assert len(theirs[0].peaks.mz) < 3 <= len(read_mgf(path)[0]["peaks"])
 
 
-FIXTURES = __import__("pathlib").Path(__file__).resolve().parents[1] / "data" / "spectra"
-
-
-def gunzipped(tmp_path, name):
-    import gzip
-
-    path = tmp_path / name.removesuffix(".gz")
-    path.write_text(gzip.open(FIXTURES / name, "rt").read())
-    return path
 
 
 @pytest.mark.parametrize("name", ["testdata.mgf.gz", "MoNA-export-GC-MS-first10.msp.gz"])
