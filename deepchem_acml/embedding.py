@@ -230,21 +230,16 @@ def embed_smiles_in_processes(source: Union[str, os.PathLike], smiles: Sequence,
     parts = Parallel(n_jobs=n_jobs)(
         delayed(_embed_share)(os.fspath(source), smiles[a:b], batch_size, max_atoms)
         for a, b in zip(bounds[:-1], bounds[1:]))
-    embeddings, indices, failures = [], [], []
-    for start, (part_embeddings, part_indices, part_failures) in zip(bounds[:-1], parts):
-        embeddings.append(part_embeddings)
-        indices.append(part_indices + start)
-        failures += [type(f)(f.index + start, f.input, f.reason) for f in part_failures]
-    return (np.concatenate(embeddings),
-            FeaturizationResult([], np.concatenate(indices), failures, len(smiles)))
+    return (np.concatenate([embeddings for embeddings, _ in parts]),
+            FeaturizationResult.joined([result for _, result in parts], bounds[:-1], len(smiles)))
 
 
 def _embed_share(source: str, smiles: Sequence, batch_size: int, max_atoms: Optional[int]):
-    """One process's share: (embeddings, indices, failures)."""
+    """One process's share: (embeddings, its report without the graphs)."""
     torch.set_num_threads(1)  # one process per core
     embeddings, result = embed_smiles(_process_encoder(source), smiles, batch_size,
                                       max_atoms=max_atoms)
-    return embeddings, result.indices, result.failures
+    return embeddings, FeaturizationResult([], result.indices, result.failures, len(smiles))
 
 
 _PROCESS_ENCODERS: dict = {}

@@ -113,12 +113,7 @@ def _featurize_chunk(smiles: List[str], jobs: int, max_atoms: Optional[int] = MA
     featurize = GraphArrayFeaturizer(max_atoms=max_atoms).featurize_with_report
     parts = Parallel(n_jobs=n_jobs)(delayed(featurize)(smiles[a:b])
                                     for a, b in zip(bounds[:-1], bounds[1:]))
-    features, indices, failures = [], [], []
-    for start, part in zip(bounds[:-1], parts):
-        features += part.features
-        indices.append(part.indices + start)
-        failures += [type(f)(f.index + start, f.input, f.reason) for f in part.failures]
-    return FeaturizationResult(features, np.concatenate(indices), failures, len(smiles))
+    return FeaturizationResult.joined(parts, bounds[:-1], len(smiles))
 
 
 class EmbedRun:

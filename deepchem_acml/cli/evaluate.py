@@ -15,8 +15,11 @@ def add_parser(commands) -> None:
     parser.add_argument("--checkpoint", type=Path, required=True,
                         help="a checkpoint written by `acml demo`/`acml pretrain` (acml_*.pt)")
     parser.add_argument("--data", type=Path, default=None,
-                        help="CSV with smiles, spectrum (default: the embedded nmrshiftdb2 "
-                             "13C subset)")
+                        help="CSV with smiles, spectrum; an nmrshiftdb2 or MassBank .jsonl.gz; "
+                             "or .mgf/.msp spectra with SMILES (default: the embedded "
+                             "nmrshiftdb2 13C subset; for an MS model the embedded MassBank "
+                             "subset). MS models add the mass-rule baseline and mass-matched "
+                             "pools")
     parser.add_argument("--split", choices=["test", "all"], default="test",
                         help="evaluate on the InChIKey test split (default) or on every row")
     parser.add_argument("--out", type=Path, default=Path("acml-report"))
@@ -31,27 +34,19 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import pandas as pd
-
     from deepchem_acml import ACMLModel
-    from deepchem_acml.data.pairs import inchikeys_of
-    from deepchem_acml.data.nmrshiftdb2 import read_embedded_nmr_13c
+    from deepchem_acml.data.pairs import MODALITY_INPUT_COLUMN, with_inchikeys
     from deepchem_acml.data.splits import inchikey_split
+    from deepchem_acml.devices import resolve_device
     from deepchem_acml.evaluation.report import evaluate_model
 
-    from deepchem_acml.devices import resolve_device
-
     model = ACMLModel.load(args.checkpoint, device=resolve_device(args.device))
-    if args.data is None:
-        frame = read_embedded_nmr_13c()
-    elif not args.data.is_file():
-        raise FileNotFoundError(f"no data file at {args.data}")
-    else:
-        frame = pd.read_csv(args.data)
+    name = model.modality.name if model.modality is not None else "nmr_13c"
+    frame = with_inchikeys(evaluation_frame(name, args.data))
     if args.split == "test":
-        keys = frame["inchikey"] if "inchikey" in frame else inchikeys_of(frame.smiles)
-        frame = frame.iloc[inchikey_split(list(keys), seed=0)[2]]
-    report = evaluate_model(model, frame.smiles.tolist(), frame.spectrum.tolist(), args.out,
+        frame = frame.iloc[inchikey_split(frame.inchikey.tolist(), seed=0)[2]]
+    column = MODALITY_INPUT_COLUMN.get(name, "spectrum")
+    report = evaluate_model(model, frame.smiles.tolist(), frame[column].tolist(), args.out,
                             pool_size=args.pool_size, n_draws=args.n_draws, seed=args.seed,
                             map_property=args.map_property, map_method=args.map_method)
     top10 = report["retrieval"]["pools"]["modality_to_graph"]["top10"]
@@ -60,4 +55,24 @@ def run(args: argparse.Namespace) -> int:
           f"{top10:.3f}; constitutional-isomer accuracy "
           f"{iso.get('accuracy', {}).get('modality_to_graph', float('nan')):.3f} over "
           f"{iso['n_groups']} groups. Report: {args.out / 'report.md'}")
+    mass = report.get("mass", {})
+    if "mass_then_model" in mass:
+        print(f"Against the mass rule: top-1 {mass['mass_then_model']['top1']:.3f} (mass window, "
+              f"then the model) vs {mass['mass_only']['top1']:.3f} (mass alone)")
     return 0
+
+
+def evaluation_frame(modality: str, data):
+    """The paired molecules to evaluate on: ``data`` through the pretraining readers, or the
+    embedded subset of the modality (MassBank for MS models, else the nmrshiftdb2 13C demo)."""
+    from deepchem_acml.data.nmrshiftdb2 import read_embedded_nmr_13c
+    from deepchem_acml.data.pairs import MASSBANK_KIND_OF, read_pairs
+    from deepchem_acml.data.sources import EMBEDDED_MASSBANK
+
+    if data is None and modality in MASSBANK_KIND_OF:
+        data = EMBEDDED_MASSBANK
+    if data is None:
+        return read_embedded_nmr_13c()
+    if not data.is_file():
+        raise FileNotFoundError(f"no data file at {data}")
+    return read_pairs(modality, data)[0]

@@ -38,6 +38,11 @@ def add_parser(commands) -> None:
                         help="smiles: RoBERTa width (4 layers, 4 heads)")
     parser.add_argument("--broadening", type=float, default=0.5,
                         help="Gaussian broadening of each NMR peak (ppm, standard deviation)")
+    parser.add_argument("--encoder", choices=["autoencoder", "contrastive"],
+                        default="autoencoder",
+                        help="ms_lc/ms_gc: the 1-Da-bin autoencoder (shipped) or the MLP over "
+                             "fragments, neutral losses and metadata with their mass defects, "
+                             "trained to tell compounds apart from all their spectra")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default=None,
                         help="torch device (default: the GPU when there is one)")
@@ -59,6 +64,10 @@ def run(args: argparse.Namespace) -> int:
     frame = frame.iloc[train_rows]
     if args.modality == "smiles":
         return _pretrain_smiles_roberta(args, frame, source)
+    if args.encoder == "contrastive":
+        if args.modality not in ("ms_lc", "ms_gc"):
+            raise SystemExit("--encoder contrastive is for ms_lc and ms_gc")
+        return _pretrain_tandem_encoder(args, source)
     if args.modality in NUCLEUS_OF:
         featurizer = NMRSpectrumFeaturizer(NUCLEUS_OF[args.modality], broadening=args.broadening)
     else:
@@ -108,4 +117,53 @@ def _pretrain_smiles_roberta(args: argparse.Namespace, frame, source: str) -> in
     last = history[-1]
     print(f"wrote {args.out}: masked-token accuracy {last['valid_accuracy']:.3f} on held-out "
           f"SMILES (commonest token: {last['commonest_token_accuracy']:.3f})")
+    return 0
+
+
+def _pretrain_tandem_encoder(args: argparse.Namespace, source: str) -> int:
+    """Every MassBank spectrum of the training compounds (not one per compound), with its
+    metadata, through the contrastive recipe."""
+    import numpy as np
+
+    from deepchem_acml.provenance import command_line
+    from deepchem_acml.data.nmrshiftdb2 import heavy_atom_filter
+    from deepchem_acml.data.pairs import MASSBANK_KIND_OF, with_inchikeys
+    from deepchem_acml.data.spectrum_files import read_massbank, spectrum_inputs
+    from deepchem_acml.data.splits import inchikey_split
+    from deepchem_acml.featurizers.spectra import TandemSpectrumFeaturizer
+    from deepchem_acml.modalities.spectra import SPECTRUM_MODALITIES, save_spectrum_encoder
+    from deepchem_acml.pretraining.spectrum_contrastive import pretrain_spectrum_contrastive
+
+    # the same keys, filter and split as the one-spectrum-per-compound pairs ACML trains on
+    spectra = read_massbank(source, kind=MASSBANK_KIND_OF[args.modality], all_spectra=True)
+    spectra, _ = heavy_atom_filter(with_inchikeys(spectra))
+    spectra = spectra.iloc[inchikey_split(spectra.inchikey.tolist())[0]]
+    featurizer = TandemSpectrumFeaturizer()
+    result = featurizer.featurize_with_report(spectrum_inputs(spectra))
+    groups = spectra.inchikey.to_numpy()[result.indices]
+    what = SPECTRUM_MODALITIES[args.modality]
+    print(f"{what} spectra from {source}: {result.summary(5)}; "
+          f"{len(set(groups))} training compounds")
+    encoder, history = pretrain_spectrum_contrastive(
+        np.stack(result.features), groups, epochs=args.epochs, batch_size=args.batch_size,
+        learning_rate=args.learning_rate, seed=args.seed, device=args.device)
+    best = max(history, key=lambda h: h["valid_same_compound_top1"])
+    provenance = {
+        "recipe": "deepchem_acml.pretraining.spectrum_contrastive.pretrain_spectrum_contrastive",
+        "command": command_line(),
+        "data": f"{what} spectra from {Path(source).name}, spectra only (compound identity "
+                "as the only label)",
+        "data_licence": DATA_LICENCE["ms"], "n_spectra": len(result.features),
+        "n_compounds": len(set(groups)),
+        "excluded": "molecules in the valid/test buckets of inchikey_split(seed=0)",
+        "epochs": args.epochs, "batch_size": args.batch_size,
+        "learning_rate": args.learning_rate, "seed": args.seed, "best_epoch": best["epoch"],
+        "valid_same_compound_top1": best["valid_same_compound_top1"],
+        "date": datetime.date.today().isoformat(),
+    }
+    save_spectrum_encoder(args.out, encoder, featurizer, provenance)
+    args.out.with_suffix(".json").write_text(json.dumps(
+        {"provenance": provenance, "history": history}, indent=2))
+    print(f"wrote {args.out}: a compound's other spectrum found first among "
+          f"{best['valid_same_compound_top1']:.3f} of held-out compounds (epoch {best['epoch']})")
     return 0

@@ -32,10 +32,12 @@ def read_pairs(modality: str, path: Optional[Union[str, Path]] = None,
     """(frame with ``smiles``, the input column and usually ``inchikey``; a description of the
     source). Files: nmrshiftdb2 or MassBank ``.jsonl.gz``, ``.mgf``/``.msp`` spectra, or a CSV
     with ``smiles`` and the input column; ``.jdx``/``.dx`` (JCAMP-DX) and, through matchms,
-    ``.json``/``.mzML``/``.mzXML`` spectra too."""
+    ``.json``/``.mzML``/``.mzXML`` spectra too. Mass spectra come as dicts with their
+    precursor m/z, adduct, ion mode and collision energy where the source has them
+    (:func:`~deepchem_acml.data.spectrum_files.spectrum_inputs`)."""
     from deepchem_acml.data.nmrshiftdb2 import read_nmrshiftdb2
     from deepchem_acml.data.spectrum_files import (READERS, read_massbank, read_spectrum_file,
-                                                   records_frame)
+                                                   records_frame, spectrum_inputs)
 
     if modality not in MODALITY_INPUT_COLUMN:
         raise ValueError(f"no paired data reader for modality {modality!r}; choose from "
@@ -55,6 +57,8 @@ def read_pairs(modality: str, path: Optional[Union[str, Path]] = None,
         frame.columns = ["smiles" if c.lower() == "smiles" else c for c in frame.columns]
     if max_molecules is not None:
         frame = frame.head(max_molecules)
+    if modality in MASSBANK_KIND_OF and "spectrum" in frame.columns:
+        frame = frame.assign(spectrum=spectrum_inputs(frame))  # metadata for the MS encoders
     return frame.reset_index(drop=True), str(path)
 
 

@@ -296,35 +296,89 @@ def iter_massbank(path: PathLike) -> Iterator[Dict[str, Any]]:
             yield json.loads(line)
 
 
-def read_massbank(path: Optional[PathLike] = None, kind: str = "lc") -> pd.DataFrame:
-    """One spectrum per compound from MassBank: ``kind="lc"`` takes LC-MS/MS (MS2, not EI)
-    records, ``kind="gc"`` GC-MS (EI) records. Several spectra per compound: positive-mode
-    ``[M+H]+`` spectra are preferred for LC-MS/MS, then the lowest accession, so the choice is
-    deterministic and each compound is one pair. Columns: :data:`SPECTRUM_COLUMNS`, then
-    ``precursor_mz`` (NaN where the record has none, as EI records) and ``adduct``."""
+def read_massbank(path: Optional[PathLike] = None, kind: str = "lc",
+                  all_spectra: bool = False) -> pd.DataFrame:
+    """Spectra of MassBank: ``kind="lc"`` takes LC-MS/MS (MS2, not EI) records, ``kind="gc"``
+    GC-MS (EI) records.
+
+    By default one spectrum per compound: positive-mode ``[M+H]+`` spectra are preferred for
+    LC-MS/MS, then the lowest accession, so the choice is deterministic and each compound is
+    one pair. ``all_spectra=True`` keeps every record (several per compound: collision
+    energies, instruments), for encoders that learn from spectra of one compound.
+
+    Columns: :data:`SPECTRUM_COLUMNS`, then ``precursor_mz`` (NaN where the record has none,
+    as EI records), ``adduct``, ``ion_mode`` (``"positive"``/``"negative"``/None) and
+    ``collision_energy`` (the record's text, or None). :func:`spectrum_inputs` joins them
+    into the inputs of :class:`~deepchem_acml.featurizers.spectra.TandemSpectrumFeaturizer`.
+    """
     from deepchem_acml.data.sources import shared_data_dir
 
     if kind not in ("lc", "gc"):
         raise ValueError(f"kind must be 'lc' (LC-MS/MS) or 'gc' (GC-MS, EI), got {kind!r}")
     path = Path(path) if path is not None else shared_data_dir() / "massbank" / "massbank_open.jsonl.gz"
-    best: Dict[str, tuple] = {}
+    chosen: Dict[str, tuple] = {}
     for record in iter_massbank(path):
         is_ei = bool(record.get("is_EI"))
-        ms_type = (record.get("ms") or {}).get("MS_TYPE", "")
-        if (kind == "gc") != is_ei or (kind == "lc" and ms_type != "MS2"):
+        ms = record.get("ms") or {}
+        if (kind == "gc") != is_ei or (kind == "lc" and ms.get("MS_TYPE", "") != "MS2"):
             continue
         key = (record.get("links") or {}).get("INCHIKEY") or record.get("smiles")
         if not key:
             continue
-        ion_mode = (record.get("ms") or {}).get("ION_MODE", "")
         precursor = (record.get("focused") or {}).get("PRECURSOR_TYPE", "")
-        rank = (ion_mode != "POSITIVE", precursor != "[M+H]+", record["accession"])
-        if key not in best or rank < best[key][0]:
-            best[key] = (rank, record)
-    rows = [((r.get("links") or {}).get("INCHIKEY"), r.get("smiles"), r["accession"],
-             np.asarray(r["peaks"], dtype=np.float64).reshape(-1, 2), *_precursor(r))
-            for _, r in sorted(best.values(), key=lambda item: item[1]["accession"])]
-    return pd.DataFrame(rows, columns=SPECTRUM_COLUMNS + ["precursor_mz", "adduct"])
+        rank = (ms.get("ION_MODE", "") != "POSITIVE", precursor != "[M+H]+", record["accession"])
+        if all_spectra:
+            chosen[record["accession"]] = (rank, record)
+        elif key not in chosen or rank < chosen[key][0]:
+            chosen[key] = (rank, record)
+    rows = [_massbank_row(r) for _, r in sorted(chosen.values(), key=lambda item: item[1]["accession"])]
+    return pd.DataFrame(rows, columns=SPECTRUM_COLUMNS + ["precursor_mz", "adduct", "ion_mode",
+                                                          "collision_energy"])
+
+
+def _massbank_row(record: Dict[str, Any]) -> tuple:
+    ms = record.get("ms") or {}
+    mode = str(ms.get("ION_MODE") or "").lower() or None
+    return ((record.get("links") or {}).get("INCHIKEY"), record.get("smiles"),
+            record["accession"], np.asarray(record["peaks"], dtype=np.float64).reshape(-1, 2),
+            *_precursor(record), mode, ms.get("COLLISION_ENERGY"))
+
+
+#: frame columns :func:`spectrum_inputs` copies into each spectrum's dict
+METADATA_COLUMNS = ("precursor_mz", "adduct", "ion_mode", "collision_energy")
+
+
+def spectrum_inputs(frame: pd.DataFrame) -> List[Any]:
+    """Each row's spectrum with the row's metadata (:data:`METADATA_COLUMNS` the frame has),
+    as the dicts :class:`~deepchem_acml.featurizers.spectra.TandemSpectrumFeaturizer` reads
+    (``mz``, ``intensities``, ``precursor_mz``, ...); the peak-only featurizers read them too.
+    A spectrum that is not an (n, 2) peak array (an
+    :class:`~deepchem_acml.featurizers.spectra.UnreadableSpectrum`, None, text) is passed
+    through unchanged, for the featurizer to read or report.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"spectrum": [np.array([[41.0, 100.0], [57.1, 20.0]]), None],
+    ...                       "precursor_mz": [75.08, float("nan")]})
+    >>> first, second = spectrum_inputs(frame)
+    >>> first["mz"].tolist(), float(first["precursor_mz"]), second
+    ([41.0, 57.1], 75.08, None)
+    """
+    present = [c for c in METADATA_COLUMNS if c in frame.columns]
+    inputs = []
+    for position, spectrum in enumerate(frame["spectrum"]):
+        peaks = np.asarray(spectrum) if isinstance(spectrum, (list, np.ndarray)) else None
+        if peaks is None or peaks.ndim != 2 or peaks.shape[1] != 2:
+            inputs.append(spectrum)
+            continue
+        row = {c: frame[c].iat[position] for c in present}
+        inputs.append({"mz": peaks[:, 0], "intensities": peaks[:, 1],
+                       **{c: v for c, v in row.items() if not _is_blank(v)}})
+    return inputs
+
+
+def _is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value))
 
 
 def _precursor(record: Dict[str, Any]) -> tuple:

@@ -7,7 +7,7 @@ exactly the credit that mass alone can earn.
 """
 from __future__ import annotations
 
-from typing import Dict, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -149,13 +149,16 @@ def mass_matched_retrieval(graph: np.ndarray, modality: np.ndarray, masses: np.n
 
 def mass_then_model_ranks(error: np.ndarray, similarity: np.ndarray, tolerance: float
                           ) -> np.ndarray:
-    """Rank (1 = first) of each query's own molecule when candidates within ``tolerance`` of
-    the precursor come first and the model's similarity orders them (and, after them, the
-    rest); ties are counted against the query, as in ``retrieval_in_pools``."""
+    """Rank (1 = first) of each query's own molecule when the candidates within
+    ``tolerance`` of the precursor come first, ordered by the model's similarity, and the
+    rest follow in order of mass error (as the mass rule orders them). Ties are counted
+    against the query, as in ``retrieval_in_pools``."""
     outside = error > tolerance
-    own_outside, own_similarity = np.diag(outside)[:, None], np.diag(similarity)[:, None]
-    ahead = (~outside & own_outside) | ((outside == own_outside) & (similarity >= own_similarity))
-    return ahead.sum(axis=1)  # counts the query itself once: rank = number ahead or tied
+    own_outside = np.diag(outside)[:, None]
+    own_similarity, own_error = np.diag(similarity)[:, None], np.diag(error)[:, None]
+    inside_ahead = ~outside & ((similarity >= own_similarity) | own_outside)
+    outside_ahead = outside & own_outside & (error <= own_error)
+    return (inside_ahead | outside_ahead).sum(axis=1)  # the query counts itself once
 
 
 def mass_then_model_retrieval(precursor_mz: np.ndarray, adducts: Sequence[Optional[str]],
@@ -164,8 +167,9 @@ def mass_then_model_retrieval(precursor_mz: np.ndarray, adducts: Sequence[Option
                               seed: int = 0, ks: Sequence[int] = DEFAULT_KS) -> Dict[str, float]:
     """What an MS user does: keep the candidates whose mass matches the precursor (within
     ``tolerance`` Da after the adduct shift), let the model's spectrum–molecule similarity
-    order them; same random pools as :func:`mass_only_retrieval`. Beats that rule only where
-    the model tells molecules of the same mass apart.
+    order them, and put the others after them by mass error; same random pools as
+    :func:`mass_only_retrieval`. Beats that rule only where the model tells molecules of the
+    same mass apart.
 
     Parameters
     ----------
@@ -206,3 +210,74 @@ def mass_then_model_retrieval(precursor_mz: np.ndarray, adducts: Sequence[Option
         similarity = modality[pool] @ graph[pool].T  # spectrum -> molecule
         ranks.append(mass_then_model_ranks(error, similarity, tolerance))
     return summarize_ranks(np.concatenate(ranks), ks)
+
+
+def precursors_of(inputs: Sequence[Any], kind: str) -> Tuple[np.ndarray, List[Optional[str]]]:
+    """(precursor m/z, adduct) of each spectrum input: from its metadata (LC-MS/MS; NaN and
+    None where it has none), or for EI (``kind="gc"``) the heaviest peak as ``[M]+``."""
+    from deepchem_acml.featurizers.spectra import parse_peak_list
+
+    precursor, adducts = [], []
+    for spectrum in inputs:
+        metadata = spectrum if isinstance(spectrum, dict) else {}
+        if kind == "gc":
+            precursor.append(float(parse_peak_list(spectrum)[0].max()))
+            adducts.append("[M]+")
+        else:
+            value = metadata.get("precursor_mz")
+            precursor.append(float(value) if value is not None else np.nan)
+            adducts.append(metadata.get("adduct"))
+    return np.asarray(precursor, dtype=np.float64), adducts
+
+
+def mass_protocols(smiles: Sequence[str], inputs: Sequence[Any], graph: np.ndarray,
+                   modality: np.ndarray, kind: str = "lc", pool_size: int = 128,
+                   n_draws: int = 10, seed: int = 0) -> Dict[str, Any]:
+    """The two protocols an MS retrieval result needs, on the same molecules and pools.
+
+    * random pools: the mass rule alone (:func:`mass_only_retrieval`) and the mass window
+      then the model (:func:`mass_then_model_retrieval`), over the spectra with a precursor;
+    * mass-matched pools (:func:`mass_matched_retrieval`): each spectrum against the
+      molecules of the set within the window of its molecule's mass, with chance.
+
+    LC-MS/MS (``kind="lc"``) compares exact masses within 0.01 Da; EI (``kind="gc"``) has no
+    precursor, so the heaviest peak stands for the molecular ion and masses are compared at
+    nominal resolution.
+
+    Parameters
+    ----------
+    smiles, inputs : sequence
+        The evaluated molecules and their spectra (dicts with ``precursor_mz`` and
+        ``adduct`` for LC-MS/MS), row by row with ``graph`` and ``modality``.
+    graph, modality : np.ndarray
+        The model's projections.
+    kind : str, default="lc"
+        ``"lc"`` or ``"gc"``.
+    pool_size, n_draws, seed : int
+        As in ``retrieval_in_pools``.
+
+    Returns
+    -------
+    dict
+        ``window``, ``n_with_precursor``, ``mass_only``, ``mass_then_model`` and
+        ``mass_matched``.
+    """
+    masses = monoisotopic_masses(smiles)
+    precursor, adducts = precursors_of(inputs, kind)
+    window = 0.01
+    if kind == "gc":
+        masses, precursor, window = np.round(masses), np.round(precursor), 0.5
+    known = np.flatnonzero(np.isfinite(precursor) & np.isfinite(masses))
+    report: Dict[str, Any] = {"kind": kind, "window": window, "n_with_precursor": len(known)}
+    if len(known) < 2:
+        return report
+    pools = dict(pool_size=min(pool_size, len(known)), n_draws=n_draws, seed=seed)
+    chosen = [adducts[i] for i in known]
+    report["mass_only"] = mass_only_retrieval(precursor[known], chosen, masses[known], **pools)
+    report["mass_then_model"] = mass_then_model_retrieval(
+        precursor[known], chosen, masses[known], graph[known], modality[known],
+        tolerance=window, **pools)
+    finite = np.flatnonzero(np.isfinite(masses))
+    report["mass_matched"] = mass_matched_retrieval(graph[finite], modality[finite],
+                                                    masses[finite], window=min(window, 0.01))
+    return report

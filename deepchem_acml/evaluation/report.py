@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Dict, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -25,7 +25,7 @@ def evaluate_model(model, smiles: Sequence[str], modality_inputs: Sequence[Any],
 
     from deepchem_acml import ACMLModel
 
-    smiles = list(smiles)
+    smiles, modality_inputs = list(smiles), list(modality_inputs)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     steps = tqdm(total=5, desc="evaluate", unit="step", disable=not progress)
@@ -37,6 +37,8 @@ def evaluate_model(model, smiles: Sequence[str], modality_inputs: Sequence[Any],
     steps.update(1)
 
     retrieval = retrieval_report(graph_projection, modality_projection, pool_size, n_draws, seed)
+    mass = _mass_protocols(model, kept_smiles, [modality_inputs[int(i)] for i in dataset.ids],
+                           graph_projection, modality_projection, pool_size, n_draws, seed)
     steps.update(1)
     isomers = {kind: isomer_discrimination(graph_projection, modality_projection,
                                            isomer_groups(kept_smiles, kind), graph_embedding, seed)
@@ -57,6 +59,8 @@ def evaluate_model(model, smiles: Sequence[str], modality_inputs: Sequence[Any],
                            for f in failures],
               "model": model.config(), "retrieval": retrieval, "isomers": isomers,
               "properties": _without_dimension_lists(properties)}
+    if mass is not None:
+        report["mass"] = mass
     figures = write_figures(out, retrieval, properties, graph_embedding, kept_smiles,
                             map_property, map_method, seed)
     report["figures"] = figures
@@ -65,6 +69,21 @@ def evaluate_model(model, smiles: Sequence[str], modality_inputs: Sequence[Any],
     steps.update(1)
     steps.close()
     return report
+
+
+#: the mass-spectrum modalities, with the kind of mass their spectra give
+MASS_KIND = {"ms_lc": "lc", "ms_gc": "gc"}
+
+
+def _mass_protocols(model, smiles, inputs, graph, modality, pool_size, n_draws, seed):
+    """The mass-rule baseline and mass-matched pools for a mass-spectrum model (else None)."""
+    from deepchem_acml.evaluation.mass_baseline import mass_protocols
+
+    name = model.modality.name if model.modality is not None else None
+    if name not in MASS_KIND:
+        return None
+    return mass_protocols(smiles, inputs, graph, modality, MASS_KIND[name], pool_size,
+                          n_draws, seed)
 
 
 def _without_dimension_lists(properties: Dict) -> Dict:
@@ -184,7 +203,8 @@ def render_markdown(report: Dict) -> str:
         chance = retrieval["chance"][protocol]
         lines.append(f"| {label} | chance | "
                      + " | ".join(f"{chance[f'top{k}']:.3f}" for k in DEFAULT_KS) + " | |")
-    lines += ["", "![top-k](topk_curve.png)", "", "## Isomer discrimination", "",
+    lines += ["", "![top-k](topk_curve.png)", ""] + _mass_markdown(report.get("mass"))
+    lines += ["## Isomer discrimination", "",
               "For each molecule of an isomer group, its spectrum (or graph) is ranked against "
               "the group's graphs (or spectra); accuracy = fraction ranked first.", "",
               "| isomers | groups | molecules | group sizes (size: count) | modality → graph | "
@@ -215,3 +235,32 @@ def render_markdown(report: Dict) -> str:
     lines += ["", "![correlations](correlation_heatmap.png)", "", "![probes](probe_r2.png)", "",
               "![map](embedding_map.png)", ""]
     return "\n".join(lines)
+
+
+def _mass_markdown(mass: Optional[Dict]) -> List[str]:
+    """The mass-spectrum section: the mass rule beside the model, and mass-matched pools."""
+    if not mass or "mass_only" not in mass:
+        return []
+    what = ("precursor m/z against [M + adduct], 0.01 Da" if mass["kind"] == "lc"
+            else "the heaviest peak against the nominal mass (EI has no precursor)")
+    lines = ["## Against the mass rule", "",
+             f"Spectrum → molecule in the same random pools, over the "
+             f"{mass['n_with_precursor']} spectra with a precursor; mass rule: {what}; "
+             "isomers tie and are ordered at random. Window then model: candidates inside the "
+             "window first, ordered by the model, then the rest by mass error.", "",
+             "| ranking | top-1 | top-5 | top-10 | MRR |", "|---|---|---|---|---|"]
+    for key, label in (("mass_only", "mass rule alone"),
+                       ("mass_then_model", "mass window, then the model")):
+        row = mass[key]
+        lines.append(f"| {label} | {row['top1']:.3f} | {row['top5']:.3f} | {row['top10']:.3f} "
+                     f"| {row['mrr']:.3f} |")
+    matched = mass["mass_matched"]
+    lines += ["", "Mass-matched pools: each spectrum against the evaluated molecules of the same "
+              "mass (its isomers), where mass cannot help.", ""]
+    if matched.get("n_queries"):
+        lines += ["| queries | mean pool | top-1 | chance top-1 |", "|---|---|---|---|",
+                  f"| {matched['n_queries']} | {matched['pool_size']:.1f} | "
+                  f"{matched['top1']:.3f} | {matched['chance']['top1']:.3f} |", ""]
+    else:
+        lines += ["No evaluated molecule has an isomer in the set.", ""]
+    return lines

@@ -79,6 +79,31 @@ class FeaturizationResult:
     def n_failed(self) -> int:
         return len(self.failures)
 
+    @classmethod
+    def joined(cls, parts: List["FeaturizationResult"], starts: Iterable[int],
+               n_inputs: int) -> "FeaturizationResult":
+        """One result from the results of consecutive shares of the inputs (share ``k``
+        began at input ``starts[k]``), indices and failures shifted back to the whole.
+
+        Examples
+        --------
+        >>> from deepchem_acml import ACMLGraphFeaturizer
+        >>> smiles = ["CCO", "C1CC", "CCN", "bad"]
+        >>> featurize = ACMLGraphFeaturizer().featurize_with_report
+        >>> whole = FeaturizationResult.joined([featurize(smiles[:2]), featurize(smiles[2:])],
+        ...                                    [0, 2], 4)
+        >>> whole.indices.tolist(), [f.index for f in whole.failures]
+        ([0, 2], [1, 3])
+        """
+        features, indices, failures = [], [], []
+        for start, part in zip(starts, parts):
+            features += part.features
+            indices.append(part.indices + start)
+            failures += [FeaturizationFailure(f.index + start, f.input, f.reason)
+                         for f in part.failures]
+        index = np.concatenate(indices) if indices else np.zeros(0, dtype=np.int64)
+        return cls(features, index, failures, n_inputs)
+
     def failure_table(self):
         """The failures as a ``pandas.DataFrame`` with columns index, input, reason.
 

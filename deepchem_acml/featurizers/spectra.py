@@ -338,6 +338,147 @@ class MassSpectrumFeaturizer(PeakListFeaturizer):
         return super()._featurize_checked((positions, intensities ** self.intensity_power))
 
 
+#: adducts with their own input of :class:`TandemSpectrumFeaturizer` (others share "other")
+TANDEM_ADDUCTS = ("[M+H]+", "[M-H]-", "[M+Na]+", "[M+NH4]+", "[M]+")
+ION_MODES = ("positive", "negative")
+
+
+class TandemSpectrumFeaturizer(ReportingFeaturizerMixin, Featurizer):
+    """Mass spectra with their metadata to vectors that keep the peaks' exact masses, the
+    neutral losses and the precursor: the input of the package's fragment-aware MS encoder.
+
+    Each block has two channels per 1-Da bin: the (square-root, max-scaled) intensity, and
+    the mass defect (``m - round(m)``, times 2, in [-1, 1]) of the bin's most intense peak,
+    so that peaks of one nominal mass but different formulas (CO 27.995, C2H4 28.031) stay
+    apart without a 100,000-bin axis.
+
+    * fragments: ``0 <= m/z < max_mz``;
+    * neutral losses: ``reference - m/z`` for ``0 < loss < max_loss``, where the reference is
+      the precursor m/z (LC-MS/MS) or, without one (EI), the heaviest peak, which stands for
+      the often missing molecular ion;
+    * precursor: m/z / 1000, its mass defect, and whether there is one;
+    * metadata: ion mode (positive, negative, unknown), adduct (:data:`TANDEM_ADDUCTS`,
+      other, unknown), collision energy / 100 and whether it is known.
+
+    Inputs are any peak list :func:`parse_peak_list` reads, or a dict with ``"mz"`` and
+    ``"intensities"`` plus optional ``"precursor_mz"``, ``"adduct"``, ``"ion_mode"`` and
+    ``"collision_energy"`` (a number, or text such as ``"35 eV"`` or ``"30 % (nominal)"``:
+    its first number).
+
+    Parameters
+    ----------
+    max_mz : float, default=1000.0
+        Upper end of the fragment axis (peaks above it are ignored).
+    max_loss : float, default=200.0
+        Upper end of the neutral-loss axis.
+    intensity_power : float, default=0.5
+        Exponent applied to intensities before scaling.
+
+    Examples
+    --------
+    >>> featurizer = TandemSpectrumFeaturizer(max_mz=100.0, max_loss=50.0)
+    >>> spectrum = {"mz": [61.028, 43.018], "intensities": [100.0, 25.0],
+    ...             "precursor_mz": 79.039, "adduct": "[M+H]+", "ion_mode": "positive"}
+    >>> vector = featurizer.featurize([spectrum])[0]
+    >>> vector.shape == (featurizer.n_features,), featurizer.n_features
+    (True, 315)
+    >>> float(vector[61]), round(float(vector[100 + 61]), 3)   # intensity, mass defect x 2
+    (1.0, 0.056)
+    >>> float(vector[200 + 18])   # the loss of water, 79.039 - 61.028 = 18.011
+    1.0
+    """
+
+    def __init__(self, max_mz: float = 1000.0, max_loss: float = 200.0,
+                 intensity_power: float = 0.5):
+        if not (max_mz > 0 and max_loss > 0):
+            raise ValueError(f"max_mz and max_loss must be positive, got {max_mz}, {max_loss}")
+        self.max_mz, self.max_loss = float(max_mz), float(max_loss)
+        self.intensity_power = float(intensity_power)
+
+    @property
+    def n_features(self) -> int:
+        return 2 * int(self.max_mz) + 2 * int(self.max_loss) + 3 + 3 + len(TANDEM_ADDUCTS) + 2 + 2
+
+    #: what the modality loader compares with the encoder's input size
+    n_bins = n_features
+
+    def config(self) -> Dict[str, Any]:
+        return {"max_mz": self.max_mz, "max_loss": self.max_loss,
+                "intensity_power": self.intensity_power}
+
+    def _prepare_input(self, datapoint: Any) -> Tuple[Peaks, Dict[str, Any]]:
+        metadata = {}
+        if isinstance(datapoint, dict):
+            metadata = {k: v for k, v in datapoint.items()
+                        if k not in ("mz", "positions", "intensities")}
+        positions, intensities = parse_peak_list(datapoint)
+        if np.any(positions < 0):
+            raise FeaturizationError("negative m/z")
+        return (positions, intensities), metadata
+
+    def _featurize_checked(self, prepared: Tuple[Peaks, Dict[str, Any]]) -> np.ndarray:
+        (positions, intensities), metadata = prepared
+        intensities = intensities ** self.intensity_power
+        keep = positions < self.max_mz
+        if not np.any(keep & (intensities > 0)):
+            raise FeaturizationError(f"no peaks below m/z {self.max_mz:g}")
+        positions, intensities = positions[keep], intensities[keep]
+        precursor = _finite_or_none(metadata.get("precursor_mz"))
+        reference = precursor if precursor is not None else float(positions.max())
+        losses = reference - positions
+        in_loss = (losses > 0.5) & (losses < self.max_loss)
+        return np.concatenate([
+            _defect_bins(positions, intensities, int(self.max_mz)),
+            _defect_bins(losses[in_loss], intensities[in_loss], int(self.max_loss)),
+            _precursor_inputs(precursor), _metadata_inputs(metadata)]).astype(np.float32)
+
+
+def _defect_bins(masses: np.ndarray, intensities: np.ndarray, n_bins: int) -> np.ndarray:
+    """(2 * n_bins,): per nominal-mass bin the summed intensity (max-scaled to 1), then the
+    mass defect x 2 of the bin's most intense peak (0 where the bin is empty)."""
+    intensity, defect = np.zeros(n_bins), np.zeros(n_bins)
+    if masses.size:
+        nominal = np.rint(masses).astype(np.int64)
+        inside = (nominal >= 0) & (nominal < n_bins)
+        nominal, masses, intensities = nominal[inside], masses[inside], intensities[inside]
+        np.add.at(intensity, nominal, intensities)
+        order = np.argsort(intensities)  # the strongest peak of a bin is written last
+        defect[nominal[order]] = 2.0 * (masses[order] - nominal[order])
+        if intensity.max() > 0:
+            intensity /= intensity.max()
+    return np.concatenate([intensity, defect])
+
+
+def _finite_or_none(value: Any) -> Optional[float]:
+    try:
+        number = float(str(value).split()[0]) if value is not None else float("nan")
+    except (ValueError, IndexError):
+        return None
+    return number if math.isfinite(number) and number > 0 else None
+
+
+def _precursor_inputs(precursor: Optional[float]) -> np.ndarray:
+    if precursor is None:
+        return np.zeros(3)
+    return np.array([precursor / 1000.0, 2.0 * (precursor - round(precursor)), 1.0])
+
+
+def _metadata_inputs(metadata: Dict[str, Any]) -> np.ndarray:
+    mode = str(metadata.get("ion_mode") or "").lower()
+    modes = [float(mode == m) for m in ION_MODES] + [float(mode not in ION_MODES)]
+    adduct = metadata.get("adduct")
+    adducts = [float(adduct == a) for a in TANDEM_ADDUCTS]
+    adducts += [float(bool(adduct) and adduct not in TANDEM_ADDUCTS), float(not adduct)]
+    energy = _first_number(metadata.get("collision_energy"))
+    return np.array(modes + adducts + ([energy / 100.0, 1.0] if energy is not None else [0.0, 0.0]))
+
+
+def _first_number(value: Any) -> Optional[float]:
+    match = re.search(r"[-+]?\d+(\.\d+)?", str(value)) if value is not None else None
+    return float(match.group()) if match else None
+
+
 #: featurizer classes a stored spectrum encoder can name
 SPECTRUM_FEATURIZERS = {"NMRSpectrumFeaturizer": NMRSpectrumFeaturizer,
-                        "MassSpectrumFeaturizer": MassSpectrumFeaturizer}
+                        "MassSpectrumFeaturizer": MassSpectrumFeaturizer,
+                        "TandemSpectrumFeaturizer": TandemSpectrumFeaturizer}

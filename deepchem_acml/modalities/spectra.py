@@ -6,23 +6,33 @@ from pathlib import Path
 from typing import Optional, Union
 
 from deepchem_acml.checkpoints import load_checkpoint_file, save_checkpoint_file
-from deepchem_acml.featurizers.spectra import SPECTRUM_FEATURIZERS, PeakListFeaturizer
+from deepchem_acml.featurizers.spectra import (SPECTRUM_FEATURIZERS, PeakListFeaturizer,
+                                              TandemSpectrumFeaturizer)
 from deepchem_acml.modalities.base import PRETRAINED_DIR, Modality, register_modality
 from deepchem_acml.shipped import SPECTRUM_ENCODER_KIND
 from deepchem_acml.nn.spectrum_autoencoder import SpectrumAutoencoder
+from deepchem_acml.nn.spectrum_mlp import SpectrumMLPEncoder
 
 SHIPPED_NMR_13C = PRETRAINED_DIR / "nmr_13c_autoencoder.pt"
 #: modality name -> what its spectra are, for messages and model cards
 SPECTRUM_MODALITIES = {"nmr_13c": "13C NMR", "nmr_1h": "1H NMR", "ms_lc": "LC-MS/MS",
                        "ms_gc": "GC-MS (EI)"}
+#: encoder classes a stored spectrum encoder can name (files before the MLP name none: the
+#: autoencoder)
+SPECTRUM_ENCODERS = {"SpectrumAutoencoder": SpectrumAutoencoder,
+                     "SpectrumMLPEncoder": SpectrumMLPEncoder}
 
 
-def save_spectrum_encoder(path: Union[str, Path], autoencoder: SpectrumAutoencoder,
-                          featurizer: PeakListFeaturizer, provenance: dict) -> Path:
-    """Store an autoencoder with the featurizer settings its inputs need and how it was made."""
+def save_spectrum_encoder(path: Union[str, Path],
+                          encoder: Union[SpectrumAutoencoder, SpectrumMLPEncoder],
+                          featurizer: Union[PeakListFeaturizer, TandemSpectrumFeaturizer],
+                          provenance: dict) -> Path:
+    """Store a spectrum encoder with the featurizer settings its inputs need and how it was
+    made."""
     return save_checkpoint_file(path, {
-        "state_dict": autoencoder.state_dict(),
-        "autoencoder_config": autoencoder.config(),
+        "state_dict": encoder.state_dict(),
+        "encoder": type(encoder).__name__,
+        "autoencoder_config": encoder.config(),  # the key older readers know, for any encoder
         "featurizer": type(featurizer).__name__,
         "featurizer_config": featurizer.config(),
         "provenance": provenance,
@@ -30,17 +40,18 @@ def save_spectrum_encoder(path: Union[str, Path], autoencoder: SpectrumAutoencod
 
 
 def load_spectrum_modality(name: str, checkpoint: Union[str, Path]) -> Modality:
-    """Rebuild a frozen spectrum modality (featurizer + encoder) from an autoencoder
-    checkpoint."""
+    """Rebuild a frozen spectrum modality (featurizer + encoder) from a spectrum encoder
+    checkpoint (:func:`save_spectrum_encoder`)."""
     data = load_checkpoint_file(checkpoint, kind=SPECTRUM_ENCODER_KIND)
-    autoencoder = SpectrumAutoencoder(**data["autoencoder_config"])
-    autoencoder.load_state_dict(data["state_dict"])
+    encoder = SPECTRUM_ENCODERS[data.get("encoder", "SpectrumAutoencoder")](
+        **data["autoencoder_config"])
+    encoder.load_state_dict(data["state_dict"])
     featurizer_class = SPECTRUM_FEATURIZERS[data.get("featurizer", "NMRSpectrumFeaturizer")]
     featurizer = featurizer_class(**data["featurizer_config"])
-    if featurizer.n_bins != autoencoder.n_bins:
+    if featurizer.n_bins != encoder.n_bins:
         raise ValueError(f"{checkpoint}: featurizer gives {featurizer.n_bins} bins but the "
-                         f"encoder expects {autoencoder.n_bins}")
-    return Modality(name, featurizer, autoencoder, source=str(checkpoint))
+                         f"encoder expects {encoder.n_bins}")
+    return Modality(name, featurizer, encoder, source=str(checkpoint))
 
 
 def shipped_spectrum_encoder(name: str) -> Path:

@@ -39,3 +39,25 @@ def test_evaluate_writes_report_and_figures(tmp_path, nmr_frame, small_model_kwa
         assert (tmp_path / "report" / figure).stat().st_size > 5000
     markdown = (tmp_path / "report" / "report.md").read_text()
     assert "## Isomer discrimination" in markdown and "## Property correlation" in markdown
+
+
+def test_evaluate_puts_an_ms_model_beside_the_mass_rule_offline(tmp_path):
+    """No --data: an MS model is evaluated on the embedded MassBank subset, with the mass rule
+    in the same pools and the mass-matched pools (chance stated)."""
+    from deepchem_acml.shipped import pretrained_path
+
+    completed = subprocess.run(
+        _acml() + ["evaluate", "--checkpoint", str(pretrained_path("ms_lc")), "--split", "all",
+                   "--n-draws", "2", "--out", str(tmp_path / "report")],
+        capture_output=True, text=True, timeout=600)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert "Against the mass rule" in completed.stdout
+    mass = json.loads((tmp_path / "report" / "report.json").read_text())["mass"]
+    assert mass["kind"] == "lc" and mass["n_with_precursor"] > 250
+    assert mass["mass_only"]["top1"] > 0.8  # mass alone tells most of a random pool apart
+    # the window keeps every right answer the mass rule finds in its top 10
+    assert mass["mass_then_model"]["top10"] >= mass["mass_only"]["top10"] - 0.01
+    matched = mass["mass_matched"]
+    assert matched["n_queries"] > 20 and 0 < matched["chance"]["top1"] < 1
+    markdown = (tmp_path / "report" / "report.md").read_text()
+    assert "## Against the mass rule" in markdown and "Mass-matched pools" in markdown

@@ -94,3 +94,14 @@ def test_the_mass_window_then_the_model_ranks_isomers_by_the_model():
     # query 0: its isomer is more similar -> 2nd; the mass-mismatched 2 never ahead of it
     # query 1: first; query 2: the only match for its own precursor -> first, whatever the model
     assert ranks.tolist() == [2, 1, 1]
+
+
+def test_outside_the_mass_window_candidates_follow_by_mass_error_not_by_the_model():
+    from deepchem_acml.evaluation.mass_baseline import mass_then_model_ranks
+
+    # query 0's own molecule (0) is 0.2 Da off its precursor (an odd adduct): the one
+    # candidate inside the window comes first, then the outside ones by mass error, so the
+    # model's liking for the far-off candidate 2 does not push the right answer down
+    error = np.array([[0.2, 0.0, 3.0], [0.2, 0.0, 3.0], [3.0, 3.0, 0.0]])
+    similarity = np.array([[0.1, 0.5, 0.9], [0.1, 0.5, 0.9], [0.0, 0.0, 1.0]])
+    assert mass_then_model_ranks(error, similarity, tolerance=0.01).tolist() == [2, 1, 1]
