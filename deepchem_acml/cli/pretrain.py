@@ -70,6 +70,11 @@ def add_parser(commands) -> None:
                         help="the modality's frozen encoder from a local file or directory "
                              "(HuggingFace directory for smiles, TorchScript CNN for image, "
                              "spectrum autoencoder .pt)")
+    parser.add_argument("--all-spectra", action="store_true",
+                        help="ms_lc/ms_gc from MassBank: every spectrum of a compound as its own "
+                             "pair (collision energies, instruments), not one per compound; "
+                             "the split stays by compound, but the run's test retrieval then "
+                             "counts a compound once per spectrum")
     add_training_arguments(parser, PRETRAIN_DEFAULTS)
     parser.set_defaults(run=run)
 
@@ -84,8 +89,11 @@ def run(args: argparse.Namespace) -> int:
             raise SystemExit("--smiles-encoder is for --modality smiles")
         options["encoder"] = args.smiles_encoder
     options = {k: v for k, v in options.items() if v is not None}
+    if args.all_spectra and (len(modalities) > 1 or modalities[0] not in ("ms_lc", "ms_gc")):
+        raise SystemExit("--all-spectra is for one of ms_lc and ms_gc (MassBank)")
     if len(modalities) == 1:
-        frame, source = read_pairs(modalities[0], args.data, args.max_molecules)
+        frame, source = read_pairs(modalities[0], args.data, args.max_molecules,
+                                   all_spectra=args.all_spectra)
         run_pretraining(frame, args.out, source=source, modality=modalities[0],
                         modality_options=options, **training_kwargs(args))
         return 0

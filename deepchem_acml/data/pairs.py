@@ -28,13 +28,15 @@ def default_data_path(modality: str) -> Path:
 
 
 def read_pairs(modality: str, path: Optional[Union[str, Path]] = None,
-               max_molecules: Optional[int] = None) -> Tuple[pd.DataFrame, str]:
+               max_molecules: Optional[int] = None, all_spectra: bool = False
+               ) -> Tuple[pd.DataFrame, str]:
     """(frame with ``smiles``, the input column and usually ``inchikey``; a description of the
     source). Files: nmrshiftdb2 or MassBank ``.jsonl.gz``, ``.mgf``/``.msp`` spectra, or a CSV
     with ``smiles`` and the input column; ``.jdx``/``.dx`` (JCAMP-DX) and, through matchms,
     ``.json``/``.mzML``/``.mzXML`` spectra too. Mass spectra come as dicts with their
     precursor m/z, adduct, ion mode and collision energy where the source has them
-    (:func:`~deepchem_acml.data.spectrum_files.spectrum_inputs`)."""
+    (:func:`~deepchem_acml.data.spectrum_files.spectrum_inputs`). ``all_spectra``: every
+    MassBank spectrum of a compound as its own row (default: one per compound)."""
     from deepchem_acml.data.nmrshiftdb2 import read_nmrshiftdb2
     from deepchem_acml.data.spectrum_files import (READERS, read_massbank, read_spectrum_file,
                                                    records_frame, spectrum_inputs)
@@ -49,7 +51,7 @@ def read_pairs(modality: str, path: Optional[Union[str, Path]] = None,
     if name.endswith(".jsonl") and modality in NUCLEUS_OF:
         frame = read_nmrshiftdb2(path, nucleus=NUCLEUS_OF[modality])
     elif name.endswith(".jsonl") and modality in MASSBANK_KIND_OF:
-        frame = read_massbank(path, kind=MASSBANK_KIND_OF[modality])
+        frame = read_massbank(path, kind=MASSBANK_KIND_OF[modality], all_spectra=all_spectra)
     elif name.endswith(tuple(READERS)):
         frame = records_frame(read_spectrum_file(path))
     else:

@@ -137,7 +137,9 @@ class Modality:
         progress : bool, optional
             Force the progress bar on or off.
         cache_path : str or path-like, optional
-            An ``.npz`` file that keeps the result for later calls with the same inputs.
+            An ``.npz`` file that keeps the result for later calls with the same inputs
+            (beyond :attr:`CACHE_PART_SIZE` inputs, ``<stem>.part1.npz``... beside it, one per
+            part, each written when done: an interrupted run resumes from its parts).
 
         Returns
         -------
@@ -147,15 +149,35 @@ class Modality:
             Which inputs worked, and the failures (its ``features`` is left empty).
         """
         inputs = list(inputs)
-        if cache_path is not None:
-            key = self._cache_key(inputs)
-            cached = _read_embedding_cache(Path(cache_path), key, inputs)
-            if cached is not None:
-                return cached
-        embedded, result = self._embed(inputs, batch_size, device, progress)
-        if cache_path is not None:
-            _write_embedding_cache(Path(cache_path), key, embedded, result)
-        return embedded, result
+        if cache_path is None:
+            return self._embed(inputs, batch_size, device, progress)
+        return self._embed_with_cache(inputs, Path(cache_path), batch_size, device, progress)
+
+    #: inputs per cache part: a killed run loses at most one part of frozen-encoder work
+    CACHE_PART_SIZE = 20000
+
+    def _embed_with_cache(self, inputs: List[Any], cache_path: Path, batch_size: int,
+                          device: Optional[torch.device], progress: Optional[bool]
+                          ) -> Tuple[np.ndarray, FeaturizationResult]:
+        """:meth:`embed` through cache files: ``cache_path`` for the first
+        :attr:`CACHE_PART_SIZE` inputs, ``<stem>.part<k>.npz`` for each further part, each
+        keyed by its own inputs and the encoder, read back when the key matches and written
+        as soon as the part is done (so a long teacher run resumes at its last part)."""
+        starts = list(range(0, max(len(inputs), 1), self.CACHE_PART_SIZE))
+        embedded, results = [], []
+        for part, start in enumerate(starts):
+            chunk = inputs[start:start + self.CACHE_PART_SIZE]
+            path = cache_path if part == 0 else cache_path.with_name(
+                f"{cache_path.stem}.part{part}{cache_path.suffix or '.npz'}")
+            key = self._cache_key(chunk)
+            cached = _read_embedding_cache(path, key, chunk)
+            if cached is None:
+                cached = self._embed(chunk, batch_size, device, progress)
+                _write_embedding_cache(path, key, *cached)
+            embedded.append(cached[0])
+            results.append(cached[1])
+        return (np.concatenate(embedded),
+                FeaturizationResult.joined(results, starts, len(inputs)))
 
     def _cache_key(self, inputs: List[Any]) -> str:
         import hashlib

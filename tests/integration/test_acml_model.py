@@ -203,3 +203,31 @@ def test_frozen_embedding_cache_is_reused_and_refreshed_when_inputs_change(small
     changed, _ = model.build_dataset(small_frame.smiles[:50], spectra[:50], embedding_cache=cache)
     assert len(changed) == 49
     np.testing.assert_array_equal(changed.y, first.y[:49])
+
+
+def test_frozen_embedding_cache_in_parts_resumes_where_a_run_stopped(small_frame, tmp_path,
+                                                                     monkeypatch):
+    """Past CACHE_PART_SIZE inputs the cache is written a part at a time: a run killed after
+    some parts recomputes only the missing ones, and the result equals an uncached run's,
+    failures included (indices of the whole input, not of the part)."""
+    from deepchem_acml import get_modality
+
+    modality = get_modality("nmr_13c")
+    monkeypatch.setattr(modality, "CACHE_PART_SIZE", 10)
+    spectra = list(small_frame.spectrum[:25])
+    spectra[13] = "not a peak list"
+    cache = tmp_path / "nmr_13c.npz"
+    expected, expected_report = modality.embed(spectra)
+    modality.embed(spectra, cache_path=cache)
+    parts = sorted(p.name for p in tmp_path.iterdir())
+    assert parts == ["nmr_13c.npz", "nmr_13c.part1.npz", "nmr_13c.part2.npz"]
+    (tmp_path / "nmr_13c.part1.npz").unlink()  # the part a killed run had not written
+    calls = []
+    original = modality._embed
+    monkeypatch.setattr(modality, "_embed", lambda inputs, *a: calls.append(len(inputs))
+                        or original(inputs, *a))
+    resumed, report = modality.embed(spectra, cache_path=cache)
+    assert calls == [10]  # only the missing part ran through the encoder
+    np.testing.assert_array_equal(resumed, expected)
+    assert report.indices.tolist() == expected_report.indices.tolist()
+    assert [f.index for f in report.failures] == [13]
