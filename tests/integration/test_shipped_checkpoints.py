@@ -63,3 +63,29 @@ def test_one_model_class_reads_single_and_joint_checkpoints():
                                rtol=1e-5, atol=1e-5)
     single = JointACMLModel.load(pretrained_path("smiles"))
     assert list(single.modalities) == ["smiles"]
+
+
+def test_float16_weights_keep_retrieval_and_embeddings(tmp_path):
+    """A checkpoint stored with float16 weights loads into float32 and retrieves as the
+    float32 one does on the embedded 13C pairs (the bar for shipping a model that way)."""
+    from deepchem_acml import ACMLModel
+    from deepchem_acml.data.nmrshiftdb2 import read_embedded_nmr_13c
+    from deepchem_acml.evaluation.retrieval import retrieval_in_pools
+
+    full = ACMLModel.from_pretrained("nmr_13c")
+    full.save(tmp_path / "half.pt", include_optimizer=False, weights_dtype="float16")
+    half = ACMLModel.load(tmp_path / "half.pt")
+    import torch
+
+    assert all(p.dtype == torch.float32 for p in half.model.parameters())
+    frame = read_embedded_nmr_13c().head(600)
+    dataset, _ = full.build_dataset(frame.smiles, frame.spectrum)
+    full_embedding, half_embedding = full.predict_embedding(dataset), half.predict_embedding(dataset)
+    scale = np.abs(full_embedding).mean()
+    assert np.abs(half_embedding - full_embedding).mean() < 5e-3 * scale
+    scores = [retrieval_in_pools(m.predict(dataset), m.project_modality(dataset.y), 128, 5, 0)
+              ["modality_to_graph"] for m in (full, half)]
+    assert abs(scores[0]["top10"] - scores[1]["top10"]) <= 0.01
+    assert abs(scores[0]["mrr"] - scores[1]["mrr"]) <= 0.01
+    with pytest.raises(ValueError, match="include_optimizer=False"):
+        full.save(tmp_path / "bad.pt", weights_dtype="float16")
