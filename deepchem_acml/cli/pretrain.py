@@ -66,6 +66,9 @@ def add_parser(commands) -> None:
     parser.add_argument("--max-molecules", type=int, default=None)
     parser.add_argument("--smiles-encoder", choices=["chemnet", "roberta"], default=None,
                         help="smiles: frozen ChemNet (default) or the package's small RoBERTa")
+    parser.add_argument("--ms-encoder", choices=["autoencoder", "contrastive"], default=None,
+                        help="ms_lc/ms_gc: the shipped 1-Da autoencoder (default) or the "
+                             "shipped fragment-aware contrastive encoder")
     parser.add_argument("--encoder-checkpoint", default=None,
                         help="the modality's frozen encoder from a local file or directory "
                              "(HuggingFace directory for smiles, TorchScript CNN for image, "
@@ -79,18 +82,29 @@ def add_parser(commands) -> None:
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from deepchem_acml.data.pairs import read_pairs
-
-    modalities = list(dict.fromkeys(args.modality))
+def encoder_options(args: argparse.Namespace, modalities: List[str]) -> Dict[str, Any]:
+    """The frozen encoder's options from the command line, each checked against the
+    modalities it is for."""
+    one_ms = len(modalities) == 1 and modalities[0] in ("ms_lc", "ms_gc")
     options = {"checkpoint": args.encoder_checkpoint}
     if args.smiles_encoder is not None:
         if "smiles" not in modalities:
             raise SystemExit("--smiles-encoder is for --modality smiles")
         options["encoder"] = args.smiles_encoder
-    options = {k: v for k, v in options.items() if v is not None}
-    if args.all_spectra and (len(modalities) > 1 or modalities[0] not in ("ms_lc", "ms_gc")):
+    if args.ms_encoder is not None:
+        if not one_ms:
+            raise SystemExit("--ms-encoder is for one of ms_lc and ms_gc")
+        options["encoder"] = args.ms_encoder
+    if args.all_spectra and not one_ms:
         raise SystemExit("--all-spectra is for one of ms_lc and ms_gc (MassBank)")
+    return {k: v for k, v in options.items() if v is not None}
+
+
+def run(args: argparse.Namespace) -> int:
+    from deepchem_acml.data.pairs import read_pairs
+
+    modalities = list(dict.fromkeys(args.modality))
+    options = encoder_options(args, modalities)
     if len(modalities) == 1:
         frame, source = read_pairs(modalities[0], args.data, args.max_molecules,
                                    all_spectra=args.all_spectra)

@@ -93,8 +93,8 @@ def mass_only_retrieval(precursor_mz: np.ndarray, adducts: Sequence[Optional[str
 
 
 def mass_matched_retrieval(graph: np.ndarray, modality: np.ndarray, masses: np.ndarray,
-                           window: float = 0.01, ks: Sequence[int] = DEFAULT_KS
-                           ) -> Dict[str, float]:
+                           window: float = 0.01, ks: Sequence[int] = DEFAULT_KS,
+                           skeletons: Optional[Sequence[str]] = None) -> Dict[str, float]:
     """Modality → graph retrieval where mass cannot help: each query's candidates are the
     molecules of the set whose monoisotopic mass lies within ``window`` Da of its own
     molecule's (its isomers, at the default 0.01 Da), the protocol of spectrum-identification
@@ -110,6 +110,10 @@ def mass_matched_retrieval(graph: np.ndarray, modality: np.ndarray, masses: np.n
         Half-width of the mass window in Da.
     ks : sequence of int
         The top-k cut-offs.
+    skeletons : sequence of str, optional
+        Each molecule's connectivity (the InChIKey's first block): candidates with the
+        query's own skeleton (its stereoisomers, one graph for a 2-D model) are left out, so
+        the pools hold constitutional isomers only.
 
     Returns
     -------
@@ -127,9 +131,13 @@ def mass_matched_retrieval(graph: np.ndarray, modality: np.ndarray, masses: np.n
     0.4
     """
     masses = np.asarray(masses, dtype=np.float64)
+    skeletons = None if skeletons is None else np.asarray(skeletons, dtype=object)
     ranks, sizes = [], []
     for i in range(len(masses)):
-        pool = np.flatnonzero(np.abs(masses - masses[i]) <= window)
+        near = np.abs(masses - masses[i]) <= window
+        if skeletons is not None:
+            near &= (skeletons != skeletons[i]) | (np.arange(len(masses)) == i)
+        pool = np.flatnonzero(near)
         if len(pool) < 2:
             continue
         others = pool[pool != i]
@@ -145,6 +153,47 @@ def mass_matched_retrieval(graph: np.ndarray, modality: np.ndarray, masses: np.n
                   chance={f"top{k}": float(np.mean(np.minimum(k, sizes) / sizes)) for k in ks})
     return report
 
+
+def model_among_equal_masses_ranks(error: np.ndarray, similarity: np.ndarray,
+                                   rng: np.random.Generator, tolerance: float = 1e-3
+                                   ) -> np.ndarray:
+    """Rank (1 = first) of each query's own molecule under the mass rule, except that the
+    candidates whose mass error equals the right molecule's (within ``tolerance``: its
+    isomers) are ordered by the model's similarity; ties the model leaves (stereoisomers, one
+    2-D graph) are broken at random, as the mass rule breaks its own."""
+    own_error, own_similarity = np.diag(error)[:, None], np.diag(similarity)[:, None]
+    equal = np.abs(error - own_error) <= tolerance
+    closer = (error < own_error - tolerance).sum(axis=1)
+    better = (equal & (similarity > own_similarity + 1e-9)).sum(axis=1)
+    tied = (equal & (np.abs(similarity - own_similarity) <= 1e-9)).sum(axis=1)  # self too
+    return 1 + closer + better + rng.integers(0, tied)
+
+
+def mass_rule_then_model_retrieval(precursor_mz: np.ndarray, adducts: Sequence[Optional[str]],
+                                   masses: np.ndarray, graph: np.ndarray, modality: np.ndarray,
+                                   pool_size: int = 128, n_draws: int = 10, seed: int = 0,
+                                   ks: Sequence[int] = DEFAULT_KS) -> Dict[str, float]:
+    """The mass rule with the model deciding among the candidates of equal mass
+    (:func:`model_among_equal_masses_ranks`), in the pools of :func:`mass_only_retrieval`:
+    above the rule exactly where the model tells isomers apart better than chance.
+
+    Examples
+    --------
+    >>> masses = np.array([100.0, 150.0, 150.0, 200.0])   # two isomers at 150
+    >>> perfect = np.eye(4)
+    >>> mass_rule_then_model_retrieval(masses + PROTON, ["[M+H]+"] * 4, masses, perfect,
+    ...                                perfect, pool_size=4, n_draws=5, ks=(1,))["top1"]
+    1.0
+    """
+    precursor_mz = np.asarray(precursor_mz, dtype=np.float64)
+    masses, shifts = np.asarray(masses, dtype=np.float64), adduct_shifts(adducts)
+    rng = np.random.default_rng(seed + 1)
+    ranks = []
+    for pool in random_pools(len(masses), pool_size, n_draws, seed):
+        error = np.abs(precursor_mz[pool][:, None]
+                       - (masses[pool][None, :] + shifts[pool][:, None]))
+        ranks.append(model_among_equal_masses_ranks(error, modality[pool] @ graph[pool].T, rng))
+    return summarize_ranks(np.concatenate(ranks), ks)
 
 
 def mass_then_model_ranks(error: np.ndarray, similarity: np.ndarray, tolerance: float
@@ -235,10 +284,14 @@ def mass_protocols(smiles: Sequence[str], inputs: Sequence[Any], graph: np.ndarr
                    n_draws: int = 10, seed: int = 0) -> Dict[str, Any]:
     """The two protocols an MS retrieval result needs, on the same molecules and pools.
 
-    * random pools: the mass rule alone (:func:`mass_only_retrieval`) and the mass window
-      then the model (:func:`mass_then_model_retrieval`), over the spectra with a precursor;
+    * random pools: the mass rule alone (:func:`mass_only_retrieval`), the mass window
+      then the model (:func:`mass_then_model_retrieval`) and the mass rule with the model
+      among equal masses (:func:`mass_rule_then_model_retrieval`), over the spectra with a
+      precursor;
     * mass-matched pools (:func:`mass_matched_retrieval`): each spectrum against the
-      molecules of the set within the window of its molecule's mass, with chance.
+      molecules of the set within the window of its molecule's mass, with chance; and the
+      same without the query's stereoisomers (``mass_matched_constitutional``), which no
+      2-D graph tells apart.
 
     LC-MS/MS (``kind="lc"``) compares exact masses within 0.01 Da; EI (``kind="gc"``) has no
     precursor, so the heaviest peak stands for the molecular ion and masses are compared at
@@ -259,9 +312,11 @@ def mass_protocols(smiles: Sequence[str], inputs: Sequence[Any], graph: np.ndarr
     Returns
     -------
     dict
-        ``window``, ``n_with_precursor``, ``mass_only``, ``mass_then_model`` and
-        ``mass_matched``.
+        ``window``, ``n_with_precursor``, ``mass_only``, ``mass_then_model``,
+        ``mass_rule_then_model``, ``mass_matched`` and ``mass_matched_constitutional``.
     """
+    from deepchem_acml.data.pairs import inchikeys_of
+
     masses = monoisotopic_masses(smiles)
     precursor, adducts = precursors_of(inputs, kind)
     window = 0.01
@@ -277,7 +332,13 @@ def mass_protocols(smiles: Sequence[str], inputs: Sequence[Any], graph: np.ndarr
     report["mass_then_model"] = mass_then_model_retrieval(
         precursor[known], chosen, masses[known], graph[known], modality[known],
         tolerance=window, **pools)
+    report["mass_rule_then_model"] = mass_rule_then_model_retrieval(
+        precursor[known], chosen, masses[known], graph[known], modality[known], **pools)
     finite = np.flatnonzero(np.isfinite(masses))
+    matched = dict(window=min(window, 0.01))
     report["mass_matched"] = mass_matched_retrieval(graph[finite], modality[finite],
-                                                    masses[finite], window=min(window, 0.01))
+                                                    masses[finite], **matched)
+    skeletons = [key[:14] for key in inchikeys_of([smiles[i] for i in finite])]
+    report["mass_matched_constitutional"] = mass_matched_retrieval(
+        graph[finite], modality[finite], masses[finite], skeletons=skeletons, **matched)
     return report

@@ -247,20 +247,26 @@ def _mass_markdown(mass: Optional[Dict]) -> List[str]:
              f"Spectrum → molecule in the same random pools, over the "
              f"{mass['n_with_precursor']} spectra with a precursor; mass rule: {what}; "
              "isomers tie and are ordered at random. Window then model: candidates inside the "
-             "window first, ordered by the model, then the rest by mass error.", "",
+             "window first, ordered by the model, then the rest by mass error. Mass rule, then "
+             "the model: the rule's order, with the model ordering the candidates of equal "
+             "mass (isomers).", "",
              "| ranking | top-1 | top-5 | top-10 | MRR |", "|---|---|---|---|---|"]
     for key, label in (("mass_only", "mass rule alone"),
-                       ("mass_then_model", "mass window, then the model")):
+                       ("mass_then_model", "mass window, then the model"),
+                       ("mass_rule_then_model", "mass rule, then the model among isomers")):
         row = mass[key]
         lines.append(f"| {label} | {row['top1']:.3f} | {row['top5']:.3f} | {row['top10']:.3f} "
                      f"| {row['mrr']:.3f} |")
-    matched = mass["mass_matched"]
     lines += ["", "Mass-matched pools: each spectrum against the evaluated molecules of the same "
-              "mass (its isomers), where mass cannot help.", ""]
-    if matched.get("n_queries"):
-        lines += ["| queries | mean pool | top-1 | chance top-1 |", "|---|---|---|---|",
-                  f"| {matched['n_queries']} | {matched['pool_size']:.1f} | "
-                  f"{matched['top1']:.3f} | {matched['chance']['top1']:.3f} |", ""]
-    else:
-        lines += ["No evaluated molecule has an isomer in the set.", ""]
-    return lines
+              "mass (its isomers), where mass cannot help; then without the query's "
+              "stereoisomers (same InChIKey skeleton: one graph for a 2-D model).", "",
+              "| isomers | queries | mean pool | top-1 | chance top-1 |", "|---|---|---|---|---|"]
+    for key, label in (("mass_matched", "all"), ("mass_matched_constitutional",
+                                                  "constitutional only")):
+        matched = mass.get(key, {})
+        if matched.get("n_queries"):
+            lines.append(f"| {label} | {matched['n_queries']} | {matched['pool_size']:.1f} | "
+                         f"{matched['top1']:.3f} | {matched['chance']['top1']:.3f} |")
+        else:
+            lines.append(f"| {label} | 0 | – | – | – |")
+    return lines + [""]

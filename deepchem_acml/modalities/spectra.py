@@ -54,22 +54,36 @@ def load_spectrum_modality(name: str, checkpoint: Union[str, Path]) -> Modality:
     return Modality(name, featurizer, encoder, source=str(checkpoint))
 
 
-def shipped_spectrum_encoder(name: str) -> Path:
-    return PRETRAINED_DIR / f"{name}_autoencoder.pt"
+#: the shipped encoder kinds: file stem suffix and what they are
+SHIPPED_ENCODER_KINDS = {"autoencoder": "autoencoder",
+                         "contrastive": "contrastive_encoder"}
 
 
-def spectrum_modality(name: str, checkpoint: Optional[Union[str, Path]] = None) -> Modality:
-    """A spectrum modality from its shipped autoencoder (or ``checkpoint``). The shipped
-    encoders were pretrained on spectra alone (no structures); see
+def shipped_spectrum_encoder(name: str, encoder: str = "autoencoder") -> Path:
+    """The shipped file of a spectrum modality's frozen encoder of kind ``encoder``."""
+    if encoder not in SHIPPED_ENCODER_KINDS:
+        raise ValueError(f"encoder must be one of {sorted(SHIPPED_ENCODER_KINDS)}, "
+                         f"got {encoder!r}")
+    return PRETRAINED_DIR / f"{name}_{SHIPPED_ENCODER_KINDS[encoder]}.pt"
+
+
+def spectrum_modality(name: str, checkpoint: Optional[Union[str, Path]] = None,
+                      encoder: str = "autoencoder") -> Modality:
+    """A spectrum modality from its shipped encoder (or ``checkpoint``): ``encoder=
+    "autoencoder"`` (every spectrum modality), or for MS ``"contrastive"``, the
+    fragment-aware MLP (:class:`~deepchem_acml.nn.spectrum_mlp.SpectrumMLPEncoder`) where one
+    is shipped. The shipped encoders were pretrained on spectra alone (no structures); see
     ``deepchem_acml/pretrained/MODEL_CARD.md``."""
-    path = Path(checkpoint) if checkpoint is not None else shipped_spectrum_encoder(name)
+    path = Path(checkpoint) if checkpoint is not None else shipped_spectrum_encoder(name, encoder)
     if not path.is_file():
+        flag = "" if encoder == "autoencoder" else f" --encoder {encoder}"
         raise FileNotFoundError(
             f"no {SPECTRUM_MODALITIES[name]} encoder at {path}. Pretrain one with `acml "
-            f"pretrain-encoder --modality {name}` (reads the shared data folder) and pass its "
-            "path as checkpoint=.")
+            f"pretrain-encoder --modality {name}{flag}` (reads the shared data folder) and "
+            "pass its path as checkpoint=.")
     return load_spectrum_modality(name, path)
 
 
 for _name in SPECTRUM_MODALITIES:
-    register_modality(_name, lambda checkpoint=None, _name=_name: spectrum_modality(_name, checkpoint))
+    register_modality(_name, lambda checkpoint=None, encoder="autoencoder", _name=_name:
+                      spectrum_modality(_name, checkpoint, encoder))

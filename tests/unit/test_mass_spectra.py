@@ -105,3 +105,31 @@ def test_outside_the_mass_window_candidates_follow_by_mass_error_not_by_the_mode
     error = np.array([[0.2, 0.0, 3.0], [0.2, 0.0, 3.0], [3.0, 3.0, 0.0]])
     similarity = np.array([[0.1, 0.5, 0.9], [0.1, 0.5, 0.9], [0.0, 0.0, 1.0]])
     assert mass_then_model_ranks(error, similarity, tolerance=0.01).tolist() == [2, 1, 1]
+
+
+def test_the_model_breaks_only_the_mass_rules_ties_and_its_own_ties_at_random():
+    from deepchem_acml.evaluation.mass_baseline import model_among_equal_masses_ranks
+
+    # candidates 0 and 1 have the same mass (isomers) and match the precursor; 2 is 0.004 Da
+    # closer to query 2's precursor than its own molecule... and the model cannot change that
+    error = np.array([[0.001, 0.001, 0.3], [0.001, 0.001, 0.3], [0.2, 0.2, 0.004]])
+    similarity = np.array([[0.2, 0.9, 1.0], [0.2, 0.9, 1.0], [5.0, 5.0, 0.0]])
+    rng = np.random.default_rng(0)
+    assert model_among_equal_masses_ranks(error, similarity, rng).tolist() == [2, 1, 1]
+    # a model that cannot tell the isomers apart (one graph) leaves them to chance
+    flat = np.zeros((3, 3))
+    ranks = np.array([model_among_equal_masses_ranks(error, flat, rng)[0] for _ in range(400)])
+    assert set(ranks.tolist()) == {1, 2} and 0.4 < (ranks == 1).mean() < 0.6
+
+
+def test_constitutional_pools_leave_out_the_querys_stereoisomers():
+    from deepchem_acml.evaluation.mass_baseline import mass_matched_retrieval
+
+    masses = np.array([150.0, 150.0, 150.0])
+    skeletons = ["A", "A", "B"]  # 0 and 1 are stereoisomers (one 2-D graph), 2 another isomer
+    graph = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])  # a 2-D model: 0 and 1 tie
+    every = mass_matched_retrieval(graph, graph, masses, ks=(1,))
+    constitutional = mass_matched_retrieval(graph, graph, masses, ks=(1,), skeletons=skeletons)
+    assert every["top1"] == pytest.approx(1 / 3)  # the stereo ties count against 0 and 1
+    # pools: {0, 2}, {1, 2} and, for 2, all three
+    assert constitutional["top1"] == 1.0 and constitutional["pool_size"] == pytest.approx(7 / 3)
