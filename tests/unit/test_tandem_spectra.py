@@ -110,3 +110,29 @@ def test_contrastive_pretraining_learns_to_match_a_compounds_spectra(tmp_path):
     embedded, report = modality.embed(spectrum_inputs(both.head(10)))
     expected = encoder.encode(torch.from_numpy(features[:10])).detach().numpy()
     assert report.n_failed == 0 and np.allclose(embedded, expected, atol=1e-6)
+
+
+def test_encoder_options_are_checked_against_the_modality():
+    import argparse
+
+    from deepchem_acml.cli.pretrain import encoder_options
+
+    def args(**given):
+        base = dict(encoder_checkpoint=None, smiles_encoder=None, ms_encoder=None,
+                    all_spectra=False)
+        return argparse.Namespace(**{**base, **given})
+
+    assert encoder_options(args(ms_encoder="contrastive"), ["ms_lc"]) == {"encoder": "contrastive"}
+    for bad, modalities in ((args(ms_encoder="contrastive"), ["nmr_13c"]),
+                            (args(all_spectra=True), ["smiles"]),
+                            (args(all_spectra=True), ["ms_lc", "nmr_13c"]),
+                            (args(smiles_encoder="roberta"), ["ms_lc"])):
+        with pytest.raises(SystemExit):
+            encoder_options(bad, modalities)
+
+
+def test_an_unknown_shipped_encoder_kind_says_which_there_are():
+    from deepchem_acml import get_modality
+
+    with pytest.raises(ValueError, match="autoencoder"):
+        get_modality("ms_lc", encoder="transformer")
