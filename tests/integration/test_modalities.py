@@ -94,19 +94,20 @@ def test_shipped_smiles_model_finds_molecules_outside_its_training_library_by_th
 
 
 @pytest.mark.torch
-def test_shipped_fragment_aware_ei_model_retrieves_far_better_than_the_1_da_one():
-    """On the embedded EI subset (mostly the two models' training molecules: a regression
+@pytest.mark.parametrize("kind", ["gc", "lc"])
+def test_shipped_fragment_aware_ms_models_retrieve_far_better_than_the_1_da_ones(kind):
+    """On the embedded MassBank subsets (mostly the models' training molecules: a regression
     check of the shipped files, not a held-out figure; those are in docs/retrieval.md), the
-    fragment-aware model finds the right molecule among 64 far more often than the 1-Da one."""
+    fragment-aware models find the right molecule among 64 far more often than the 1-Da ones."""
     from deepchem_acml.data.spectrum_files import spectrum_inputs
     from deepchem_acml.evaluation.retrieval import retrieval_in_pools
 
-    frame = read_massbank(EMBEDDED_MASSBANK, "gc")
+    frame = read_massbank(EMBEDDED_MASSBANK, kind)
     scores = {}
-    for name in ("ms_gc", "ms_gc_fragments"):
+    for name in (f"ms_{kind}", f"ms_{kind}_fragments"):
         model = ACMLModel.from_pretrained(name)
         dataset, _ = model.build_dataset(frame.smiles, spectrum_inputs(frame))
         assert len(dataset) > 100
         scores[name] = retrieval_in_pools(model.predict(dataset), model.project_modality(dataset.y),
                                           64, 5, 0)["modality_to_graph"]["top10"]
-    assert scores["ms_gc_fragments"] > scores["ms_gc"] + 0.2, scores
+    assert scores[f"ms_{kind}_fragments"] > scores[f"ms_{kind}"] + 0.2, scores
