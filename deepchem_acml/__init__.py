@@ -40,6 +40,8 @@ _PUBLIC = {
     "ACMLFeaturizer": "deepchem_acml.featurizers.embedding",
     "NMRSpectrumFeaturizer": "deepchem_acml.featurizers.spectra",
     "PeakListFeaturizer": "deepchem_acml.featurizers.spectra",
+    "MassSpectrumFeaturizer": "deepchem_acml.featurizers.spectra",
+    "TandemSpectrumFeaturizer": "deepchem_acml.featurizers.spectra",
     "FeaturizationResult": "deepchem_acml.featurizers.base",
     "FeaturizationFailure": "deepchem_acml.featurizers.base",
     "ACMLTransformer": "deepchem_acml.trans",

@@ -310,6 +310,20 @@ def read_massbank(path: Optional[PathLike] = None, kind: str = "lc",
     as EI records), ``adduct``, ``ion_mode`` (``"positive"``/``"negative"``/None) and
     ``collision_energy`` (the record's text, or None). :func:`spectrum_inputs` joins them
     into the inputs of :class:`~deepchem_acml.featurizers.spectra.TandemSpectrumFeaturizer`.
+
+    Parameters
+    ----------
+    path : str or path-like, optional
+        The MassBank JSON-Lines export (default: the shared data folder's).
+    kind : {"lc", "gc"}, default="lc"
+        LC-MS/MS or GC-MS (EI) records.
+    all_spectra : bool, default=False
+        Every record instead of one per compound.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per spectrum, in accession order.
     """
     from deepchem_acml.data.sources import shared_data_dir
 
@@ -355,6 +369,16 @@ def spectrum_inputs(frame: pd.DataFrame) -> List[Any]:
     A spectrum that is not an (n, 2) peak array (an
     :class:`~deepchem_acml.featurizers.spectra.UnreadableSpectrum`, None, text) is passed
     through unchanged, for the featurizer to read or report.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        A ``spectrum`` column and any of :data:`METADATA_COLUMNS`.
+
+    Returns
+    -------
+    list
+        One input per row, in row order.
 
     Examples
     --------

@@ -313,6 +313,17 @@ class MassSpectrumFeaturizer(PeakListFeaturizer):
     Negative m/z is reported as a failure; peaks at or above ``max_mz`` are ignored (a spectrum
     left with none is reported).
 
+    Parameters
+    ----------
+    max_mz : float, default=1000.0
+        Upper end of the m/z axis.
+    resolution : float, default=1.0
+        Bin width in Da.
+    intensity_power : float, default=0.5
+        Exponent applied to intensities before scaling.
+    broadening : float, default=0.0
+        Gaussian broadening of each peak in Da (0: none).
+
     Examples
     --------
     >>> featurizer = MassSpectrumFeaturizer(max_mz=10.0)

@@ -52,7 +52,18 @@ class SpectrumMLPEncoder(nn.Module):
                 "embedding_dim": self.embedding_dim, "dropout": self.dropout}
 
     def encode(self, spectra: torch.Tensor) -> torch.Tensor:
-        """(N, n_bins) featurized spectra -> (N, embedding_dim)."""
+        """The embeddings of a batch of featurized spectra.
+
+        Parameters
+        ----------
+        spectra : torch.Tensor
+            (N, n_bins) featurized spectra.
+
+        Returns
+        -------
+        torch.Tensor
+            (N, embedding_dim).
+        """
         return self.layers(spectra)
 
     forward = encode
