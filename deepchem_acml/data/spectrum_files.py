@@ -324,6 +324,13 @@ def read_massbank(path: Optional[PathLike] = None, kind: str = "lc",
     -------
     pandas.DataFrame
         One row per spectrum, in accession order.
+
+    Examples
+    --------
+    >>> from deepchem_acml.data.sources import EMBEDDED_MASSBANK
+    >>> frame = read_massbank(EMBEDDED_MASSBANK, kind="lc")
+    >>> len(frame), list(frame.columns[4:])
+    (300, ['precursor_mz', 'adduct', 'ion_mode', 'collision_energy'])
     """
     from deepchem_acml.data.sources import shared_data_dir
 

@@ -314,6 +314,16 @@ def mass_protocols(smiles: Sequence[str], inputs: Sequence[Any], graph: np.ndarr
     dict
         ``window``, ``n_with_precursor``, ``mass_only``, ``mass_then_model``,
         ``mass_rule_then_model``, ``mass_matched`` and ``mass_matched_constitutional``.
+
+    Examples
+    --------
+    >>> smiles = ["CCO", "COC", "CCCO", "CC(C)O", "c1ccccc1"]  # two pairs of isomers
+    >>> spectra = [{"mz": [10.0], "intensities": [1.0], "precursor_mz": mass + PROTON,
+    ...             "adduct": "[M+H]+"} for mass in monoisotopic_masses(smiles)]
+    >>> perfect = np.eye(5)                                   # a model that tells all apart
+    >>> report = mass_protocols(smiles, spectra, perfect, perfect, pool_size=5, n_draws=2)
+    >>> report["mass_rule_then_model"]["top1"], report["mass_matched"]["chance"]["top1"]
+    (1.0, 0.5)
     """
     from deepchem_acml.data.pairs import inchikeys_of
 

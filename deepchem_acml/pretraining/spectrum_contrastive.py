@@ -101,6 +101,16 @@ def pretrain_spectrum_contrastive(features: np.ndarray, groups: Sequence[Any], e
     -------
     encoder, history
         The encoder (eval mode, CPU) of the best validation epoch and one record per epoch.
+
+    Examples
+    --------
+    >>> features = np.random.default_rng(0).random((40, 20)).astype("float32")
+    >>> compounds = np.repeat(np.arange(20), 2)              # two spectra per compound
+    >>> encoder, history = pretrain_spectrum_contrastive(
+    ...     features, compounds, epochs=2, batch_size=8, hidden_dims=(16,), embedding_dim=8,
+    ...     validation_fraction=0.25, progress=False, device="cpu")
+    >>> len(history), encoder.embedding_dim
+    (2, 8)
     """
     import copy
 
