@@ -12,8 +12,9 @@ def add_parser(commands) -> None:
         "evaluate", help="write a report (JSON, Markdown, PNG) on an ACML checkpoint",
         description="Evaluate an ACML checkpoint on paired data: retrieval (pools and full), "
                     "isomer discrimination, property correlation with baselines, 2-D map.")
-    parser.add_argument("--checkpoint", type=Path, required=True,
-                        help="a checkpoint written by `acml demo`/`acml pretrain` (acml_*.pt)")
+    parser.add_argument("--checkpoint", required=True,
+                        help="a checkpoint written by `acml demo`/`acml pretrain` (acml_*.pt), "
+                             "or a shipped model's name (nmr_13c, ms_lc_fragments, ...)")
     parser.add_argument("--data", type=Path, default=None,
                         help="CSV with smiles, spectrum; an nmrshiftdb2 or MassBank .jsonl.gz; "
                              "or .mgf/.msp spectra with SMILES (default: the embedded "
@@ -40,7 +41,9 @@ def run(args: argparse.Namespace) -> int:
     from deepchem_acml.devices import resolve_device
     from deepchem_acml.evaluation.report import evaluate_model
 
-    model = ACMLModel.load(args.checkpoint, device=resolve_device(args.device))
+    from deepchem_acml.shipped import checkpoint_file
+
+    model = ACMLModel.load(checkpoint_file(args.checkpoint), device=resolve_device(args.device))
     name = model.modality.name if model.modality is not None else "nmr_13c"
     frame = with_inchikeys(evaluation_frame(name, args.data))
     if args.split == "test":

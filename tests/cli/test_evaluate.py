@@ -44,10 +44,8 @@ def test_evaluate_writes_report_and_figures(tmp_path, nmr_frame, small_model_kwa
 def test_evaluate_puts_an_ms_model_beside_the_mass_rule_offline(tmp_path):
     """No --data: an MS model is evaluated on the embedded MassBank subset, with the mass rule
     in the same pools and the mass-matched pools (chance stated)."""
-    from deepchem_acml.shipped import pretrained_path
-
-    completed = subprocess.run(
-        _acml() + ["evaluate", "--checkpoint", str(pretrained_path("ms_lc")), "--split", "all",
+    completed = subprocess.run(  # a shipped model by name
+        _acml() + ["evaluate", "--checkpoint", "ms_lc", "--split", "all",
                    "--n-draws", "2", "--out", str(tmp_path / "report")],
         capture_output=True, text=True, timeout=600)
     assert completed.returncode == 0, completed.stderr[-2000:]
