@@ -47,7 +47,7 @@ def evaluate(label: str, source: str) -> dict:
     """Random-pool retrieval and both mass protocols of one model on its held-out molecules."""
     from deepchem_acml import ACMLModel
     from deepchem_acml.evaluation.mass_baseline import mass_protocols
-    from deepchem_acml.evaluation.report import MASS_KIND
+    from deepchem_acml.data.pairs import MASSBANK_KIND_OF
     from deepchem_acml.evaluation.retrieval import retrieval_in_pools
 
     model = ACMLModel.from_pretrained(source)
@@ -61,7 +61,7 @@ def evaluate(label: str, source: str) -> dict:
             "pools": retrieval_in_pools(graph, spectra, 128, 10, 0, ks=(1, 5, 10))
             ["modality_to_graph"],
             **mass_protocols(frame.smiles.iloc[rows].tolist(), frame.spectrum.iloc[rows].tolist(),
-                             graph, spectra, MASS_KIND[name], 128, 10, 0)}
+                             graph, spectra, MASSBANK_KIND_OF[name], 128, 10, 0)}
 
 
 def ceilings(modality: str) -> dict:
@@ -71,12 +71,12 @@ def ceilings(modality: str) -> dict:
     (precursors that match no [M + adduct], unknown adducts)."""
     from deepchem_acml.evaluation.mass_baseline import (mass_rule_then_model_retrieval,
                                                         monoisotopic_masses, precursors_of)
-    from deepchem_acml.evaluation.report import MASS_KIND
+    from deepchem_acml.data.pairs import MASSBANK_KIND_OF
 
     frame = held_out(modality)
     masses = monoisotopic_masses(frame.smiles)
-    precursor, adducts = precursors_of(frame.spectrum.tolist(), MASS_KIND[modality])
-    if MASS_KIND[modality] == "gc":
+    precursor, adducts = precursors_of(frame.spectrum.tolist(), MASSBANK_KIND_OF[modality])
+    if MASSBANK_KIND_OF[modality] == "gc":
         masses, precursor = np.round(masses), np.round(precursor)
     known = np.flatnonzero(np.isfinite(precursor) & np.isfinite(masses))
     skeletons = frame.inchikey.str[:14].to_numpy()[known]

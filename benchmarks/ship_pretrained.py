@@ -23,12 +23,11 @@ PRETRAINED = Path(__file__).resolve().parents[1] / "deepchem_acml" / "pretrained
 
 def half_encoder_copy(source: Path, target: Path) -> None:
     """The encoder checkpoint with float16 weights (read back into float32 by the loader)."""
-    from deepchem_acml.checkpoints import load_checkpoint_file, save_checkpoint_file
+    from deepchem_acml.checkpoints import half_precision, load_checkpoint_file, save_checkpoint_file
     from deepchem_acml.shipped import SPECTRUM_ENCODER_KIND
 
     data = load_checkpoint_file(source, kind=SPECTRUM_ENCODER_KIND)
-    data["state_dict"] = {k: v.half() if v.is_floating_point() else v
-                          for k, v in data["state_dict"].items()}
+    data["state_dict"] = half_precision(data["state_dict"])
     data["provenance"] = {**data.get("provenance", {}), "stored_as": "float16 weights"}
     for stamp in ("kind", "versions", "package_version", "torch_version"):
         data.pop(stamp, None)

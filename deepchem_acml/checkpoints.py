@@ -41,6 +41,13 @@ class CheckpointError(ValueError):
     """
 
 
+def half_precision(state_dict: Dict[str, Any]) -> Dict[str, Any]:
+    """``state_dict`` with its floating-point tensors in float16 (for shipping; torch's
+    ``load_state_dict`` copies them back into float32 parameters)."""
+    return {name: tensor.half() if tensor.is_floating_point() else tensor
+            for name, tensor in state_dict.items()}
+
+
 def save_checkpoint_file(path: PathLike, payload: Dict[str, Any], kind: str) -> Path:
     """Write ``payload`` (plus ``kind`` and version stamps) to ``path`` atomically.
 

@@ -85,7 +85,9 @@ def add_parser(commands) -> None:
 def encoder_options(args: argparse.Namespace, modalities: List[str]) -> Dict[str, Any]:
     """The frozen encoder's options from the command line, each checked against the
     modalities it is for."""
-    one_ms = len(modalities) == 1 and modalities[0] in ("ms_lc", "ms_gc")
+    from deepchem_acml.data.pairs import MASSBANK_KIND_OF
+
+    one_ms = len(modalities) == 1 and modalities[0] in MASSBANK_KIND_OF
     options = {"checkpoint": args.encoder_checkpoint}
     if args.smiles_encoder is not None:
         if "smiles" not in modalities:

@@ -65,7 +65,9 @@ def run(args: argparse.Namespace) -> int:
     if args.modality == "smiles":
         return _pretrain_smiles_roberta(args, frame, source)
     if args.encoder == "contrastive":
-        if args.modality not in ("ms_lc", "ms_gc"):
+        from deepchem_acml.data.pairs import MASSBANK_KIND_OF
+
+        if args.modality not in MASSBANK_KIND_OF:
             raise SystemExit("--encoder contrastive is for ms_lc and ms_gc")
         return _pretrain_tandem_encoder(args, source)
     if args.modality in NUCLEUS_OF:

@@ -39,11 +39,18 @@ def adduct_shifts(adducts: Sequence[Optional[str]]) -> np.ndarray:
     return np.asarray([ADDUCT_SHIFTS.get(a or "", PROTON) for a in adducts], dtype=np.float64)
 
 
+def mass_errors(precursor_mz: np.ndarray, shifts: np.ndarray, masses: np.ndarray
+                ) -> np.ndarray:
+    """(queries, candidates): |precursor m/z of query i − (mass of candidate j + shift of
+    query i's adduct)|."""
+    return np.abs(precursor_mz[:, None] - (masses[None, :] + shifts[:, None]))
+
+
 def mass_rule_ranks(precursor_mz: np.ndarray, shifts: np.ndarray, masses: np.ndarray,
                     rng: np.random.Generator) -> np.ndarray:
     """Rank (1 = first) of each query's own molecule among all candidates (row i of each
     array is one molecule), by |precursor − (mass + shift)|, ties broken at random."""
-    error = np.abs(precursor_mz[:, None] - (masses[None, :] + shifts[:, None]))
+    error = mass_errors(precursor_mz, shifts, masses)
     own = np.diag(error)[:, None]
     better = (error < own - 1e-9).sum(axis=1)
     ties = (np.abs(error - own) <= 1e-9).sum(axis=1) - 1
@@ -190,8 +197,7 @@ def mass_rule_then_model_retrieval(precursor_mz: np.ndarray, adducts: Sequence[O
     rng = np.random.default_rng(seed + 1)
     ranks = []
     for pool in random_pools(len(masses), pool_size, n_draws, seed):
-        error = np.abs(precursor_mz[pool][:, None]
-                       - (masses[pool][None, :] + shifts[pool][:, None]))
+        error = mass_errors(precursor_mz[pool], shifts[pool], masses[pool])
         ranks.append(model_among_equal_masses_ranks(error, modality[pool] @ graph[pool].T, rng))
     return summarize_ranks(np.concatenate(ranks), ks)
 
@@ -254,8 +260,7 @@ def mass_then_model_retrieval(precursor_mz: np.ndarray, adducts: Sequence[Option
     masses, shifts = np.asarray(masses, dtype=np.float64), adduct_shifts(adducts)
     ranks = []
     for pool in random_pools(len(masses), pool_size, n_draws, seed):
-        error = np.abs(precursor_mz[pool][:, None]
-                       - (masses[pool][None, :] + shifts[pool][:, None]))
+        error = mass_errors(precursor_mz[pool], shifts[pool], masses[pool])
         similarity = modality[pool] @ graph[pool].T  # spectrum -> molecule
         ranks.append(mass_then_model_ranks(error, similarity, tolerance))
     return summarize_ranks(np.concatenate(ranks), ks)

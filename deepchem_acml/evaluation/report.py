@@ -71,18 +71,15 @@ def evaluate_model(model, smiles: Sequence[str], modality_inputs: Sequence[Any],
     return report
 
 
-#: the mass-spectrum modalities, with the kind of mass their spectra give
-MASS_KIND = {"ms_lc": "lc", "ms_gc": "gc"}
-
-
 def _mass_protocols(model, smiles, inputs, graph, modality, pool_size, n_draws, seed):
     """The mass-rule baseline and mass-matched pools for a mass-spectrum model (else None)."""
+    from deepchem_acml.data.pairs import MASSBANK_KIND_OF
     from deepchem_acml.evaluation.mass_baseline import mass_protocols
 
     name = model.modality.name if model.modality is not None else None
-    if name not in MASS_KIND:
+    if name not in MASSBANK_KIND_OF:
         return None
-    return mass_protocols(smiles, inputs, graph, modality, MASS_KIND[name], pool_size,
+    return mass_protocols(smiles, inputs, graph, modality, MASSBANK_KIND_OF[name], pool_size,
                           n_draws, seed)
 
 

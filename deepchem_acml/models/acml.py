@@ -14,7 +14,7 @@ import deepchem as dc
 from deepchem.models.optimizers import AdamW
 
 from deepchem_acml import distributed
-from deepchem_acml.checkpoints import (CheckpointError, load_checkpoint_file,
+from deepchem_acml.checkpoints import (CheckpointError, half_precision, load_checkpoint_file,
                                        save_checkpoint_file)
 from deepchem_acml.featurizers.base import FeaturizationFailure
 from deepchem_acml.featurizers.graph import ACMLGraphFeaturizer
@@ -510,9 +510,7 @@ class ACMLModel(ResumableTraining, dc.models.TorchModel):
             return
         payload = self._state_payload(include_optimizer)
         if weights_dtype == "float16":
-            payload["model_state_dict"] = {
-                name: tensor.half() if tensor.is_floating_point() else tensor
-                for name, tensor in payload["model_state_dict"].items()}
+            payload["model_state_dict"] = half_precision(payload["model_state_dict"])
         save_checkpoint_file(path, payload, kind=self._checkpoint_kind)
 
     @property
