@@ -110,7 +110,7 @@ def cache(n: int = 1024, steps: int = 12) -> Dict[str, Any]:
                     y = dataset.y[rows]
                 inputs, _, _ = model._prepare_batch(([dataset.X[rows]], [y], [None]))
                 outputs = model._network(inputs)
-                loss = model._contrastive_loss([outputs[1], outputs[2]], [], [])
+                loss = model._contrastive_loss([outputs[i] for i in model._loss_outputs], [], [])
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()

@@ -25,6 +25,11 @@ def add_training_arguments(parser: argparse.ArgumentParser, defaults: Dict[str, 
                         help="GIN normalisation: layer (bounded for unusual molecules) or batch "
                              "(the ACML reference)")
     parser.add_argument("--batch-size", type=int, default=defaults["batch_size"])
+    parser.add_argument("--temperature", type=float, default=1.0,
+                        help="the contrastive loss's temperature (ACML: 1.0)")
+    parser.add_argument("--distillation-weight", type=float, default=0.0,
+                        help="add this times the error of reading each frozen embedding "
+                             "linearly from the graph embedding (0: plain ACML)")
     parser.add_argument("--learning-rate", type=float, default=defaults["learning_rate"])
     parser.add_argument("--seed", type=int, default=defaults["seed"])
     parser.add_argument("--pool-size", type=int, default=128,
@@ -42,6 +47,7 @@ def add_training_arguments(parser: argparse.ArgumentParser, defaults: Dict[str, 
 def training_kwargs(args: argparse.Namespace) -> Dict[str, Any]:
     return dict(epochs=args.epochs, hidden_dim=args.hidden_dim, norm=args.norm,
                 projection_dim=args.projection_dim, batch_size=args.batch_size,
+                temperature=args.temperature, distillation_weight=args.distillation_weight,
                 learning_rate=args.learning_rate, seed=args.seed, pool_size=args.pool_size,
                 checkpoint_every=args.checkpoint_every, device=args.device,
                 precision=args.precision, backend=args.backend)
@@ -155,6 +161,7 @@ def joint_pairs(modalities: List[str], max_molecules: Optional[int] = None,
 def run_pretraining(frame, out: Path, source: str, modality: Union[str, List[str]] = "nmr_13c",
                     epochs: int = 100, hidden_dim: int = 128, norm: str = "layer",
                     projection_dim: int = 512, batch_size: int = 128,
+                    temperature: float = 1.0, distillation_weight: float = 0.0,
                     learning_rate: float = 1e-3, seed: int = 0, pool_size: int = 128,
                     checkpoint_every: int = 100, device: Optional[str] = None,
                     precision: str = "fp32", backend: str = "torch",
@@ -182,6 +189,7 @@ def run_pretraining(frame, out: Path, source: str, modality: Union[str, List[str
     kept, removed = run.select_molecules(frame)
     model = run.build_model(modality_options, precision, hidden_dim=hidden_dim, norm=norm,
                             projection_dim=projection_dim, batch_size=batch_size,
+                            temperature=temperature, distillation_weight=distillation_weight,
                             learning_rate=learning_rate, seed=seed, backend=backend,
                             device=device)
     dataset, failures = run.build_pairs(model, kept, removed)
@@ -201,6 +209,8 @@ def run_pretraining(frame, out: Path, source: str, modality: Union[str, List[str
                "data": run.data_summary(len(frame), dataset, failures, removed,
                                         (train, valid, test)),
                "training": training, "model": model.config(), "command": command_line(),
+               **({"distillation_r2_test": model.distillation_r2(test)}
+                  if distillation_weight > 0 else {}),
                "versions": package_versions(),
                "seconds_total": round(time.time() - started, 1)}
     (run.out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))

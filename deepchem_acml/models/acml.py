@@ -50,7 +50,8 @@ def modalities_of(modality: ModalitySpec) -> Dict[str, Modality]:
     return modalities
 
 
-def check_arguments(temperature: float, batch_size: int, precision: str) -> None:
+def check_arguments(temperature: float, batch_size: int, precision: str,
+                    distillation_weight: float = 0.0) -> None:
     """Clear errors for settings that cannot train, before anything is built."""
     if temperature <= 0:
         raise ValueError(f"temperature must be positive, got {temperature}")
@@ -60,6 +61,9 @@ def check_arguments(temperature: float, batch_size: int, precision: str) -> None
         raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r} "
                          "(float16 would need loss scaling, which DeepChem's training loop "
                          "does not do: use bf16)")
+    if not np.isfinite(distillation_weight) or distillation_weight < 0:
+        raise ValueError(f"distillation_weight must be a finite number >= 0, got "
+                         f"{distillation_weight}")
 
 
 class ACMLModel(ResumableTraining, dc.models.TorchModel):
@@ -114,6 +118,12 @@ class ACMLModel(ResumableTraining, dc.models.TorchModel):
         τ (ACML: 1.0).
     targets : str, default="soft"
         ``"soft"`` (ACML) or ``"infonce"``.
+    distillation_weight : float, default=0.0
+        Weight of a term added to each modality's contrastive loss: the mean squared error
+        between a linear map of the graph embedding and the molecule's standardised frozen
+        embedding (not in ACML, which only aligns). The teacher is frozen, so its embedding is
+        a fixed target the graph can be asked to reproduce; contrastive alignment alone only
+        asks the graph to tell the molecules of a batch apart. 0 trains plain ACML.
     learning_rate : float, default=1e-3
         AdamW's learning rate (ACML: 1e-3).
     weight_decay : float, default=1e-3
@@ -151,10 +161,11 @@ class ACMLModel(ResumableTraining, dc.models.TorchModel):
                  hidden_dim: int = 300, dropout: float = 0.2, pooling: str = "sum",
                  norm: str = "layer", projection_dim: int = 512, num_cells: int = 2,
                  projection_dropout: float = 0.1, temperature: float = 1.0,
-                 targets: str = "soft", learning_rate: float = 1e-3, weight_decay: float = 1e-3,
+                 targets: str = "soft", distillation_weight: float = 0.0,
+                 learning_rate: float = 1e-3, weight_decay: float = 1e-3,
                  batch_size: int = 128, seed: Optional[int] = None, backend: str = "torch",
                  precision: str = "fp32", **kwargs):
-        check_arguments(temperature, batch_size, precision)
+        check_arguments(temperature, batch_size, precision, distillation_weight)
         if seed is not None:
             seed_everything(seed)
         self.modalities = modalities_of(modality)
@@ -164,15 +175,17 @@ class ACMLModel(ResumableTraining, dc.models.TorchModel):
             "num_layers": num_layers, "hidden_dim": hidden_dim, "dropout": dropout,
             "pooling": pooling, "norm": norm, "projection_dim": projection_dim,
             "num_cells": num_cells, "projection_dropout": projection_dropout,
-            "temperature": temperature, "targets": targets, "learning_rate": learning_rate,
+            "temperature": temperature, "targets": targets,
+            "distillation_weight": float(distillation_weight), "learning_rate": learning_rate,
             "weight_decay": weight_decay, "batch_size": batch_size, "seed": seed}
         self.temperature, self.targets, self.seed = temperature, targets, seed
+        self.distillation_weight = float(distillation_weight)
         network = ACMLNetwork(GINEncoder(num_layers, hidden_dim, dropout, pooling, norm, backend),
                               {n: m.embedding_dim for n, m in self.modalities.items()},
                               projection_dim, num_cells, projection_dropout,
-                              PRECISIONS[precision])
+                              PRECISIONS[precision], distillation=self.distillation_weight > 0)
         super().__init__(network, loss=self._contrastive_loss,
-                         output_types=["prediction", "loss", "loss", "loss", "embedding"],
+                         output_types=["prediction", "loss", "loss", "loss", "loss", "embedding"],
                          batch_size=batch_size,
                          optimizer=AdamW(learning_rate=learning_rate, weight_decay=weight_decay),
                          **kwargs)
@@ -337,7 +350,7 @@ class ACMLModel(ResumableTraining, dc.models.TorchModel):
                 yield [X_b], [y_b], [w_b]
 
     def _contrastive_loss(self, outputs: List[torch.Tensor], labels, weights) -> torch.Tensor:
-        graph_projections, modality_projections, present = outputs
+        graph_projections, modality_projections, present, distillation_errors = outputs
         if modality_projections.shape[-1] == 0:
             raise ValueError("training needs modality embeddings in the dataset's y: build the "
                              "dataset with ACMLModel.build_dataset(smiles, modality_inputs)")
@@ -345,8 +358,10 @@ class ACMLModel(ResumableTraining, dc.models.TorchModel):
         for m in range(graph_projections.shape[1]):
             rows = present[:, m] > 0
             if int(rows.sum()) >= 2:
-                losses.append(self._pair_loss(graph_projections[rows, m],
-                                              modality_projections[rows, m]))
+                loss = self._pair_loss(graph_projections[rows, m], modality_projections[rows, m])
+                if distillation_errors.shape[1]:
+                    loss = loss + self.distillation_weight * distillation_errors[rows, m].mean()
+                losses.append(loss)
         if not losses:
             return graph_projections.sum() * 0.0  # no modality with a pair in this batch
         return torch.stack(losses).mean()
@@ -414,6 +429,42 @@ class ACMLModel(ResumableTraining, dc.models.TorchModel):
             total += float(self._contrastive_loss(loss_outputs, [], [])) * n
             count += n
         return total / max(count, 1)
+
+    @torch.no_grad()
+    def distillation_r2(self, dataset: dc.data.Dataset) -> Dict[str, float]:
+        """How much of each standardised frozen embedding the teacher heads read from the
+        graph embeddings: ``1 - SSE / SST`` over ``dataset``'s molecules that have it.
+
+        Parameters
+        ----------
+        dataset : dc.data.Dataset
+            From :meth:`build_dataset`.
+
+        Returns
+        -------
+        dict of str to float
+            R² per modality (1 is a perfect reading; 0 is no better than each dimension's
+            mean over ``dataset``).
+
+        Raises
+        ------
+        ValueError
+            If the model has no teacher heads (``distillation_weight=0``).
+        """
+        if self.distillation_weight <= 0:
+            raise ValueError("this model has no teacher heads: build it with "
+                             "distillation_weight > 0")
+        self._ensure_built()
+        self._network.eval()
+        embeddings = torch.as_tensor(self.predict_embedding(dataset), device=self.device)
+        scores = {}
+        for name in self.modalities:
+            rows, frozen = self.modality_embeddings(dataset, name)
+            target = self._network.standardizers[name](torch.as_tensor(frozen, device=self.device))
+            reading = self._network.teacher_heads[name](embeddings[rows])
+            total = (target - target.mean(0)).pow(2).sum()
+            scores[name] = float(1 - (reading - target).pow(2).sum() / total)
+        return scores
 
     # ---------------------------------------------------------------------- inference
     @torch.no_grad()
@@ -587,6 +638,10 @@ class ACMLModel(ResumableTraining, dc.models.TorchModel):
         stored_shape = {"norm": "batch", **stored["hyperparameters"]}  # before norm was stored
         different = {k: (stored_shape.get(k), self.hyperparameters[k]) for k in shape_keys
                      if stored_shape.get(k) != self.hyperparameters[k]}
+        heads = lambda h: float(h.get("distillation_weight", 0.0)) > 0  # noqa: E731
+        if heads(stored_shape) != heads(self.hyperparameters):
+            different["teacher heads (distillation_weight > 0)"] = (heads(stored_shape),
+                                                                     heads(self.hyperparameters))
         if different:
             raise CheckpointError(
                 f"{source} has another architecture (stored vs this model): {different}. "

@@ -43,3 +43,17 @@ def test_missing_data_file_is_a_clear_error(tmp_path):
                                capture_output=True, text=True, timeout=300)
     assert completed.returncode == 2
     assert "nope.csv" in completed.stderr and "Traceback" not in completed.stderr
+
+
+def test_distillation_and_temperature_options_reach_the_model_and_the_metrics(tmp_path):
+    out = tmp_path / "distilled"
+    completed = subprocess.run(
+        _acml() + ["demo", "--out", str(out), "--max-molecules", "300", "--epochs", "2",
+                   "--hidden-dim", "16", "--distillation-weight", "5", "--temperature", "2"],
+        capture_output=True, text=True, timeout=600)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    stored = metrics["model"]["hyperparameters"]
+    assert stored["distillation_weight"] == 5.0 and stored["temperature"] == 2.0
+    r2 = metrics["distillation_r2_test"]["nmr_13c"]
+    assert np.isfinite(r2) and r2 <= 1.0
