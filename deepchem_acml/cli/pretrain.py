@@ -84,6 +84,11 @@ def add_parser(commands) -> None:
                              "pair (collision energies, instruments), not one per compound; "
                              "the split stays by compound, but the run's test retrieval then "
                              "counts a compound once per spectrum")
+    parser.add_argument("--exclude", type=Path, default=None,
+                        help="SMILES file (CSV with a smiles column, .smi, Parquet): molecules "
+                             "sharing an InChIKey skeleton (first block) with any of them are "
+                             "left out of pretraining and counted, e.g. the test splits of the "
+                             "benchmark the encoder will be scored on")
     add_training_arguments(parser, PRETRAIN_DEFAULTS)
     parser.set_defaults(run=run)
 
@@ -117,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
         frame, source = read_pairs(modalities[0], args.data, args.max_molecules,
                                    all_spectra=args.all_spectra)
         run_pretraining(frame, args.out, source=source, modality=modalities[0],
-                        modality_options=options, **training_kwargs(args))
+                        modality_options=options, exclude=args.exclude, **training_kwargs(args))
         return 0
     if args.data is not None or args.encoder_checkpoint is not None:
         raise SystemExit("joint training reads each modality's default data and encoder; "
@@ -125,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
     frame, source = joint_pairs(modalities, args.max_molecules)
     run_pretraining(frame, args.out, source=source, modality=modalities,
                     modality_options={"smiles": options} if options else None,
-                    **training_kwargs(args))
+                    exclude=args.exclude, **training_kwargs(args))
     return 0
 
 
@@ -165,7 +170,8 @@ def run_pretraining(frame, out: Path, source: str, modality: Union[str, List[str
                     learning_rate: float = 1e-3, seed: int = 0, pool_size: int = 128,
                     checkpoint_every: int = 100, device: Optional[str] = None,
                     precision: str = "fp32", backend: str = "torch",
-                    modality_options: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+                    modality_options: Optional[Dict[str, Any]] = None,
+                    exclude: Optional[Path] = None) -> Dict[str, Any]:
     """Featurize, split by InChIKey, train, evaluate retrieval on the test split, write results.
 
     ``modality`` is one name (``frame`` has ``smiles`` and its input column) or several for
@@ -186,7 +192,7 @@ def run_pretraining(frame, out: Path, source: str, modality: Union[str, List[str
     distributed.init_from_environment(device)
     run = PretrainingRun(Path(out), source, modality, distributed.is_main_process())
     run.out.mkdir(parents=True, exist_ok=True)
-    kept, removed = run.select_molecules(frame)
+    kept, removed = run.select_molecules(frame, exclude)
     model = run.build_model(modality_options, precision, hidden_dim=hidden_dim, norm=norm,
                             projection_dim=projection_dim, batch_size=batch_size,
                             temperature=temperature, distillation_weight=distillation_weight,
@@ -216,6 +222,18 @@ def run_pretraining(frame, out: Path, source: str, modality: Union[str, List[str
     (run.out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
     run.say_summary(reports, checkpoint, metrics["seconds_total"])
     return metrics
+
+
+def skeletons_in(path: Path) -> set:
+    """The InChIKey skeletons (first block) of a SMILES file's parsable molecules."""
+    from deepchem_acml.data.pairs import inchikeys_of
+    from deepchem_acml.data.smiles_files import iter_smiles_chunks
+
+    path = Path(path)
+    if not path.is_file():
+        raise SystemExit(f"--exclude: no such file {path}")
+    return {key.split("-")[0] for chunk in iter_smiles_chunks(path, 10_000)
+            for key in inchikeys_of(chunk) if not key.startswith("unparsed-")}
 
 
 def training_summary(history: List[Dict[str, float]], seconds: float) -> Dict[str, Any]:
@@ -248,6 +266,7 @@ class PretrainingRun:
         self.out, self.source, self.main_process = out, source, main_process
         self.joint = not isinstance(modality, str)
         self.names = list(modality) if self.joint else [modality]
+        self.excluded: Dict[str, Any] = {}
 
     def say(self, *parts: Any) -> None:
         """Print on rank 0 only."""
@@ -264,8 +283,9 @@ class PretrainingRun:
                     for n in self.names}
         return {self.names[0]: MODALITY_INPUT_COLUMN.get(self.names[0], "spectrum")}
 
-    def select_molecules(self, frame):
-        """Rows with InChIKeys, split into those kept (3..50 heavy atoms) and those set aside."""
+    def select_molecules(self, frame, exclude: Optional[Path] = None):
+        """Rows with InChIKeys, split into those kept (3..50 heavy atoms) and those set aside;
+        rows sharing a skeleton with a molecule of ``exclude`` are dropped and counted."""
         from deepchem_acml.data.nmrshiftdb2 import heavy_atom_filter
         from deepchem_acml.data.pairs import with_inchikeys
 
@@ -275,6 +295,14 @@ class PretrainingRun:
             raise ValueError(f"{self.source} lacks column(s) {sorted(missing)}; it needs smiles "
                              f"and {sorted(set(columns.values()))}")
         frame = with_inchikeys(frame.reset_index(drop=True))
+        if exclude is not None:
+            skeletons = skeletons_in(exclude)
+            leaves = frame["inchikey"].str.split("-").str[0].isin(skeletons)
+            self.excluded = {"file": str(exclude), "n_skeletons": len(skeletons),
+                             "n_excluded": int(leaves.sum())}
+            self.say(f"Excluded {int(leaves.sum())} molecules sharing an InChIKey skeleton with "
+                     f"{exclude} ({len(skeletons)} skeletons)")
+            frame = frame[~leaves].reset_index(drop=True)
         kept, removed = heavy_atom_filter(frame)
         self.say(f"Data: {len(frame)} molecules from the {self.source}; {len(removed)} outside "
                  "3..50 heavy atoms set aside (listed in failures.csv)")
@@ -367,7 +395,8 @@ class PretrainingRun:
         data = {"source": self.source, "n_input": n_input, "n_pairs": len(dataset),
                 "n_not_usable": len(failures) + len(removed), "n_train": len(train),
                 "n_valid": len(valid), "n_test": len(test),
-                "split": "inchikey_split(seed=0) on the InChIKey skeleton, 80/10/10"}
+                "split": "inchikey_split(seed=0) on the InChIKey skeleton, 80/10/10",
+                **({"excluded": self.excluded} if self.excluded else {})}
         if self.joint:
             data["n_with_modality"] = {
                 split: dict(zip(self.names, np.asarray(part.w).sum(0).astype(int).tolist()))

@@ -57,3 +57,30 @@ def test_distillation_and_temperature_options_reach_the_model_and_the_metrics(tm
     assert stored["distillation_weight"] == 5.0 and stored["temperature"] == 2.0
     r2 = metrics["distillation_r2_test"]["nmr_13c"]
     assert np.isfinite(r2) and r2 <= 1.0
+
+
+def test_exclude_leaves_out_every_molecule_sharing_a_skeleton_and_counts_them(tmp_path):
+    import pandas as pd
+
+    from deepchem_acml.data.nmrshiftdb2 import read_embedded_nmr_13c
+    from deepchem_acml.data.pairs import inchikeys_of
+
+    data = tmp_path / "pairs.csv"
+    frame = read_embedded_nmr_13c().head(300)
+    frame.to_csv(data, index=False)
+    exclude = tmp_path / "benchmark_tests.smi"
+    exclude.write_text("\n".join(frame.smiles.head(20)) + "\nnot-a-smiles\n")
+    out = tmp_path / "run"
+    completed = subprocess.run(
+        _acml() + ["pretrain", "--modality", "nmr_13c", "--data", str(data), "--out", str(out),
+                   "--epochs", "1", "--hidden-dim", "16", "--exclude", str(exclude)],
+        capture_output=True, text=True, timeout=600)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    skeletons = {k.split("-")[0] for k in inchikeys_of(frame.smiles.head(20))}
+    sharing = sum(k.split("-")[0] in skeletons for k in inchikeys_of(frame.smiles))
+    assert metrics["data"]["excluded"]["n_excluded"] == sharing >= 20
+    assert metrics["data"]["excluded"]["n_skeletons"] == len(skeletons)
+    assert metrics["data"]["n_input"] == 300 and metrics["data"]["n_pairs"] <= 300 - sharing
+    test_smiles = np.load(out / "test_embeddings.npz", allow_pickle=True)["smiles"]
+    assert not {k.split("-")[0] for k in inchikeys_of(test_smiles)} & skeletons
