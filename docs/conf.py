@@ -24,7 +24,7 @@ extensions = [
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
-exclude_patterns = ["_build", "sample-report/report.json"]
+exclude_patterns = ["_build", "sample-report/report.json", "benchmarks/candidates"]
 myst_enable_extensions = ["colon_fence"]
 myst_heading_anchors = 3
 
