@@ -11,7 +11,9 @@ split), beside the records of ``teacher + linear`` and ``ACML frozen + linear``.
 
 ``--checkpoints LABEL=PATH`` probes ACML checkpoints the same way (e.g. one pretrained by
 ``acml pretrain --distillation-weight 5``, the contrastive loss plus the term that asks the
-graph to reproduce the teacher): the row is named ``ACML frozen + linear (LABEL)``.
+graph to reproduce the teacher): the row is named ``ACML frozen + linear (LABEL)``;
+``LABEL@SEED=PATH`` files a checkpoint pretrained with ``--seed SEED`` under the same row, so
+that the row's cells give the mean and spread over pretraining seeds.
 
 Records: ``OUT/distillation.json`` (one per variant, training seed and task; reruns skip what
 is recorded); table: ``OUT/distillation.md``. Reads MOSES and MoleculeNet from the shared data
@@ -19,7 +21,8 @@ folder.
 
     .venv/bin/python benchmarks/distillation_ablation.py --threads 1 --regression
     .venv/bin/python benchmarks/distillation_ablation.py --threads 1 \
-        --checkpoints "distillation 5=runs/pretrain_smiles_distill5/acml_smiles.pt"
+        --checkpoints "distillation 5=runs/pretrain_smiles_distill5/acml_smiles.pt" \
+        "distillation 20@1=runs/pretrain_smiles_distill20_s1/acml_smiles.pt"
 """
 from __future__ import annotations
 
@@ -106,14 +109,15 @@ def main(argv=None) -> int:
     parser.add_argument("--regression", action="store_true",
                         help="train and probe the GINs that only regress the teacher")
     parser.add_argument("--checkpoints", nargs="*", default=[], metavar="LABEL=PATH",
-                        help="ACML checkpoints to probe as 'ACML frozen + linear (LABEL)'")
+                        help="ACML checkpoints to probe as 'ACML frozen + linear (LABEL)'; "
+                        "LABEL@SEED=PATH records PATH as pretraining seed SEED of that row")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     args.work.mkdir(parents=True, exist_ok=True)
     path = args.out / "distillation.json"
-    for label, checkpoint in (item.split("=", 1) for item in args.checkpoints):
-        probe_checkpoint(path, label, checkpoint, args.tasks, args.work, argv)
+    for label, seed, checkpoint in map(parse_checkpoint, args.checkpoints):
+        probe_checkpoint(path, label, seed, checkpoint, args.tasks, args.work, argv)
     reference_readability(path, args.work, argv)
     if args.regression:
         regression_variants(args, path, argv)
@@ -158,7 +162,7 @@ def teacher_readability(encoder, work: Path, n: int = 3000) -> float:
 
 
 def record_readability(path: Path, method: str, encoder, recipe: dict, work: Path, argv,
-                       seed: int = 0) -> None:
+                       seed: int = 0, checkpoint: str = None) -> None:
     from deepchem_acml.evaluation.benchmark_records import (append_record, is_recorded,
                                                             read_records, recipe_id)
     from deepchem_acml.provenance import command_line, package_versions
@@ -170,7 +174,7 @@ def record_readability(path: Path, method: str, encoder, recipe: dict, work: Pat
     append_record(path, {
         "task": READABILITY_TASK, "method": method, "seed": seed, "mode": "regression",
         "metric": "R²", "score": score, "recipe": recipe, "recipe_id": recipe_id(recipe),
-        "versions": package_versions(),
+        **({"checkpoint": checkpoint} if checkpoint else {}), "versions": package_versions(),
         "command": command_line("python benchmarks/distillation_ablation.py", argv)})
 
 
@@ -192,8 +196,31 @@ def reference_readability(path: Path, work: Path, argv) -> None:
                            argv, seed)
 
 
-def probe_checkpoint(path: Path, label: str, checkpoint: str, tasks, work: Path, argv) -> None:
-    """``ACML frozen + linear`` for another ACML checkpoint, one record per task."""
+def pretraining_recipe(checkpoint: str) -> dict:
+    """What a probed checkpoint's record depends on: its stored hyperparameters without the
+    seed (so that the pretraining seeds of one recipe form one cell)."""
+    from deepchem_acml.checkpoints import load_checkpoint_file
+
+    config = load_checkpoint_file(checkpoint, kind="acml_model")["config"]
+    hyperparameters = {"distillation_weight": 0.0, **config["hyperparameters"]}
+    hyperparameters.pop("seed", None)
+    return {"pretraining": {"modality": config["modality"]["name"], **hyperparameters},
+            "probe": "as ACML frozen + linear"}
+
+
+def parse_checkpoint(item: str) -> tuple:
+    """``LABEL=PATH`` or ``LABEL@SEED=PATH`` -> (label, pretraining seed, path)."""
+    label, sep, checkpoint = item.partition("=")
+    if not sep or not checkpoint:
+        raise SystemExit(f"--checkpoints wants LABEL=PATH or LABEL@SEED=PATH, got {item!r}")
+    label, _, seed = label.partition("@")
+    return label, int(seed or 0), checkpoint
+
+
+def probe_checkpoint(path: Path, label: str, seed: int, checkpoint: str, tasks, work: Path,
+                     argv) -> None:
+    """``ACML frozen + linear`` for another ACML checkpoint (pretrained with ``seed``), one
+    record per task."""
     from deepchem_acml.embedding import load_graph_encoder
     from deepchem_acml.evaluation.benchmark_records import (append_record, is_recorded,
                                                             read_records, recipe_id)
@@ -201,19 +228,20 @@ def probe_checkpoint(path: Path, label: str, checkpoint: str, tasks, work: Path,
     from deepchem_acml.provenance import command_line, package_versions
 
     method = f"ACML frozen + linear ({label})"
-    recipe = {"pretrained": checkpoint, "probe": "as ACML frozen + linear"}
+    recipe = pretraining_recipe(checkpoint)
     encoder = load_graph_encoder(checkpoint, device="cpu")
     embed = encoder_embedder(encoder)
-    record_readability(path, method, encoder, recipe, work, argv)
+    record_readability(path, method, encoder, recipe, work, argv, seed, checkpoint)
     for name in tasks:
-        if is_recorded(read_records(path), name, method, 0, recipe_id(recipe)):
+        if is_recorded(read_records(path), name, method, seed, recipe_id(recipe)):
             continue
         task = load_split_task(name)
         result = embedding_probe(task, embed, 0)
-        log.info("%s, %s: %.4f", name, method, result.score)
+        log.info("%s, %s, pretraining seed %d: %.4f", name, method, seed, result.score)
         append_record(path, {
-            "task": name, "method": method, "seed": 0, "mode": task.mode, **result.as_record(),
-            "recipe": recipe, "recipe_id": recipe_id(recipe), "versions": package_versions(),
+            "task": name, "method": method, "seed": seed, "mode": task.mode, **result.as_record(),
+            "recipe": recipe, "recipe_id": recipe_id(recipe), "checkpoint": checkpoint,
+            "versions": package_versions(),
             "command": command_line("python benchmarks/distillation_ablation.py", argv)})
 
 
@@ -275,8 +303,9 @@ def render(out: Path) -> None:
     lines = ["# Ablation: carrying the teacher into the graph", "",
              "Frozen encoders probed as `ACML frozen + linear` (DeepChem scaffold split). Rows "
              "other than the benchmark's (`teacher + linear`, `ACML frozen + linear`, "
-             "`untrained GIN + linear`) come from `benchmarks/distillation_ablation.py` (one "
-             "pretraining seed; the probe is deterministic). In brackets: the share of "
+             "`untrained GIN + linear`) come from `benchmarks/distillation_ablation.py`; a "
+             "spread is over pretraining seeds (the probe itself is deterministic), \"(1 "
+             "seed)\" marks a single pretraining run. In brackets: the share of "
              "`teacher + linear`'s margin over chance (0.5) that a row keeps (classification "
              "only); the last column averages it (the issue's bar: 95 %). First column: "
              "held-out R² of a ridge regression from the graph embedding to ChemNet's on 3,000 "

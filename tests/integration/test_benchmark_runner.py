@@ -131,3 +131,37 @@ def test_a_probe_scores_the_molecules_its_encoder_refuses_at_the_training_mean()
     mean_only = score("regression", task.y["test"], task.w["test"],
                       np.full_like(task.y["test"], task.y["train"].mean()))
     assert result.score < mean_only  # the kept two thirds are predicted, the rest at the mean
+
+
+def ablation_script():
+    spec = importlib.util.spec_from_file_location("distillation_ablation",
+                                                  ROOT / "benchmarks" / "distillation_ablation.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_ablation_files_pretraining_seeds_of_one_recipe_under_one_row(tmp_path, monkeypatch):
+    """``LABEL@SEED=PATH``: checkpoints of one pretraining recipe form one cell over seeds; a
+    checkpoint of another recipe under the same label would not join it (its recipe differs)."""
+    from deepchem_acml.evaluation.benchmark_records import cells
+    from deepchem_acml.shipped import pretrained_path
+
+    script = ablation_script()
+    monkeypatch.setattr(script, "teacher_readability", lambda encoder, work: 0.5)  # needs MOSES
+    monkeypatch.setattr(script, "reference_readability", lambda path, work, argv: None)
+    contrastive, distilled = pretrained_path("smiles"), pretrained_path("smiles_distilled")
+    argv = ["--tasks", "esol", "--out", str(tmp_path), "--work", str(tmp_path / "work"),
+            "--checkpoints", f"contrastive={contrastive}", f"contrastive@1={contrastive}",
+            f"distilled@2={distilled}"]
+    assert script.main(argv) == 0
+    table = cells(read_records(tmp_path / "distillation.json"))["esol"]
+    assert len(table["ACML frozen + linear (contrastive)"].scores) == 2
+    assert len(table["ACML frozen + linear (distilled)"].scores) == 1
+    assert table["ACML frozen + linear (contrastive)"].mean != table[
+        "ACML frozen + linear (distilled)"].mean
+    assert script.main(argv) == 0  # rerun: nothing new recorded
+    assert len(read_records(tmp_path / "distillation.json")) == 2 * 3  # readability + esol each
+    assert script.pretraining_recipe(contrastive) != script.pretraining_recipe(distilled)
+    with pytest.raises(SystemExit, match="LABEL=PATH"):
+        script.parse_checkpoint("no-path-given")
