@@ -202,7 +202,8 @@ def pretraining_recipe(checkpoint: str) -> dict:
     from deepchem_acml.checkpoints import load_checkpoint_file
 
     config = load_checkpoint_file(checkpoint, kind="acml_model")["config"]
-    hyperparameters = {"distillation_weight": 0.0, **config["hyperparameters"]}
+    hyperparameters = {"distillation_weight": 0.0, "batching": "random",
+                       **config["hyperparameters"]}
     hyperparameters.pop("seed", None)
     return {"pretraining": {"modality": config["modality"]["name"], **hyperparameters},
             "probe": "as ACML frozen + linear"}

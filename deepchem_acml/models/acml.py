@@ -50,8 +50,11 @@ def modalities_of(modality: ModalitySpec) -> Dict[str, Modality]:
     return modalities
 
 
+BATCHINGS = ("random", "neighbours")
+
+
 def check_arguments(temperature: float, batch_size: int, precision: str,
-                    distillation_weight: float = 0.0) -> None:
+                    distillation_weight: float = 0.0, batching: str = "random") -> None:
     """Clear errors for settings that cannot train, before anything is built."""
     if temperature <= 0:
         raise ValueError(f"temperature must be positive, got {temperature}")
@@ -64,6 +67,8 @@ def check_arguments(temperature: float, batch_size: int, precision: str,
     if not np.isfinite(distillation_weight) or distillation_weight < 0:
         raise ValueError(f"distillation_weight must be a finite number >= 0, got "
                          f"{distillation_weight}")
+    if batching not in BATCHINGS:
+        raise ValueError(f"batching must be one of {list(BATCHINGS)}, got {batching!r}")
 
 
 class ACMLModel(ResumableTraining, dc.models.TorchModel):
@@ -124,6 +129,12 @@ class ACMLModel(ResumableTraining, dc.models.TorchModel):
         embedding (not in ACML, which only aligns). The teacher is frozen, so its embedding is
         a fixed target the graph can be asked to reproduce; contrastive alignment alone only
         asks the graph to tell the molecules of a batch apart. 0 trains plain ACML.
+    batching : str, default="random"
+        How training batches are drawn each epoch: ``"random"`` (ACML) or ``"neighbours"``:
+        batches of molecules whose frozen embeddings are close (the leaves of a principal-axis
+        tree over the standardised frozen embeddings, redrawn every epoch from the seed; see
+        ``models.training.neighbour_order``), so that a molecule's in-batch negatives are
+        ones its teacher finds close (not in ACML). Validation batches are unchanged.
     learning_rate : float, default=1e-3
         AdamW's learning rate (ACML: 1e-3).
     weight_decay : float, default=1e-3
@@ -162,10 +173,10 @@ class ACMLModel(ResumableTraining, dc.models.TorchModel):
                  norm: str = "layer", projection_dim: int = 512, num_cells: int = 2,
                  projection_dropout: float = 0.1, temperature: float = 1.0,
                  targets: str = "soft", distillation_weight: float = 0.0,
-                 learning_rate: float = 1e-3, weight_decay: float = 1e-3,
+                 batching: str = "random", learning_rate: float = 1e-3, weight_decay: float = 1e-3,
                  batch_size: int = 128, seed: Optional[int] = None, backend: str = "torch",
                  precision: str = "fp32", **kwargs):
-        check_arguments(temperature, batch_size, precision, distillation_weight)
+        check_arguments(temperature, batch_size, precision, distillation_weight, batching)
         if seed is not None:
             seed_everything(seed)
         self.modalities = modalities_of(modality)
@@ -176,10 +187,11 @@ class ACMLModel(ResumableTraining, dc.models.TorchModel):
             "pooling": pooling, "norm": norm, "projection_dim": projection_dim,
             "num_cells": num_cells, "projection_dropout": projection_dropout,
             "temperature": temperature, "targets": targets,
-            "distillation_weight": float(distillation_weight), "learning_rate": learning_rate,
+            "distillation_weight": float(distillation_weight), "batching": batching,
+            "learning_rate": learning_rate,
             "weight_decay": weight_decay, "batch_size": batch_size, "seed": seed}
         self.temperature, self.targets, self.seed = temperature, targets, seed
-        self.distillation_weight = float(distillation_weight)
+        self.distillation_weight, self.batching = float(distillation_weight), batching
         network = ACMLNetwork(GINEncoder(num_layers, hidden_dim, dropout, pooling, norm, backend),
                               {n: m.embedding_dim for n, m in self.modalities.items()},
                               projection_dim, num_cells, projection_dropout,

@@ -45,22 +45,23 @@ def test_missing_data_file_is_a_clear_error(tmp_path):
     assert "nope.csv" in completed.stderr and "Traceback" not in completed.stderr
 
 
-def test_distillation_and_temperature_options_reach_the_model_and_the_metrics(tmp_path):
+def test_distillation_temperature_and_batching_options_reach_the_model_and_the_metrics(tmp_path):
     out = tmp_path / "distilled"
     completed = subprocess.run(
         _acml() + ["demo", "--out", str(out), "--max-molecules", "300", "--epochs", "2",
-                   "--hidden-dim", "16", "--distillation-weight", "5", "--temperature", "2"],
+                   "--hidden-dim", "16", "--distillation-weight", "5", "--temperature", "2",
+                   "--batching", "neighbours"],
         capture_output=True, text=True, timeout=600)
     assert completed.returncode == 0, completed.stderr[-2000:]
     metrics = json.loads((out / "metrics.json").read_text())
     stored = metrics["model"]["hyperparameters"]
     assert stored["distillation_weight"] == 5.0 and stored["temperature"] == 2.0
+    assert stored["batching"] == "neighbours"
     r2 = metrics["distillation_r2_test"]["nmr_13c"]
     assert np.isfinite(r2) and r2 <= 1.0
 
 
 def test_exclude_leaves_out_every_molecule_sharing_a_skeleton_and_counts_them(tmp_path):
-    import pandas as pd
 
     from deepchem_acml.data.nmrshiftdb2 import read_embedded_nmr_13c
     from deepchem_acml.data.pairs import inchikeys_of

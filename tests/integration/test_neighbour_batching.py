@@ -1,0 +1,64 @@
+"""``ACMLModel(batching="neighbours")`` on real nmrshiftdb2 13C spectra: training batches of
+molecules whose frozen embeddings are close, so that in-batch negatives are hard ones."""
+import numpy as np
+import pytest
+
+from deepchem_acml import ACMLModel
+from deepchem_acml.models.training import neighbour_order
+
+pytestmark = pytest.mark.torch
+
+
+@pytest.fixture(scope="module")
+def paired(small_frame):
+    model = ACMLModel("nmr_13c", hidden_dim=32, projection_dim=64, num_cells=1, batch_size=64,
+                      seed=0, batching="neighbours")
+    dataset, failures = model.build_dataset(small_frame.smiles, small_frame.spectrum)
+    assert failures == []
+    return model, dataset
+
+
+def _neighbour_share(order, features, batch_size, k=5):
+    """The share of each molecule's k nearest neighbours (standardised features) that are in
+    its batch."""
+    scaled = (features - features.mean(0)) / (features.std(0) + 1e-8)
+    distances = ((scaled[:, None] - scaled[None]) ** 2).sum(-1)
+    np.fill_diagonal(distances, np.inf)
+    nearest = np.argsort(distances, 1)[:, :k]
+    batch = np.empty(len(order), int)
+    batch[order] = np.arange(len(order)) // batch_size
+    return float((batch[nearest] == batch[:, None]).mean())
+
+
+def test_neighbour_batches_are_a_partition_of_close_molecules(paired):
+    _, dataset = paired
+    y = np.asarray(dataset.y)[:250]  # 250 rows: seven full batches of 32 and one of 26
+    order = neighbour_order(y, 32, np.random.default_rng(0))
+    assert sorted(order) == list(range(250))
+    assert [len(order[i:i + 32]) for i in range(0, 250, 32)] == [32] * 7 + [26]
+    random = _neighbour_share(np.random.default_rng(0).permutation(250), y, 32)
+    assert random < 0.2  # about 31 / 249
+    assert _neighbour_share(order, y, 32) > 2 * random
+
+
+def test_the_order_is_fixed_by_the_key_and_changes_with_it(paired):
+    _, dataset = paired
+    y = np.asarray(dataset.y)
+    first = neighbour_order(y, 64, np.random.default_rng([0, 1]))
+    np.testing.assert_array_equal(first, neighbour_order(y, 64, np.random.default_rng([0, 1])))
+    assert not np.array_equal(first, neighbour_order(y, 64, np.random.default_rng([0, 2])))
+
+
+def test_training_with_neighbour_batches_is_stored_and_restored(paired, tmp_path):
+    model, dataset = paired
+    history = model.train(dataset.select(range(192)), dataset.select(range(192, 256)),
+                          nb_epoch=2, progress=False)
+    assert len(history) == 2 and all(np.isfinite(h["train_loss"]) for h in history)
+    assert "batching='neighbours'" in repr(model)
+    model.save(tmp_path / "model.pt")
+    assert ACMLModel.load(tmp_path / "model.pt").batching == "neighbours"
+
+
+def test_an_unknown_batching_is_refused_before_anything_is_built():
+    with pytest.raises(ValueError, match="batching must be one of"):
+        ACMLModel("nmr_13c", batching="clusters")
