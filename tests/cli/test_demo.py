@@ -62,7 +62,6 @@ def test_distillation_temperature_and_batching_options_reach_the_model_and_the_m
 
 
 def test_exclude_leaves_out_every_molecule_sharing_a_skeleton_and_counts_them(tmp_path):
-
     from deepchem_acml.data.nmrshiftdb2 import read_embedded_nmr_13c
     from deepchem_acml.data.pairs import inchikeys_of
 
