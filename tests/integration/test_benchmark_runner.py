@@ -16,12 +16,16 @@ from deepchem_acml.evaluation.moleculenet import (EarlyStopping, SplitTask, Targ
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def benchmark_script():
-    spec = importlib.util.spec_from_file_location("moleculenet_benchmark",
-                                                  ROOT / "benchmarks" / "moleculenet.py")
+def load_script(name: str):
+    """A script of benchmarks/ as a module."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def benchmark_script():
+    return load_script("moleculenet")
 
 
 def test_runner_records_each_seed_once_and_resumes(tmp_path):
@@ -133,21 +137,13 @@ def test_a_probe_scores_the_molecules_its_encoder_refuses_at_the_training_mean()
     assert result.score < mean_only  # the kept two thirds are predicted, the rest at the mean
 
 
-def ablation_script():
-    spec = importlib.util.spec_from_file_location("distillation_ablation",
-                                                  ROOT / "benchmarks" / "distillation_ablation.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_the_ablation_files_pretraining_seeds_of_one_recipe_under_one_row(tmp_path, monkeypatch):
     """``LABEL@SEED=PATH``: checkpoints of one pretraining recipe form one cell over seeds; a
     checkpoint of another recipe under the same label would not join it (its recipe differs)."""
     from deepchem_acml.evaluation.benchmark_records import cells
     from deepchem_acml.shipped import pretrained_path
 
-    script = ablation_script()
+    script = load_script("distillation_ablation")
     monkeypatch.setattr(script, "teacher_readability", lambda encoder, work: 0.5)  # needs MOSES
     monkeypatch.setattr(script, "reference_readability", lambda path, work, argv: None)
     contrastive, distilled = pretrained_path("smiles"), pretrained_path("smiles_distilled")
