@@ -30,9 +30,10 @@ def add_training_arguments(parser: argparse.ArgumentParser, defaults: Dict[str, 
     parser.add_argument("--distillation-weight", type=float, default=0.0,
                         help="add this times the error of reading each frozen embedding "
                              "linearly from the graph embedding (0: plain ACML)")
-    parser.add_argument("--batching", choices=["random", "neighbours"], default="random",
-                        help="training batches: random (ACML) or near neighbours in the frozen "
-                             "embeddings (harder in-batch negatives)")
+    parser.add_argument("--batching", choices=["random", "neighbours", "half-neighbours"],
+                        default="random",
+                        help="training batches: random (ACML), near neighbours in the frozen "
+                             "embeddings (harder in-batch negatives), or half of each")
     parser.add_argument("--learning-rate", type=float, default=defaults["learning_rate"])
     parser.add_argument("--seed", type=int, default=defaults["seed"])
     parser.add_argument("--pool-size", type=int, default=128,

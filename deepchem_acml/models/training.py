@@ -35,7 +35,7 @@ class ResumableTraining:
     """The training loop of :class:`~deepchem_acml.models.acml.ACMLModel` (a mixin before
     ``dc.models.TorchModel``); the model supplies ``_check_trainable``,
     ``_fit_modality_statistics``, ``evaluate_loss``, ``_state_payload``, ``_load_state`` and
-    ``batching`` (``"random"`` or ``"neighbours"``)."""
+    ``batching`` (``"random"``, ``"neighbours"`` or ``"half-neighbours"``)."""
 
     def fit(self, dataset: dc.data.Dataset, nb_epoch: int = 10, max_checkpoints_to_keep: int = 5,
             checkpoint_interval: int = 1000, deterministic: bool = False, restore: bool = False,
@@ -238,7 +238,7 @@ class ResumableTraining:
                      shuffle: bool) -> np.ndarray:
         """The rows of one epoch in the order fixed by (seed, [order key,] epoch): a random
         permutation, or with ``batching="neighbours"`` one whose consecutive batches are
-        near neighbours in the frozen embeddings."""
+        near neighbours in the frozen embeddings (``"half-neighbours"``: half of each batch)."""
         n = len(dataset)
         if not shuffle:
             return np.arange(n)
@@ -246,8 +246,12 @@ class ResumableTraining:
         if state.get("order_key"):
             key.insert(1, state["order_key"])
         rng = np.random.default_rng(key)
-        if getattr(self, "batching", "random") == "neighbours":
+        batching = getattr(self, "batching", "random")
+        if batching == "neighbours":
             return neighbour_order(np.asarray(dataset.y).reshape(n, -1), self.batch_size, rng)
+        if batching == "half-neighbours":
+            return half_neighbour_order(np.asarray(dataset.y).reshape(n, -1), self.batch_size,
+                                        rng)
         return rng.permutation(n)
 
     def _epoch_batches(self, dataset: dc.data.Dataset, state: Dict[str, Any], shuffle: bool):
@@ -315,6 +319,25 @@ def neighbour_order(features: np.ndarray, batch_size: int,
     return np.concatenate(full + short) if leaves else np.arange(0)
 
 
+def half_neighbour_order(features: np.ndarray, batch_size: int,
+                         rng: np.random.Generator) -> np.ndarray:
+    """Like :func:`neighbour_order`, but each full batch is ``batch_size // 2`` near
+    neighbours (one leaf of the tree over a random half of the rows) and the rest random rows:
+    hard negatives within the batch, and random ones that keep the embedding's global
+    structure (batches of neighbours alone do not: the loss never compares one neighbourhood
+    with another). The rows of no full batch come last."""
+    n, half = len(features), batch_size // 2
+    n_full = n // batch_size
+    rows = rng.permutation(n)
+    near = rows[:n_full * half]
+    near = near[neighbour_order(features[near], half, rng)] if n_full else near
+    far = rows[n_full * half:]
+    batches = [np.concatenate([near[i * half:(i + 1) * half],
+                               far[i * (batch_size - half):(i + 1) * (batch_size - half)]])
+               for i in range(n_full)]
+    return np.concatenate(batches + [far[n_full * (batch_size - half):]])
+
+
 def _principal_axis(rows: np.ndarray, rng: np.random.Generator, iterations: int = 3) -> np.ndarray:
     centred = rows - rows.mean(0)
     axis = rng.standard_normal(rows.shape[1])
@@ -328,4 +351,5 @@ def _out_of_patience(state: Dict[str, Any], patience: Optional[int]) -> bool:
     return patience is not None and state["since_best"] >= patience
 
 
-__all__: Sequence[str] = ("ResumableTraining", "fresh_training_state", "neighbour_order")
+__all__: Sequence[str] = ("ResumableTraining", "fresh_training_state", "neighbour_order",
+                          "half_neighbour_order")

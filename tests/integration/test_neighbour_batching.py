@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from deepchem_acml import ACMLModel
-from deepchem_acml.models.training import neighbour_order
+from deepchem_acml.models.training import half_neighbour_order, neighbour_order
 
 pytestmark = pytest.mark.torch
 
@@ -41,6 +41,23 @@ def test_neighbour_batches_are_a_partition_of_close_molecules(paired):
     assert _neighbour_share(order, y, 32) > 2 * random
 
 
+def test_half_neighbour_batches_mix_a_neighbourhood_with_random_rows(paired):
+    _, dataset = paired
+    y = np.asarray(dataset.y)[:250]
+    order = half_neighbour_order(y, 32, np.random.default_rng(0))
+    assert sorted(order) == list(range(250))
+    random = _neighbour_share(np.random.default_rng(0).permutation(250), y, 32)
+    mixed, pure = _neighbour_share(order, y, 32), _neighbour_share(
+        neighbour_order(y, 32, np.random.default_rng(0)), y, 32)
+    assert random < mixed < pure
+    # the first half of each batch is one leaf: its rows are closer to each other than the
+    # second, random half's
+    scaled = (y - y.mean(0)) / y.std(0)
+    spread = lambda rows: np.linalg.norm(scaled[rows] - scaled[rows].mean(0), axis=1).mean()  # noqa: E731
+    batches = [order[i:i + 32] for i in range(0, 7 * 32, 32)]
+    assert np.mean([spread(b[:16]) for b in batches]) < np.mean([spread(b[16:]) for b in batches])
+
+
 def test_the_order_is_fixed_by_the_key_and_changes_with_it(paired):
     _, dataset = paired
     y = np.asarray(dataset.y)
@@ -60,5 +77,6 @@ def test_training_with_neighbour_batches_is_stored_and_restored(paired, tmp_path
 
 
 def test_an_unknown_batching_is_refused_before_anything_is_built():
+    assert ACMLModel("nmr_13c", batching="half-neighbours").batching == "half-neighbours"
     with pytest.raises(ValueError, match="batching must be one of"):
         ACMLModel("nmr_13c", batching="clusters")
