@@ -7,6 +7,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from deepchem_acml.shipped import DEFAULT_ENCODER
+
 ON_ERROR = ("raise", "nan")
 
 
@@ -21,7 +23,9 @@ class ACMLEmbedder(TransformerMixin, BaseEstimator):
     Parameters
     ----------
     pretrained : str or None
-        ``"nmr_13c"`` (default), a checkpoint path, or ``None`` to pretrain in ``fit``.
+        A shipped model name (default ``"smiles_distilled"``, the shipped encoder whose frozen
+        linear probes score best on MoleculeNet's validation splits), a checkpoint path, or
+        ``None`` to pretrain in ``fit``.
     modality : str
         The modality to pretrain against when ``pretrained`` is None.
     epochs, hidden_dim, batch_size, seed : int
@@ -46,7 +50,7 @@ class ACMLEmbedder(TransformerMixin, BaseEstimator):
     (1,)
     """
 
-    def __init__(self, pretrained: Optional[str] = "nmr_13c", modality: str = "nmr_13c",
+    def __init__(self, pretrained: Optional[str] = DEFAULT_ENCODER, modality: str = "nmr_13c",
                  epochs: int = 20, hidden_dim: int = 128, batch_size: int = 128, seed: int = 0,
                  on_error: str = "raise", max_atoms: Optional[int] = 500,
                  device: Optional[Any] = None):

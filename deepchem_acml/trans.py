@@ -7,6 +7,8 @@ import numpy as np
 import deepchem as dc
 import torch
 
+from deepchem_acml.shipped import DEFAULT_ENCODER
+
 
 class ACMLTransformer(dc.trans.Transformer):
     """Replace a dataset's ``X`` (``GraphData`` from :class:`ACMLGraphFeaturizer`) with the
@@ -18,8 +20,9 @@ class ACMLTransformer(dc.trans.Transformer):
 
     Parameters
     ----------
-    pretrained : str
-        A shipped model name (``"nmr_13c"``) or an ACML checkpoint path.
+    pretrained : str, default="smiles_distilled"
+        A shipped model name (``"nmr_13c"``...) or an ACML checkpoint path (the default:
+        ``shipped.DEFAULT_ENCODER``, as :class:`ACMLFeaturizer`).
     dataset : dc.data.Dataset, optional
         Accepted for DeepChem's signature; no statistics are needed.
     batch_size : int
@@ -35,7 +38,8 @@ class ACMLTransformer(dc.trans.Transformer):
     (3, 128)
     """
 
-    def __init__(self, pretrained: str = "nmr_13c", dataset: Optional[dc.data.Dataset] = None,
+    def __init__(self, pretrained: str = DEFAULT_ENCODER,
+                 dataset: Optional[dc.data.Dataset] = None,
                  batch_size: int = 256, device: Optional[torch.device] = None):
         from deepchem_acml.embedding import load_graph_encoder
 

@@ -11,6 +11,7 @@ from deepchem.feat import MolecularFeaturizer
 from deepchem_acml.chem import MAX_EMBEDDED_ATOMS
 
 from deepchem_acml.featurizers.base import FeaturizationResult, ReportingFeaturizerMixin
+from deepchem_acml.shipped import DEFAULT_ENCODER
 
 
 class ACMLFeaturizer(ReportingFeaturizerMixin, MolecularFeaturizer):
@@ -28,8 +29,10 @@ class ACMLFeaturizer(ReportingFeaturizerMixin, MolecularFeaturizer):
 
     Parameters
     ----------
-    pretrained : str, default="nmr_13c"
-        A shipped model name (``"nmr_13c"``) or the path of an ACML checkpoint.
+    pretrained : str, default="smiles_distilled"
+        A shipped model name (``"nmr_13c"``, ``"smiles"``...) or the path of an ACML
+        checkpoint. The default is the shipped encoder whose frozen linear probes score best
+        on MoleculeNet's validation splits (``shipped.DEFAULT_ENCODER``).
     batch_size : int, default=256
         Molecules per forward pass.
     max_atoms : int or None, default=500
@@ -48,7 +51,7 @@ class ACMLFeaturizer(ReportingFeaturizerMixin, MolecularFeaturizer):
     'ACMLFeaturizer_nmr_13c_...'
     """
 
-    def __init__(self, pretrained: str = "nmr_13c", batch_size: int = 256,
+    def __init__(self, pretrained: str = DEFAULT_ENCODER, batch_size: int = 256,
                  max_atoms: Optional[int] = MAX_EMBEDDED_ATOMS, device: Optional[Any] = None):
         self.pretrained = pretrained
         self.batch_size = batch_size

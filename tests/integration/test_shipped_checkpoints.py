@@ -89,3 +89,23 @@ def test_float16_weights_keep_retrieval_and_embeddings(tmp_path):
     assert abs(scores[0]["mrr"] - scores[1]["mrr"]) <= 0.01
     with pytest.raises(ValueError, match="include_optimizer=False"):
         full.save(tmp_path / "bad.pt", weights_dtype="float16")
+
+
+def test_the_frozen_embedding_faces_default_to_one_shipped_encoder():
+    """ACMLFeaturizer, ACMLEmbedder and ACMLTransformer share one default, a shipped model,
+    and embed with exactly that model's encoder."""
+    import deepchem as dc
+
+    from deepchem_acml import (ACMLEmbedder, ACMLFeaturizer, ACMLGraphFeaturizer, ACMLModel,
+                               ACMLTransformer)
+    from deepchem_acml.shipped import DEFAULT_ENCODER
+
+    model = ACMLModel.from_pretrained(DEFAULT_ENCODER)
+    expected = model.predict_embedding(model.featurize_graphs(SMILES)[0])
+    np.testing.assert_allclose(ACMLFeaturizer().featurize(SMILES), expected, rtol=1e-5,
+                               atol=1e-5)
+    np.testing.assert_allclose(ACMLEmbedder().fit(SMILES).transform(SMILES), expected,
+                               rtol=1e-5, atol=1e-5)
+    graphs = dc.data.NumpyDataset(ACMLGraphFeaturizer().featurize(SMILES))
+    np.testing.assert_allclose(ACMLTransformer().transform(graphs).X, expected, rtol=1e-5,
+                               atol=1e-5)
