@@ -13,8 +13,8 @@ PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
 # The encoder the frozen-embedding faces (ACMLFeaturizer, ACMLEmbedder, ACMLTransformer) use
 # by default: of the shipped encoders probed, the one whose frozen linear probes score best on
 # MoleculeNet's *validation* splits (mean valid ROC-AUC over six classification tasks: 0.724
-# for this checkpoint, 0.728 over three pretraining seeds of its recipe; nmr_13c 0.707, image
-# 0.714, smiles 0.705; docs/benchmarks/distillation.md).
+# for this checkpoint, 0.728 over three pretraining seeds of its recipe; the other shipped
+# single-modality encoders 0.696-0.714; docs/benchmarks/distillation.md).
 DEFAULT_ENCODER = "smiles_distilled"
 # Every kind of checkpoint file the package writes, with the reader a message names when a
 # file of that kind is handed to another reader (registered here, before any model imports).
