@@ -31,6 +31,7 @@ import logging
 import sys
 import time
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
@@ -162,7 +163,7 @@ def teacher_readability(encoder, work: Path, n: int = 3000) -> float:
 
 
 def record_readability(path: Path, method: str, encoder, recipe: dict, work: Path, argv,
-                       seed: int = 0, checkpoint: str = None) -> None:
+                       seed: int = 0, checkpoint: Optional[str] = None) -> None:
     from deepchem_acml.evaluation.benchmark_records import (append_record, is_recorded,
                                                             read_records, recipe_id)
     from deepchem_acml.provenance import command_line, package_versions

@@ -52,7 +52,8 @@ def training_kwargs(args: argparse.Namespace) -> Dict[str, Any]:
     return dict(epochs=args.epochs, hidden_dim=args.hidden_dim, norm=args.norm,
                 projection_dim=args.projection_dim, batch_size=args.batch_size,
                 temperature=args.temperature, distillation_weight=args.distillation_weight,
-                batching=args.batching, learning_rate=args.learning_rate, seed=args.seed, pool_size=args.pool_size,
+                batching=args.batching, learning_rate=args.learning_rate, seed=args.seed,
+                pool_size=args.pool_size,
                 checkpoint_every=args.checkpoint_every, device=args.device,
                 precision=args.precision, backend=args.backend)
 
@@ -171,7 +172,8 @@ def run_pretraining(frame, out: Path, source: str, modality: Union[str, List[str
                     epochs: int = 100, hidden_dim: int = 128, norm: str = "layer",
                     projection_dim: int = 512, batch_size: int = 128,
                     temperature: float = 1.0, distillation_weight: float = 0.0,
-                    batching: str = "random", learning_rate: float = 1e-3, seed: int = 0, pool_size: int = 128,
+                    batching: str = "random", learning_rate: float = 1e-3, seed: int = 0,
+                    pool_size: int = 128,
                     checkpoint_every: int = 100, device: Optional[str] = None,
                     precision: str = "fp32", backend: str = "torch",
                     modality_options: Optional[Dict[str, Any]] = None,
@@ -200,7 +202,8 @@ def run_pretraining(frame, out: Path, source: str, modality: Union[str, List[str
     model = run.build_model(modality_options, precision, hidden_dim=hidden_dim, norm=norm,
                             projection_dim=projection_dim, batch_size=batch_size,
                             temperature=temperature, distillation_weight=distillation_weight,
-                            batching=batching, learning_rate=learning_rate, seed=seed, backend=backend,
+                            batching=batching, learning_rate=learning_rate, seed=seed,
+                            backend=backend,
                             device=device)
     dataset, failures = run.build_pairs(model, kept, removed)
     train, valid, test = run.split(dataset, epochs, batch_size, seed)

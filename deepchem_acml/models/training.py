@@ -246,13 +246,10 @@ class ResumableTraining:
         if state.get("order_key"):
             key.insert(1, state["order_key"])
         rng = np.random.default_rng(key)
-        batching = getattr(self, "batching", "random")
-        if batching == "neighbours":
-            return neighbour_order(np.asarray(dataset.y).reshape(n, -1), self.batch_size, rng)
-        if batching == "half-neighbours":
-            return half_neighbour_order(np.asarray(dataset.y).reshape(n, -1), self.batch_size,
-                                        rng)
-        return rng.permutation(n)
+        ordering = NEIGHBOUR_ORDERS.get(getattr(self, "batching", "random"))
+        if ordering is None:
+            return rng.permutation(n)
+        return ordering(np.asarray(dataset.y).reshape(n, -1), self.batch_size, rng)
 
     def _epoch_batches(self, dataset: dc.data.Dataset, state: Dict[str, Any], shuffle: bool):
         """The batches of the state's epoch from the state's step (this process's share)."""
@@ -336,6 +333,10 @@ def half_neighbour_order(features: np.ndarray, batch_size: int,
                                far[i * (batch_size - half):(i + 1) * (batch_size - half)]])
                for i in range(n_full)]
     return np.concatenate(batches + [far[n_full * (batch_size - half):]])
+
+
+NEIGHBOUR_ORDERS: Dict[str, Callable] = {"neighbours": neighbour_order,
+                                         "half-neighbours": half_neighbour_order}
 
 
 def _principal_axis(rows: np.ndarray, rng: np.random.Generator, iterations: int = 3) -> np.ndarray:
