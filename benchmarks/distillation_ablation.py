@@ -206,6 +206,12 @@ def pretraining_recipe(checkpoint: str) -> dict:
     hyperparameters = {"distillation_weight": 0.0, "batching": "random",
                        **config["hyperparameters"]}
     hyperparameters.pop("seed", None)
+    # Batch statistics were the teacher heads' only kind before the option existed, and
+    # without teacher heads the option does nothing: leaving it out then keeps the ids of
+    # the recipes recorded before it.
+    if (hyperparameters.get("teacher_statistics") == "batch"
+            or not hyperparameters["distillation_weight"]):
+        hyperparameters.pop("teacher_statistics", None)
     return {"pretraining": {"modality": config["modality"]["name"], **hyperparameters},
             "probe": "as ACML frozen + linear"}
 

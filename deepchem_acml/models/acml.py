@@ -51,6 +51,18 @@ def modalities_of(modality: ModalitySpec) -> Dict[str, Modality]:
 
 
 BATCHINGS = ("random", "neighbours", "half-neighbours")
+TEACHER_STATISTICS = ("batch", "running")
+
+
+def resolved_teacher_statistics(teacher_statistics: Optional[str], batching: str) -> str:
+    """``teacher_statistics`` as given, else ``"running"`` for batches that are not random
+    samples (their own statistics are local) and ``"batch"`` for random ones."""
+    if teacher_statistics is None:
+        return "batch" if batching == "random" else "running"
+    if teacher_statistics not in TEACHER_STATISTICS:
+        raise ValueError(f"teacher_statistics must be one of {list(TEACHER_STATISTICS)} or "
+                         f"None, got {teacher_statistics!r}")
+    return teacher_statistics
 
 
 def check_arguments(temperature: float, batch_size: int, precision: str,
@@ -138,6 +150,14 @@ class ACMLModel(ResumableTraining, dc.models.TorchModel):
         near neighbours, half random (batches of neighbours alone lose the embedding's global
         structure: measured, full-split retrieval falls from 0.896 to 0.150 on the ``smiles``
         recipe). Validation batches are unchanged.
+    teacher_statistics : str, optional
+        How the teacher heads (``distillation_weight > 0``) standardise the graph embedding in
+        training: ``"batch"`` (each batch by its own statistics) or ``"running"`` (by running
+        statistics, as in evaluation; ``nn.heads.RunningStandardization``). The default picks
+        ``"batch"`` for random batches and ``"running"`` for the other batchings, whose
+        batches of near neighbours would otherwise be centred on their own neighbourhood
+        (measured with ``"batch"`` and neighbour batches: teacher-head R² 0.54 against 0.73
+        with random batches).
     learning_rate : float, default=1e-3
         AdamW's learning rate (ACML: 1e-3).
     weight_decay : float, default=1e-3
@@ -176,7 +196,8 @@ class ACMLModel(ResumableTraining, dc.models.TorchModel):
                  norm: str = "layer", projection_dim: int = 512, num_cells: int = 2,
                  projection_dropout: float = 0.1, temperature: float = 1.0,
                  targets: str = "soft", distillation_weight: float = 0.0,
-                 batching: str = "random", learning_rate: float = 1e-3, weight_decay: float = 1e-3,
+                 batching: str = "random", teacher_statistics: Optional[str] = None,
+                 learning_rate: float = 1e-3, weight_decay: float = 1e-3,
                  batch_size: int = 128, seed: Optional[int] = None, backend: str = "torch",
                  precision: str = "fp32", **kwargs):
         check_arguments(temperature, batch_size, precision, distillation_weight, batching)
@@ -185,12 +206,14 @@ class ACMLModel(ResumableTraining, dc.models.TorchModel):
         self.modalities = modalities_of(modality)
         self.backend, self.precision = backend, precision
         self.graph_featurizer = ACMLGraphFeaturizer()
+        teacher_statistics = resolved_teacher_statistics(teacher_statistics, batching)
         self.hyperparameters = {
             "num_layers": num_layers, "hidden_dim": hidden_dim, "dropout": dropout,
             "pooling": pooling, "norm": norm, "projection_dim": projection_dim,
             "num_cells": num_cells, "projection_dropout": projection_dropout,
             "temperature": temperature, "targets": targets,
             "distillation_weight": float(distillation_weight), "batching": batching,
+            "teacher_statistics": teacher_statistics,
             "learning_rate": learning_rate,
             "weight_decay": weight_decay, "batch_size": batch_size, "seed": seed}
         self.temperature, self.targets, self.seed = temperature, targets, seed
@@ -198,7 +221,8 @@ class ACMLModel(ResumableTraining, dc.models.TorchModel):
         network = ACMLNetwork(GINEncoder(num_layers, hidden_dim, dropout, pooling, norm, backend),
                               {n: m.embedding_dim for n, m in self.modalities.items()},
                               projection_dim, num_cells, projection_dropout,
-                              PRECISIONS[precision], distillation=self.distillation_weight > 0)
+                              PRECISIONS[precision], distillation=self.distillation_weight > 0,
+                              running_teacher_statistics=teacher_statistics == "running")
         super().__init__(network, loss=self._contrastive_loss,
                          output_types=["prediction", "loss", "loss", "loss", "loss", "embedding"],
                          batch_size=batch_size,

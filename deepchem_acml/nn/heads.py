@@ -68,3 +68,39 @@ class Standardizer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) / self.scale
+
+
+class RunningStandardization(nn.BatchNorm1d):
+    """Per-dimension standardisation by running statistics in training as in evaluation.
+
+    A :class:`torch.nn.BatchNorm1d` (no affine part, the same buffers, so checkpoints load
+    either way) that, in training, first updates its running mean and variance from the batch
+    and then standardises the batch by them rather than by the batch's own statistics. Batch
+    statistics are right for random batches, which look like the data set; a batch of near
+    neighbours (``ACMLModel(batching="neighbours")``) does not, and standardising it by its own
+    mean removes exactly what sets the neighbourhood apart from the rest. The update factor is
+    ``max(1 / (batches seen), momentum)``: an exact average over the first batches, then an
+    exponential one that follows the changing encoder.
+
+    Examples
+    --------
+    >>> import torch
+    >>> norm = RunningStandardization(3)
+    >>> _ = norm(torch.randn(64, 3) * 5 + 10)
+    >>> bool(torch.allclose(norm.running_mean, torch.full((3,), 10.0), atol=2.0))
+    True
+    """
+
+    def __init__(self, dim: int, momentum: float = 0.01):
+        super().__init__(dim, momentum=momentum, affine=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training and x.shape[0] > 1:
+            with torch.no_grad():
+                self.num_batches_tracked += 1
+                factor = max(1.0 / float(self.num_batches_tracked), self.momentum)
+                batch = x.detach().float()
+                self.running_mean.lerp_(batch.mean(0), factor)
+                self.running_var.lerp_(batch.var(0), factor)
+        return nn.functional.batch_norm(x, self.running_mean, self.running_var, training=False,
+                                        eps=self.eps)

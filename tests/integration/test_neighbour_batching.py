@@ -80,3 +80,30 @@ def test_an_unknown_batching_is_refused_before_anything_is_built():
     assert ACMLModel("nmr_13c", batching="half-neighbours").batching == "half-neighbours"
     with pytest.raises(ValueError, match="batching must be one of"):
         ACMLModel("nmr_13c", batching="clusters")
+
+
+def test_teacher_heads_under_neighbour_batches_standardise_by_running_statistics(paired):
+    model, dataset = paired
+    distilled = ACMLModel("nmr_13c", hidden_dim=32, projection_dim=64, num_cells=1,
+                          batch_size=64, seed=0, batching="neighbours", distillation_weight=5.0)
+    assert distilled.hyperparameters["teacher_statistics"] == "running"
+    assert ACMLModel("nmr_13c", distillation_weight=5.0).hyperparameters[
+        "teacher_statistics"] == "batch"
+    distilled.fit(dataset.select(range(192)), nb_epoch=1)
+    network = distilled.model.train()
+    encoder, head = network.graph_encoder, network.teacher_heads["nmr_13c"]
+    # one neighbourhood: the first batch of a neighbour order over the frozen embeddings
+    rows = neighbour_order(np.asarray(dataset.y)[:192], 32, np.random.default_rng(0))[:32]
+    batch = encoder.collate([dataset.X[i] for i in rows])
+    import torch
+    with torch.no_grad():
+        standardised = head[0](encoder(batch))
+    # batch statistics would centre the neighbourhood on itself (a mean of exactly zero);
+    # running ones keep where it lies in the whole data set
+    assert float(standardised.mean(0).abs().max()) > 0.1
+    assert int(head[0].num_batches_tracked) >= 4  # 192 rows in batches of 64, plus this one
+
+
+def test_an_unknown_teacher_statistics_is_refused():
+    with pytest.raises(ValueError, match="teacher_statistics"):
+        ACMLModel("nmr_13c", distillation_weight=1.0, teacher_statistics="local")
