@@ -70,7 +70,6 @@ def distilled_encoder(smiles, teacher, start, seed, out: Path, max_epochs: int):
     from deepchem_acml.evaluation.moleculenet import (ACML_RECIPE, EarlyStopping, SplitTask,
                                                       graph_datasets, shipped_architecture,
                                                       train_with_early_stopping)
-    from deepchem_acml.featurizers.graph import ACMLGraphFeaturizer
     from deepchem_acml.models.finetune import ACMLPropertyModel
     from deepchem_acml.nn.gin import GINEncoder
 
@@ -87,9 +86,10 @@ def distilled_encoder(smiles, teacher, start, seed, out: Path, max_epochs: int):
                      {n: [smiles[i] for i in rows] for n, rows in parts.items()},
                      {n: teacher[rows].astype(np.float64) for n, rows in parts.items()},
                      {n: np.ones((len(rows), teacher.shape[1])) for n, rows in parts.items()}, 0)
-    data, rows = graph_datasets(task, lambda s: ACMLGraphFeaturizer().featurize_with_report(s).features)
     model = ACMLPropertyModel(teacher.shape[1], "regression", pretrained=start, seed=seed,
                               **({} if start else architecture), **ACML_RECIPE)
+    data, rows = graph_datasets(
+        task, lambda s: model.graph_featurizer.featurize_with_report(s).features)
     result = train_with_early_stopping(task, model, data, rows, EarlyStopping(max_epochs, 5))
     encoder = model.model.encoder.cpu().eval()
     torch.save(encoder.state_dict(), path)

@@ -13,7 +13,6 @@ from deepchem_acml.chem import MAX_EMBEDDED_ATOMS  # noqa: F401  (re-exported)
 from deepchem_acml.devices import DeviceLike, autocast, resolve_device
 from deepchem_acml.shipped import ACML_CHECKPOINT_KIND, checkpoint_file
 from deepchem_acml.featurizers.base import FeaturizationResult
-from deepchem_acml.featurizers.molecular_graph import GraphArrayFeaturizer
 from deepchem_acml.nn.gin import GINEncoder
 
 EncoderSource = Union[str, os.PathLike, GINEncoder, "ACMLModel"]  # noqa: F821
@@ -184,7 +183,7 @@ def embed_smiles(encoder: GINEncoder, smiles: Sequence, batch_size: int = 256,
     >>> embeddings.shape, result.indices.tolist()
     ((2, 128), [0, 2])
     """
-    result = GraphArrayFeaturizer(max_atoms=max_atoms).featurize_with_report(smiles)
+    result = encoder.graph_featurizer(max_atoms).featurize_with_report(smiles)
     return embed_graphs(encoder, result.features, batch_size, device, precision), result
 
 

@@ -99,18 +99,20 @@ def check_output_path(out: Path, fmt: str) -> None:
             break
 
 
-def _featurize_chunk(smiles: List[str], jobs: int, max_atoms: Optional[int] = MAX_EMBEDDED_ATOMS):
+def _featurize_chunk(smiles: List[str], jobs: int, max_atoms: Optional[int] = MAX_EMBEDDED_ATOMS,
+                     atom_features: str = "hu"):
     from deepchem_acml.featurizers.molecular_graph import GraphArrayFeaturizer
 
+    featurizer = GraphArrayFeaturizer(max_atoms=max_atoms, atom_features=atom_features)
     if jobs == 1 or len(smiles) < 2000:
-        return GraphArrayFeaturizer(max_atoms=max_atoms).featurize_with_report(smiles)
+        return featurizer.featurize_with_report(smiles)
     from joblib import Parallel, delayed
 
     from deepchem_acml.featurizers.base import FeaturizationResult
 
     n_jobs = os.cpu_count() if jobs < 0 else jobs
     bounds = np.linspace(0, len(smiles), n_jobs + 1).astype(int)
-    featurize = GraphArrayFeaturizer(max_atoms=max_atoms).featurize_with_report
+    featurize = featurizer.featurize_with_report
     parts = Parallel(n_jobs=n_jobs)(delayed(featurize)(smiles[a:b])
                                     for a, b in zip(bounds[:-1], bounds[1:]))
     return FeaturizationResult.joined(parts, bounds[:-1], len(smiles))
@@ -247,7 +249,7 @@ def _embed_chunk(run: EmbedRun, encoder, smiles: List[str], start: int, chunk_in
         embeddings, result = embed_smiles_in_processes(run.settings["pretrained"], smiles, jobs,
                                                        batch_size, max_atoms)
     else:  # one process, or a GPU: the workers only featurize
-        result = _featurize_chunk(smiles, jobs, max_atoms)
+        result = _featurize_chunk(smiles, jobs, max_atoms, encoder.atom_features)
         embeddings = embed_graphs(encoder, result.features, batch_size)
     if run.fmt == "diskdataset":
         _write_shard(run.out, chunk_index, embeddings, result.indices + start)

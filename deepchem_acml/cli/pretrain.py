@@ -24,6 +24,10 @@ def add_training_arguments(parser: argparse.ArgumentParser, defaults: Dict[str, 
     parser.add_argument("--norm", choices=["layer", "batch"], default="layer",
                         help="GIN normalisation: layer (bounded for unusual molecules) or batch "
                              "(the ACML reference)")
+    parser.add_argument("--atom-features", choices=["hu", "rich"], default="hu",
+                        help="GIN atom inputs: hu (atomic number and chirality, as ACML) or "
+                             "rich (also degree, charge, hydrogens, radicals, hybridization, "
+                             "aromaticity, rings)")
     parser.add_argument("--batch-size", type=int, default=defaults["batch_size"])
     parser.add_argument("--temperature", type=float, default=1.0,
                         help="the contrastive loss's temperature (ACML: 1.0)")
@@ -52,7 +56,8 @@ def training_kwargs(args: argparse.Namespace) -> Dict[str, Any]:
     return dict(epochs=args.epochs, hidden_dim=args.hidden_dim, norm=args.norm,
                 projection_dim=args.projection_dim, batch_size=args.batch_size,
                 temperature=args.temperature, distillation_weight=args.distillation_weight,
-                batching=args.batching, learning_rate=args.learning_rate, seed=args.seed,
+                batching=args.batching, atom_features=args.atom_features,
+                learning_rate=args.learning_rate, seed=args.seed,
                 pool_size=args.pool_size,
                 checkpoint_every=args.checkpoint_every, device=args.device,
                 precision=args.precision, backend=args.backend)
@@ -172,8 +177,8 @@ def run_pretraining(frame, out: Path, source: str, modality: Union[str, List[str
                     epochs: int = 100, hidden_dim: int = 128, norm: str = "layer",
                     projection_dim: int = 512, batch_size: int = 128,
                     temperature: float = 1.0, distillation_weight: float = 0.0,
-                    batching: str = "random", learning_rate: float = 1e-3, seed: int = 0,
-                    pool_size: int = 128,
+                    batching: str = "random", atom_features: str = "hu",
+                    learning_rate: float = 1e-3, seed: int = 0, pool_size: int = 128,
                     checkpoint_every: int = 100, device: Optional[str] = None,
                     precision: str = "fp32", backend: str = "torch",
                     modality_options: Optional[Dict[str, Any]] = None,
@@ -202,8 +207,8 @@ def run_pretraining(frame, out: Path, source: str, modality: Union[str, List[str
     model = run.build_model(modality_options, precision, hidden_dim=hidden_dim, norm=norm,
                             projection_dim=projection_dim, batch_size=batch_size,
                             temperature=temperature, distillation_weight=distillation_weight,
-                            batching=batching, learning_rate=learning_rate, seed=seed,
-                            backend=backend,
+                            batching=batching, atom_features=atom_features,
+                            learning_rate=learning_rate, seed=seed, backend=backend,
                             device=device)
     dataset, failures = run.build_pairs(model, kept, removed)
     train, valid, test = run.split(dataset, epochs, batch_size, seed)

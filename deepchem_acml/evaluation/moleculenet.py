@@ -451,13 +451,12 @@ def fit_graph_model(task: SplitTask, pretrained: Optional[str], seed: int,
     """
     import torch
 
-    from deepchem_acml.featurizers.graph import ACMLGraphFeaturizer
     from deepchem_acml.models.finetune import ACMLPropertyModel
 
-    data, rows = graph_datasets(task, lambda smiles: ACMLGraphFeaturizer().featurize_with_report(
-        smiles).features)  # every row: the task holds only molecules this featurizer takes
     model = ACMLPropertyModel(len(task.tasks), task.mode, pretrained=pretrained, seed=seed,
                               device=torch.device(device) if device else None, **model_kwargs)
+    data, rows = graph_datasets(task, lambda smiles: model.graph_featurizer.featurize_with_report(
+        smiles).features)  # every row: the task holds only molecules this featurizer takes
     return train_with_early_stopping(task, model, data, rows, stopping)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from deepchem.feat import GraphData, MolecularFeaturizer
 
 from deepchem_acml.featurizers.molecular_graph import (  # noqa: F401  (the codes, re-exported)
-    NUM_ATOM_TYPES, NUM_BOND_DIRECTIONS, NUM_BOND_TYPES, NUM_CHIRALITY_TAGS, SELF_LOOP_BOND_TYPE,
+    ATOM_FEATURES, RICH_ATOM_VOCABULARY, NUM_ATOM_TYPES, NUM_BOND_DIRECTIONS, NUM_BOND_TYPES, NUM_CHIRALITY_TAGS, SELF_LOOP_BOND_TYPE,
     GraphArrayFeaturizer)
 
 
@@ -25,6 +25,12 @@ class ACMLGraphFeaturizer(GraphArrayFeaturizer, MolecularFeaturizer):
     ``edge_features[:, 1]``   bond direction: 0 none, 1 end-up-right, 2 end-down-right
     ========================  ==========================================================
 
+    With ``atom_features="rich"`` seven more atom codes follow (``node_features[:, 2:9]``):
+    degree, formal charge + 5, total hydrogens, radical electrons, hybridization (SP, SP2,
+    SP3, SP3D, SP3D2, S, other), aromatic, in a ring — the rest of OGB's full atom
+    featurization (see ``molecular_graph.RICH_ATOM_VOCABULARY``), for an encoder built with
+    ``atom_features="rich"``.
+
     Every bond appears twice in ``edge_index`` (both directions). Hydrogens stay implicit.
     Unlike DeepChem's featurizers, a molecule that cannot be featurized is reported, not
     silently turned into an empty array: :meth:`featurize_with_report` returns the features,
@@ -35,6 +41,8 @@ class ACMLGraphFeaturizer(GraphArrayFeaturizer, MolecularFeaturizer):
     max_atoms : int, optional
         Molecules with more heavy atoms than this are reported as failures (``None``: no
         limit).
+    atom_features : str, default="hu"
+        ``"hu"`` (two codes per atom) or ``"rich"`` (nine).
 
     Examples
     --------

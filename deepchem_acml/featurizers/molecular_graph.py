@@ -19,6 +19,16 @@ NUM_BOND_TYPES = 5
 NUM_BOND_DIRECTIONS = 3
 SELF_LOOP_BOND_TYPE = 4
 
+#: The atom inputs a featurizer writes and an encoder reads: ``"hu"`` (Hu et al. 2020 and ACML:
+#: atomic number and chirality) or ``"rich"`` (those two, then the other atom properties of
+#: OGB's full atom featurization, below).
+ATOM_FEATURES = ("hu", "rich")
+#: The columns ``"rich"`` appends after the Hu codes, with their vocabulary sizes (the last
+#: index of each takes every larger or unknown value).
+RICH_ATOM_VOCABULARY = (("degree", 11), ("formal_charge", 11), ("total_hydrogens", 9),
+                        ("radical_electrons", 5), ("hybridization", 7), ("aromatic", 2),
+                        ("in_ring", 2))
+
 
 @functools.lru_cache(maxsize=None)
 def _chirality_codes():
@@ -28,6 +38,33 @@ def _chirality_codes():
         ChiralType.CHI_TETRAHEDRAL_CW: 1,
         ChiralType.CHI_TETRAHEDRAL_CCW: 2,
     }
+
+
+@functools.lru_cache(maxsize=None)
+def _hybridization_codes():
+    from rdkit.Chem import HybridizationType as H
+    return {H.SP: 0, H.SP2: 1, H.SP3: 2, H.SP3D: 3, H.SP3D2: 4, H.S: 5}
+
+
+def rich_atom_codes(atoms) -> np.ndarray:
+    """(n_atoms, 7) codes of :data:`RICH_ATOM_VOCABULARY` for a molecule's RDKit atoms:
+    degree, formal charge + 5, total hydrogens, radical electrons, hybridization (SP, SP2,
+    SP3, SP3D, SP3D2, S, other), aromatic, in a ring; each clipped to its vocabulary."""
+    hybridization = _hybridization_codes()
+    codes = np.array([[atom.GetDegree(), atom.GetFormalCharge() + 5, atom.GetTotalNumHs(),
+                       atom.GetNumRadicalElectrons(),
+                       hybridization.get(atom.GetHybridization(), 6),
+                       atom.GetIsAromatic(), atom.IsInRing()] for atom in atoms],
+                     dtype=np.int64).reshape(len(atoms), len(RICH_ATOM_VOCABULARY))
+    sizes = np.array([size for _, size in RICH_ATOM_VOCABULARY])
+    return np.clip(codes, 0, sizes - 1)
+
+
+def check_atom_features(atom_features: str) -> str:
+    if atom_features not in ATOM_FEATURES:
+        raise ValueError(f"atom_features must be one of {list(ATOM_FEATURES)}, got "
+                         f"{atom_features!r}")
+    return atom_features
 
 
 @functools.lru_cache(maxsize=None)
@@ -55,7 +92,7 @@ class _ParsedSmiles(NamedTuple):
 
 class MolecularGraph(NamedTuple):
     """One molecule's graph as arrays (what ``GraphData`` holds, without DeepChem): node codes
-    (n_atoms, 2), edge index (2, 2 n_bonds; every bond both ways), edge codes (2 n_bonds, 2)."""
+    (n_atoms, 2; 9 with rich atom features), edge index (2, 2 n_bonds; every bond both ways), edge codes (2 n_bonds, 2)."""
 
     node_features: np.ndarray
     edge_index: np.ndarray
@@ -75,16 +112,23 @@ class GraphArrayFeaturizer(ReportingFeaturizerMixin):
     max_atoms : int, optional
         Molecules with more heavy atoms than this are reported as failures (``None``: no
         limit).
+    atom_features : str, default="hu"
+        ``"hu"``: two codes per atom (Hu et al. 2020, ACML); ``"rich"``: those two, then the
+        seven of :data:`RICH_ATOM_VOCABULARY` (an encoder built with
+        ``atom_features="rich"`` reads them).
 
     Examples
     --------
     >>> result = GraphArrayFeaturizer().featurize_with_report(["CCO", "C1CC"])
     >>> result.features[0].node_features.tolist(), result.n_failed
     ([[5, 0], [5, 0], [7, 0]], 1)
+    >>> GraphArrayFeaturizer(atom_features="rich").featurize(["CO"])[0].node_features.tolist()
+    [[5, 0, 1, 5, 3, 0, 2, 0, 0], [7, 0, 1, 5, 1, 0, 2, 0, 0]]
     """
 
-    def __init__(self, max_atoms: Optional[int] = None):
+    def __init__(self, max_atoms: Optional[int] = None, atom_features: str = "hu"):
         self.max_atoms = max_atoms
+        self.atom_features = check_atom_features(atom_features)
 
     def _prepare_input(self, datapoint: Any) -> Any:
 
@@ -138,6 +182,8 @@ class GraphArrayFeaturizer(ReportingFeaturizerMixin):
         node_features[:, 0] -= 1
         if smiles is None or "@" in smiles:
             node_features[:, 1] = [chirality.get(atom.GetChiralTag(), 3) for atom in atoms]
+        if self.atom_features == "rich":
+            node_features = np.concatenate([node_features, rich_atom_codes(atoms)], axis=1)
 
         bonds = [mol.GetBondWithIdx(k) for k in range(mol.GetNumBonds())]
         if smiles is not None and not any(mark in smiles for mark in "$<>"):

@@ -150,6 +150,11 @@ class ACMLModel(ResumableTraining, dc.models.TorchModel):
         near neighbours, half random (batches of neighbours alone lose the embedding's global
         structure: measured, full-split retrieval falls from 0.896 to 0.150 on the ``smiles``
         recipe). Validation batches are unchanged.
+    atom_features : str, default="hu"
+        The GIN's atom inputs: ``"hu"`` (atomic number and chirality, as Hu et al. 2020 and
+        ACML) or ``"rich"`` (also degree, formal charge, hydrogens, radical electrons,
+        hybridization, aromaticity, ring membership; see ``ACMLGraphFeaturizer``). The model
+        featurizes with the matching ``graph_featurizer`` (not in ACML).
     teacher_statistics : str, optional
         How the teacher heads (``distillation_weight > 0``) standardise the graph embedding in
         training: ``"batch"`` (each batch by its own statistics) or ``"running"`` (by running
@@ -196,7 +201,8 @@ class ACMLModel(ResumableTraining, dc.models.TorchModel):
                  norm: str = "layer", projection_dim: int = 512, num_cells: int = 2,
                  projection_dropout: float = 0.1, temperature: float = 1.0,
                  targets: str = "soft", distillation_weight: float = 0.0,
-                 batching: str = "random", teacher_statistics: Optional[str] = None,
+                 batching: str = "random", atom_features: str = "hu",
+                 teacher_statistics: Optional[str] = None,
                  learning_rate: float = 1e-3, weight_decay: float = 1e-3,
                  batch_size: int = 128, seed: Optional[int] = None, backend: str = "torch",
                  precision: str = "fp32", **kwargs):
@@ -205,7 +211,7 @@ class ACMLModel(ResumableTraining, dc.models.TorchModel):
             seed_everything(seed)
         self.modalities = modalities_of(modality)
         self.backend, self.precision = backend, precision
-        self.graph_featurizer = ACMLGraphFeaturizer()
+        self.graph_featurizer = ACMLGraphFeaturizer(atom_features=atom_features)
         teacher_statistics = resolved_teacher_statistics(teacher_statistics, batching)
         self.hyperparameters = {
             "num_layers": num_layers, "hidden_dim": hidden_dim, "dropout": dropout,
@@ -213,12 +219,13 @@ class ACMLModel(ResumableTraining, dc.models.TorchModel):
             "num_cells": num_cells, "projection_dropout": projection_dropout,
             "temperature": temperature, "targets": targets,
             "distillation_weight": float(distillation_weight), "batching": batching,
-            "teacher_statistics": teacher_statistics,
+            "atom_features": atom_features, "teacher_statistics": teacher_statistics,
             "learning_rate": learning_rate,
             "weight_decay": weight_decay, "batch_size": batch_size, "seed": seed}
         self.temperature, self.targets, self.seed = temperature, targets, seed
         self.distillation_weight, self.batching = float(distillation_weight), batching
-        network = ACMLNetwork(GINEncoder(num_layers, hidden_dim, dropout, pooling, norm, backend),
+        network = ACMLNetwork(GINEncoder(num_layers, hidden_dim, dropout, pooling, norm, backend,
+                                         atom_features),
                               {n: m.embedding_dim for n, m in self.modalities.items()},
                               projection_dim, num_cells, projection_dropout,
                               PRECISIONS[precision], distillation=self.distillation_weight > 0,
@@ -673,8 +680,10 @@ class ACMLModel(ResumableTraining, dc.models.TorchModel):
 
     def _check_architecture(self, stored: Dict[str, Any], source: Any) -> None:
         """A clear error when the stored weights have other shapes than this model's."""
-        shape_keys = ("num_layers", "hidden_dim", "pooling", "norm", "projection_dim", "num_cells")
-        stored_shape = {"norm": "batch", **stored["hyperparameters"]}  # before norm was stored
+        shape_keys = ("num_layers", "hidden_dim", "pooling", "norm", "projection_dim", "num_cells",
+                      "atom_features")
+        # (defaults of checkpoints written before norm and atom_features were stored)
+        stored_shape = {"norm": "batch", "atom_features": "hu", **stored["hyperparameters"]}
         different = {k: (stored_shape.get(k), self.hyperparameters[k]) for k in shape_keys
                      if stored_shape.get(k) != self.hyperparameters[k]}
         heads = lambda h: float(h.get("distillation_weight", 0.0)) > 0  # noqa: E731

@@ -11,6 +11,7 @@ from deepchem.models.losses import L2Loss, SigmoidCrossEntropy
 from deepchem.models.optimizers import AdamW
 
 from deepchem_acml.devices import autocast, check_precision
+from deepchem_acml.featurizers.graph import ACMLGraphFeaturizer
 from deepchem_acml.models.utils import quiet_deepchem_loss_warning, seed_everything
 from deepchem_acml.nn.gin import GINEncoder
 
@@ -78,6 +79,10 @@ class ACMLPropertyModel(dc.models.TorchModel):
         Dropout after each GIN layer (only when ``pretrained`` is None).
     pooling, norm : str, default="sum", "layer"
         Graph pooling and normalisation (only when ``pretrained`` is None).
+    atom_features : str, default="hu"
+        The GIN's atom inputs, ``"hu"`` or ``"rich"`` (only when ``pretrained`` is None; a
+        pretrained encoder keeps its own). Featurize with ``graph_featurizer``, which
+        matches the encoder.
     backend : str
         GIN message passing: ``"torch"`` (default) or ``"dgl"`` (DGL environment).
     head_hidden : int, default=128
@@ -121,7 +126,7 @@ class ACMLPropertyModel(dc.models.TorchModel):
                  pretrained: Optional[Union[str, GINEncoder]] = "nmr_13c",
                  freeze_encoder: bool = False, num_layers: int = 5, hidden_dim: int = 128,
                  dropout: float = 0.2, pooling: str = "sum", norm: str = "layer",
-                 backend: str = "torch", head_hidden: int = 128,
+                 atom_features: str = "hu", backend: str = "torch", head_hidden: int = 128,
                  head_dropout: float = 0.1, learning_rate: float = 1e-3, batch_size: int = 64,
                  weight_decay: float = 0.01, precision: str = "fp32",
                  seed: Optional[int] = None, encoder_learning_rate_scale: float = 1.0,
@@ -147,11 +152,14 @@ class ACMLPropertyModel(dc.models.TorchModel):
         if seed is not None:
             seed_everything(seed)
         if pretrained is None:
-            encoder = GINEncoder(num_layers, hidden_dim, dropout, pooling, norm, backend)
+            encoder = GINEncoder(num_layers, hidden_dim, dropout, pooling, norm, backend,
+                                 atom_features)
         else:
             encoder = load_graph_encoder(pretrained, backend, device="cpu")  # a copy of a module
         if encoder_pooling is not None:
             encoder.pooling = encoder_pooling
+        #: the featurizer whose graphs the encoder reads (its atom features)
+        self.graph_featurizer = ACMLGraphFeaturizer(atom_features=encoder.atom_features)
         self.encoder_learning_rate_scale = encoder_learning_rate_scale
         self.n_tasks, self.mode, self.pretrained = n_tasks, mode, pretrained
         self.freeze_encoder, self.seed = freeze_encoder, seed

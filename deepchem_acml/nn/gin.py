@@ -16,8 +16,9 @@ from torch import nn
 
 from deepchem_acml.data.batching import GraphBatch, collate_graphs
 from deepchem_acml.nn import dgl_backend
-from deepchem_acml.featurizers.molecular_graph import (NUM_ATOM_TYPES, NUM_BOND_DIRECTIONS, NUM_BOND_TYPES,
-                                             NUM_CHIRALITY_TAGS, SELF_LOOP_BOND_TYPE)
+from deepchem_acml.featurizers.molecular_graph import (
+    NUM_ATOM_TYPES, NUM_BOND_DIRECTIONS, NUM_BOND_TYPES, NUM_CHIRALITY_TAGS, RICH_ATOM_VOCABULARY,
+    SELF_LOOP_BOND_TYPE, GraphArrayFeaturizer, check_atom_features)
 
 POOLINGS = ("sum", "mean", "max")
 NORMS = ("layer", "batch")
@@ -122,6 +123,11 @@ class GINEncoder(nn.Module):
         Message passing in plain PyTorch (``"torch"``, default) or DGL (``"dgl"``, needs the
         DGL environment; same weights and outputs, see ``nn.dgl_backend``). Not part of the
         stored configuration: a checkpoint loads into either.
+    atom_features : str, default="hu"
+        The atom inputs read: ``"hu"`` (atomic number and chirality, as Hu et al. and ACML)
+        or ``"rich"`` (also degree, charge, hydrogens, radicals, hybridization, aromaticity,
+        ring membership; one embedding table each, summed). Graphs must come from a
+        featurizer with the same setting (:meth:`graph_featurizer`).
 
     Examples
     --------
@@ -135,7 +141,8 @@ class GINEncoder(nn.Module):
     """
 
     def __init__(self, num_layers: int = 5, hidden_dim: int = 300, dropout: float = 0.2,
-                 pooling: str = "sum", norm: str = "layer", backend: str = "torch"):
+                 pooling: str = "sum", norm: str = "layer", backend: str = "torch",
+                 atom_features: str = "hu"):
         super().__init__()
         if num_layers < 1:
             raise ValueError(f"num_layers must be at least 1, got {num_layers}")
@@ -150,22 +157,30 @@ class GINEncoder(nn.Module):
         self.backend = backend
         self.num_layers, self.hidden_dim = num_layers, hidden_dim
         self.dropout, self.pooling, self.norm = dropout, pooling, norm
+        self.atom_features = check_atom_features(atom_features)
         self.atom_type_embedding = nn.Embedding(NUM_ATOM_TYPES, hidden_dim)
         self.chirality_embedding = nn.Embedding(NUM_CHIRALITY_TAGS, hidden_dim)
         nn.init.xavier_uniform_(self.atom_type_embedding.weight)
         nn.init.xavier_uniform_(self.chirality_embedding.weight)
+        self.rich_atom_embeddings = (nn.ModuleList(nn.Embedding(size, hidden_dim)
+                                                   for _, size in RICH_ATOM_VOCABULARY)
+                                     if atom_features == "rich" else None)
+        for table in self.rich_atom_embeddings or ():
+            nn.init.xavier_uniform_(table.weight)
         self.convs = nn.ModuleList(GINEConv(hidden_dim) for _ in range(num_layers))
         make_norm = nn.LayerNorm if norm == "layer" else nn.BatchNorm1d
         self.norms = nn.ModuleList(make_norm(hidden_dim) for _ in range(num_layers))
 
     def config(self) -> Dict[str, Any]:
         return {"num_layers": self.num_layers, "hidden_dim": self.hidden_dim,
-                "dropout": self.dropout, "pooling": self.pooling, "norm": self.norm}
+                "dropout": self.dropout, "pooling": self.pooling, "norm": self.norm,
+                "atom_features": self.atom_features}
 
     @classmethod
     def from_config(cls, config: Dict[str, Any], backend: str = "torch") -> "GINEncoder":
         """Rebuild from stored hyperparameters (extra keys, such as projection sizes, are
-        ignored; a config without ``norm`` predates that option and used batch norm).
+        ignored; a config without ``norm`` predates that option and used batch norm, one
+        without ``atom_features`` read the Hu codes).
 
         Parameters
         ----------
@@ -175,7 +190,24 @@ class GINEncoder(nn.Module):
             Message passing backend.
         """
         return cls(config["num_layers"], config["hidden_dim"], config.get("dropout", 0.0),
-                   config.get("pooling", "sum"), config.get("norm", "batch"), backend)
+                   config.get("pooling", "sum"), config.get("norm", "batch"), backend,
+                   config.get("atom_features", "hu"))
+
+    def graph_featurizer(self, max_atoms: Optional[int] = None) -> GraphArrayFeaturizer:
+        """The featurizer whose graphs this encoder reads (arrays; the DeepChem one is
+        ``ACMLGraphFeaturizer(atom_features=encoder.atom_features)``).
+
+        Parameters
+        ----------
+        max_atoms : int, optional
+            Report molecules with more heavy atoms as failures.
+
+        Returns
+        -------
+        GraphArrayFeaturizer
+            With this encoder's ``atom_features``.
+        """
+        return GraphArrayFeaturizer(max_atoms=max_atoms, atom_features=self.atom_features)
 
     def collate(self, graphs: Sequence, device=None) -> Union[GraphBatch, Any]:
         """A batch of ``GraphData`` in this encoder's backend's format.
@@ -201,6 +233,14 @@ class GINEncoder(nn.Module):
         codes = (batch.node_features if isinstance(batch, GraphBatch)
                  else dgl_backend.node_codes(batch))
         h = self.atom_type_embedding(codes[:, 0]) + self.chirality_embedding(codes[:, 1])
+        if self.rich_atom_embeddings is not None:
+            if codes.shape[1] < 2 + len(self.rich_atom_embeddings):
+                raise ValueError(
+                    f"this encoder reads rich atom features (9 codes per atom), the graphs "
+                    f"have {codes.shape[1]}: featurize them with "
+                    "ACMLGraphFeaturizer(atom_features='rich') (or encoder.graph_featurizer())")
+            for column, table in enumerate(self.rich_atom_embeddings, start=2):
+                h = h + table(codes[:, column])
         operators = (MessageOperators.of(batch)
                      if isinstance(batch, GraphBatch) and h.device.type != "mps" else None)
         for layer, (conv, norm) in enumerate(zip(self.convs, self.norms)):

@@ -50,8 +50,9 @@ def _embeddings(encoder, graphs):
 
 @needs_dgl
 @pytest.mark.torch
-@pytest.mark.parametrize("norm,pooling", [("layer", "sum"), ("batch", "mean"), ("layer", "max")])
-def test_dgl_and_torch_backends_agree_on_real_molecules(nmr_frame, norm, pooling):
+@pytest.mark.parametrize("norm,pooling,atoms", [("layer", "sum", "hu"), ("batch", "mean", "hu"),
+                                               ("layer", "max", "hu"), ("layer", "sum", "rich")])
+def test_dgl_and_torch_backends_agree_on_real_molecules(nmr_frame, norm, pooling, atoms):
     import copy
 
     import torch
@@ -59,9 +60,10 @@ def test_dgl_and_torch_backends_agree_on_real_molecules(nmr_frame, norm, pooling
     from deepchem_acml import ACMLGraphFeaturizer
     from deepchem_acml.nn.gin import GINEncoder
 
-    graphs = ACMLGraphFeaturizer().featurize_with_report(list(nmr_frame.smiles[:300])).features
+    graphs = ACMLGraphFeaturizer(atom_features=atoms).featurize_with_report(
+        list(nmr_frame.smiles[:300])).features
     torch.manual_seed(0)
-    reference = GINEncoder(5, 64, 0.0, pooling, norm).eval()
+    reference = GINEncoder(5, 64, 0.0, pooling, norm, atom_features=atoms).eval()
     with torch.no_grad():  # non-trivial normalisation parameters
         for norm_layer in reference.norms:
             norm_layer.weight.uniform_(0.5, 1.5)

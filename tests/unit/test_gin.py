@@ -81,3 +81,30 @@ def test_a_single_atom_batch_trains(graphs):
     out = encoder(collate_graphs([methane]))
     out.sum().backward()
     assert out.shape == (1, 8) and torch.isfinite(out).all()
+
+
+def test_rich_atom_features_are_read_and_their_absence_is_named():
+    from deepchem_acml.featurizers.graph import RICH_ATOM_VOCABULARY
+
+    smiles = ["c1ccccc1O", "C1CCCCC1O", "CC(=O)[O-]", "C[N+](C)(C)C"]
+    rich_graphs = ACMLGraphFeaturizer(atom_features="rich").featurize(smiles)
+    torch.manual_seed(0)
+    rich = GINEncoder(num_layers=2, hidden_dim=16, atom_features="rich").eval()
+    assert len(rich.rich_atom_embeddings) == len(RICH_ATOM_VOCABULARY)
+    hu = GINEncoder(num_layers=2, hidden_dim=16).eval()
+    hu.load_state_dict({k: v for k, v in rich.state_dict().items()
+                        if not k.startswith("rich_atom_embeddings")})
+    with torch.no_grad():
+        rich_out = rich(collate_graphs(rich_graphs))
+        # the Hu encoder reads only the first two codes: the same graphs give what it gives
+        # on Hu graphs, and the rich tables change the embeddings
+        hu_out = hu(collate_graphs(rich_graphs))
+        torch.testing.assert_close(hu_out, hu(collate_graphs(ACMLGraphFeaturizer().featurize(
+            smiles))))
+    assert not torch.allclose(rich_out, hu_out)
+    with pytest.raises(ValueError, match="atom_features='rich'"):
+        rich(collate_graphs(ACMLGraphFeaturizer().featurize(smiles)))
+    rebuilt = GINEncoder.from_config(rich.config())
+    assert rebuilt.atom_features == "rich"
+    assert rebuilt.graph_featurizer().atom_features == "rich"
+    assert GINEncoder.from_config({"num_layers": 2, "hidden_dim": 16}).atom_features == "hu"

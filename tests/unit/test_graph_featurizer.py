@@ -86,7 +86,25 @@ def test_max_atoms_and_repr():
     featurizer = ACMLGraphFeaturizer(max_atoms=3)
     result = featurizer.featurize_with_report(["CCO", "CCCC"])
     assert result.indices.tolist() == [0] and "max_atoms=3" in result.failures[0].reason
-    assert repr(featurizer) == "ACMLGraphFeaturizer[max_atoms=3]"
+    # DeepChem names its caches from the repr: the atom inputs must be part of it
+    assert repr(featurizer) == "ACMLGraphFeaturizer[max_atoms=3, atom_features='hu']"
+    assert repr(ACMLGraphFeaturizer(atom_features="rich")) != repr(ACMLGraphFeaturizer())
+
+
+def test_rich_atom_features_read_the_molecule(featurizer):
+    rich = ACMLGraphFeaturizer(atom_features="rich")
+    (graph,) = rich.featurize(["c1ccccc1[N+](=O)[O-]"])  # nitrobenzene
+    codes = graph.node_features
+    assert codes.shape == (9, 9)
+    np.testing.assert_array_equal(codes[:, :2], featurizer.featurize(
+        ["c1ccccc1[N+](=O)[O-]"])[0].node_features)  # the Hu codes first, unchanged
+    degree, charge, hydrogens, _, hybridization, aromatic, ring = codes[:, 2:].T
+    assert aromatic.tolist() == [1] * 6 + [0] * 3 and ring.tolist() == aromatic.tolist()
+    assert hydrogens.tolist() == [1] * 5 + [0] * 4  # the ipso carbon and the nitro group none
+    assert (charge - 5).tolist() == [0] * 6 + [1, 0, -1]  # N+ and O-
+    assert degree[6] == 3 and hybridization[6] == 1  # SP2 nitrogen
+    with pytest.raises(ValueError, match="atom_features"):
+        ACMLGraphFeaturizer(atom_features="ogb")
 
 
 def test_featurize_takes_one_smiles_like_deepchem(featurizer):
