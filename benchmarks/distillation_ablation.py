@@ -197,6 +197,11 @@ def reference_readability(path: Path, work: Path, argv) -> None:
                            argv, seed)
 
 
+#: ACMLModel options newer than the first ablation records, with the value every earlier
+#: checkpoint had
+LATER_OPTIONS = {"teacher_statistics": "batch", "atom_features": "hu"}
+
+
 def pretraining_recipe(checkpoint: str) -> dict:
     """What a probed checkpoint's record depends on: its stored hyperparameters without the
     seed (so that the pretraining seeds of one recipe form one cell)."""
@@ -206,11 +211,13 @@ def pretraining_recipe(checkpoint: str) -> dict:
     hyperparameters = {"distillation_weight": 0.0, "batching": "random",
                        **config["hyperparameters"]}
     hyperparameters.pop("seed", None)
-    # Batch statistics were the teacher heads' only kind before the option existed, and
-    # without teacher heads the option does nothing: leaving it out then keeps the ids of
-    # the recipes recorded before it.
-    if (hyperparameters.get("teacher_statistics") == "batch"
-            or not hyperparameters["distillation_weight"]):
+    # Options added after the first records, at the one value they had before: left out, so
+    # that the ids of the recipes recorded before them stay the same (and teacher statistics
+    # do nothing without teacher heads).
+    for option, earlier in LATER_OPTIONS.items():
+        if hyperparameters.get(option) == earlier:
+            hyperparameters.pop(option)
+    if not hyperparameters["distillation_weight"]:
         hyperparameters.pop("teacher_statistics", None)
     return {"pretraining": {"modality": config["modality"]["name"], **hyperparameters},
             "probe": "as ACML frozen + linear"}

@@ -159,5 +159,28 @@ def test_the_ablation_files_pretraining_seeds_of_one_recipe_under_one_row(tmp_pa
     assert script.main(argv) == 0  # rerun: nothing new recorded
     assert len(read_records(tmp_path / "distillation.json")) == 2 * 3  # readability + esol each
     assert script.pretraining_recipe(contrastive) != script.pretraining_recipe(distilled)
+
+
+def test_options_newer_than_a_recipe_leave_its_id_alone(tmp_path):
+    """A checkpoint written today with the values every older checkpoint had (Hu atom inputs,
+    teacher heads on batch statistics) has the recipe of one written before the options
+    existed; another value makes another recipe."""
+    from deepchem_acml import ACMLModel
+    from deepchem_acml.checkpoints import load_checkpoint_file, save_checkpoint_file
+
+    script = load_script("distillation_ablation")
+    kwargs = dict(hidden_dim=16, projection_dim=32, num_cells=1, distillation_weight=5.0)
+    recipes = {}
+    for name, extra in {"now": {}, "rich": {"atom_features": "rich"},
+                        "neighbours": {"batching": "neighbours"}}.items():
+        ACMLModel("nmr_13c", **kwargs, **extra).save(tmp_path / f"{name}.pt")
+        recipes[name] = script.pretraining_recipe(tmp_path / f"{name}.pt")["pretraining"]
+    data = load_checkpoint_file(tmp_path / "now.pt", kind="acml_model")
+    for option in script.LATER_OPTIONS:
+        data["config"]["hyperparameters"].pop(option)
+    save_checkpoint_file(tmp_path / "before.pt", data, kind="acml_model")
+    assert script.pretraining_recipe(tmp_path / "before.pt")["pretraining"] == recipes["now"]
+    assert recipes["rich"]["atom_features"] == "rich"
+    assert recipes["neighbours"]["teacher_statistics"] == "running"
     with pytest.raises(SystemExit, match="LABEL=PATH"):
         script.parse_checkpoint("no-path-given")
