@@ -74,6 +74,9 @@ def method_recipe(method: str, args: argparse.Namespace) -> dict:
                                                          "pretrained": args.pretrained},
         "GIN scratch (ACML architecture, mean pooling)": {
             **MEAN_POOLING_SCRATCH_RECIPE, **neural, "like": args.pretrained, "pooling": "mean"},
+        "GIN scratch (ACML architecture, mean pooling, rich atoms)": {
+            **MEAN_POOLING_SCRATCH_RECIPE, **neural, "like": args.pretrained, "pooling": "mean",
+            "atom_features": "rich"},
         "ACML frozen + linear": {"pretrained": args.pretrained},
         "untrained GIN + linear": {"like": args.pretrained},
         "teacher + linear": {"teacher_of": args.pretrained},

@@ -12,6 +12,7 @@ TASK_ORDER = ("bbbp", "bace", "clintox", "sider", "tox21", "hiv", "esol", "frees
 METHOD_ORDER = ("ACML fine-tuned", "ACML fine-tuned (slow encoder, mean pooling)",
                 "ACML frozen + linear", "GIN scratch (ACML architecture)",
                 "GIN scratch (ACML architecture, mean pooling)",
+                "GIN scratch (ACML architecture, mean pooling, rich atoms)",
                 "GIN scratch (Hu et al. recipe)", "untrained GIN + linear", "teacher + linear",
                 "DeepChem GCN", "DeepChem AttentiveFP", "chemprop D-MPNN", "RF on ECFP4 counts",
                 "RF on RDKit 2-D descriptors", "LightGBM on ECFP4 counts",

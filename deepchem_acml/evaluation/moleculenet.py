@@ -585,6 +585,10 @@ METHODS: Dict[str, Callable[..., MethodResult]] = {
         task, None, seed, ctx.stopping, ctx.device,
         **{**shipped_architecture(ctx.pretrained), "pooling": "mean"},
         **MEAN_POOLING_SCRATCH_RECIPE),
+    "GIN scratch (ACML architecture, mean pooling, rich atoms)": lambda task, seed, ctx:
+        fit_graph_model(task, None, seed, ctx.stopping, ctx.device,
+                        **{**shipped_architecture(ctx.pretrained), "pooling": "mean",
+                           "atom_features": "rich"}, **MEAN_POOLING_SCRATCH_RECIPE),
     "ACML frozen + linear": lambda task, seed, ctx: embedding_probe(
         task, _from_cache(_acml_embed(ctx, task)), seed),
     "untrained GIN + linear": lambda task, seed, ctx: embedding_probe(
