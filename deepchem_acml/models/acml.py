@@ -54,19 +54,11 @@ BATCHINGS = ("random", "neighbours", "half-neighbours")
 TEACHER_STATISTICS = ("batch", "running")
 
 
-def resolved_teacher_statistics(teacher_statistics: Optional[str], batching: str) -> str:
-    """``teacher_statistics`` as given, else ``"running"`` for batches that are not random
-    samples (their own statistics are local) and ``"batch"`` for random ones."""
-    if teacher_statistics is None:
-        return "batch" if batching == "random" else "running"
-    if teacher_statistics not in TEACHER_STATISTICS:
-        raise ValueError(f"teacher_statistics must be one of {list(TEACHER_STATISTICS)} or "
-                         f"None, got {teacher_statistics!r}")
-    return teacher_statistics
 
 
 def check_arguments(temperature: float, batch_size: int, precision: str,
-                    distillation_weight: float = 0.0, batching: str = "random") -> None:
+                    distillation_weight: float = 0.0, batching: str = "random",
+                    teacher_statistics: str = "batch") -> None:
     """Clear errors for settings that cannot train, before anything is built."""
     if temperature <= 0:
         raise ValueError(f"temperature must be positive, got {temperature}")
@@ -81,6 +73,9 @@ def check_arguments(temperature: float, batch_size: int, precision: str,
                          f"{distillation_weight}")
     if batching not in BATCHINGS:
         raise ValueError(f"batching must be one of {list(BATCHINGS)}, got {batching!r}")
+    if teacher_statistics not in TEACHER_STATISTICS:
+        raise ValueError(f"teacher_statistics must be one of {list(TEACHER_STATISTICS)}, got "
+                         f"{teacher_statistics!r}")
 
 
 class ACMLModel(ResumableTraining, dc.models.TorchModel):
@@ -155,14 +150,16 @@ class ACMLModel(ResumableTraining, dc.models.TorchModel):
         ACML) or ``"rich"`` (also degree, formal charge, hydrogens, radical electrons,
         hybridization, aromaticity, ring membership; see ``ACMLGraphFeaturizer``). The model
         featurizes with the matching ``graph_featurizer`` (not in ACML).
-    teacher_statistics : str, optional
+    teacher_statistics : str, default="batch"
         How the teacher heads (``distillation_weight > 0``) standardise the graph embedding in
-        training: ``"batch"`` (each batch by its own statistics) or ``"running"`` (by running
-        statistics, as in evaluation; ``nn.heads.RunningStandardization``). The default picks
-        ``"batch"`` for random batches and ``"running"`` for the other batchings, whose
-        batches of near neighbours would otherwise be centred on their own neighbourhood
-        (measured with ``"batch"`` and neighbour batches: teacher-head R² 0.54 against 0.73
-        with random batches).
+        training: ``"batch"`` (each batch by its own statistics, as batch norm) or
+        ``"running"`` (by running statistics, as in evaluation;
+        ``nn.heads.RunningStandardization``). ``"running"`` was meant for neighbour batches,
+        whose own statistics are local, and measured worse everywhere: teacher-head R² on
+        held-out molecules 0.25 against 0.54 with neighbour batches (16k MOSES, 25 epochs,
+        w = 20; full-split retrieval 0.098 against 0.964), and 0.07 against 0.17 with random
+        batches (5k, 8 epochs) — without gradient through the statistics the sum-pooled
+        embedding's scale drifts away from them. Kept to reproduce that record.
     learning_rate : float, default=1e-3
         AdamW's learning rate (ACML: 1e-3).
     weight_decay : float, default=1e-3
@@ -202,17 +199,17 @@ class ACMLModel(ResumableTraining, dc.models.TorchModel):
                  projection_dropout: float = 0.1, temperature: float = 1.0,
                  targets: str = "soft", distillation_weight: float = 0.0,
                  batching: str = "random", atom_features: str = "hu",
-                 teacher_statistics: Optional[str] = None,
+                 teacher_statistics: str = "batch",
                  learning_rate: float = 1e-3, weight_decay: float = 1e-3,
                  batch_size: int = 128, seed: Optional[int] = None, backend: str = "torch",
                  precision: str = "fp32", **kwargs):
-        check_arguments(temperature, batch_size, precision, distillation_weight, batching)
+        check_arguments(temperature, batch_size, precision, distillation_weight, batching,
+                        teacher_statistics)
         if seed is not None:
             seed_everything(seed)
         self.modalities = modalities_of(modality)
         self.backend, self.precision = backend, precision
         self.graph_featurizer = ACMLGraphFeaturizer(atom_features=atom_features)
-        teacher_statistics = resolved_teacher_statistics(teacher_statistics, batching)
         self.hyperparameters = {
             "num_layers": num_layers, "hidden_dim": hidden_dim, "dropout": dropout,
             "pooling": pooling, "norm": norm, "projection_dim": projection_dim,

@@ -172,7 +172,7 @@ def test_options_newer_than_a_recipe_leave_its_id_alone(tmp_path):
     kwargs = dict(hidden_dim=16, projection_dim=32, num_cells=1, distillation_weight=5.0)
     recipes = {}
     for name, extra in {"now": {}, "rich": {"atom_features": "rich"},
-                        "neighbours": {"batching": "neighbours"}}.items():
+                        "running": {"teacher_statistics": "running"}}.items():
         ACMLModel("nmr_13c", **kwargs, **extra).save(tmp_path / f"{name}.pt")
         recipes[name] = script.pretraining_recipe(tmp_path / f"{name}.pt")["pretraining"]
     data = load_checkpoint_file(tmp_path / "now.pt", kind="acml_model")
@@ -181,6 +181,6 @@ def test_options_newer_than_a_recipe_leave_its_id_alone(tmp_path):
     save_checkpoint_file(tmp_path / "before.pt", data, kind="acml_model")
     assert script.pretraining_recipe(tmp_path / "before.pt")["pretraining"] == recipes["now"]
     assert recipes["rich"]["atom_features"] == "rich"
-    assert recipes["neighbours"]["teacher_statistics"] == "running"
+    assert recipes["running"]["teacher_statistics"] == "running"
     with pytest.raises(SystemExit, match="LABEL=PATH"):
         script.parse_checkpoint("no-path-given")
