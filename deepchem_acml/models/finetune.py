@@ -25,16 +25,24 @@ class PropertyNetwork(nn.Module):
     def __init__(self, encoder: GINEncoder, n_tasks: int, head_hidden: int, dropout: float,
                  mode: str, freeze_encoder: bool, precision: str = "fp32"):
         super().__init__()
-        self.encoder, self.mode, self.freeze_encoder = encoder, mode, freeze_encoder
+        self.encoder, self.mode = encoder, mode
         self.precision = precision
         if head_hidden == 0:  # a linear head, as in Hu et al. (2020)
             self.head = nn.Linear(encoder.hidden_dim, n_tasks)
         else:
             self.head = nn.Sequential(nn.Linear(encoder.hidden_dim, head_hidden), nn.ReLU(),
                                       nn.Dropout(dropout), nn.Linear(head_hidden, n_tasks))
-        if freeze_encoder:
-            for parameter in self.encoder.parameters():
-                parameter.requires_grad_(False)
+        self.set_encoder_frozen(freeze_encoder)
+
+    def set_encoder_frozen(self, frozen: bool) -> None:
+        """Freeze (no gradients, eval mode: dropout off, statistics fixed) or release the
+        encoder; the optimizer skips parameters without gradients, so this can change
+        between epochs."""
+        self.freeze_encoder = frozen
+        for parameter in self.encoder.parameters():
+            parameter.requires_grad_(not frozen)
+        if frozen:
+            self.encoder.eval()
 
     def train(self, mode: bool = True) -> "PropertyNetwork":
         super().train(mode)
@@ -73,6 +81,11 @@ class ACMLPropertyModel(dc.models.TorchModel):
         A shipped name (``"nmr_13c"``), a checkpoint path, or None (train from scratch).
     freeze_encoder : bool
         Train only the head (the encoder's weights and batch-norm statistics stay fixed).
+    frozen_epochs : int, default=0
+        Train only the head for the first ``frozen_epochs`` epochs of :meth:`fit` (counted
+        over calls), then the whole network: a head fitted to the pretrained features before
+        they move (linear probing, then fine-tuning; Kumar et al. 2022, "Fine-Tuning can
+        Distort Pretrained Features").
     num_layers, hidden_dim : int, default=5, 128
         The GIN's depth and width, used only when ``pretrained`` is None.
     dropout : float, default=0.2
@@ -124,7 +137,8 @@ class ACMLPropertyModel(dc.models.TorchModel):
 
     def __init__(self, n_tasks: int, mode: str = "classification",
                  pretrained: Optional[Union[str, GINEncoder]] = "nmr_13c",
-                 freeze_encoder: bool = False, num_layers: int = 5, hidden_dim: int = 128,
+                 freeze_encoder: bool = False, frozen_epochs: int = 0, num_layers: int = 5,
+                 hidden_dim: int = 128,
                  dropout: float = 0.2, pooling: str = "sum", norm: str = "layer",
                  atom_features: str = "hu", backend: str = "torch", head_hidden: int = 128,
                  head_dropout: float = 0.1, learning_rate: float = 1e-3, batch_size: int = 64,
@@ -143,6 +157,8 @@ class ACMLPropertyModel(dc.models.TorchModel):
                              "loop does not do; use precision='bf16'")
         if head_hidden < 0:
             raise ValueError(f"head_hidden must be 0 (a linear head) or more, got {head_hidden}")
+        if frozen_epochs < 0:
+            raise ValueError(f"frozen_epochs must be 0 or more, got {frozen_epochs}")
         if encoder_learning_rate_scale <= 0:
             raise ValueError("encoder_learning_rate_scale must be positive, got "
                              f"{encoder_learning_rate_scale} (freeze_encoder=True trains the "
@@ -163,6 +179,7 @@ class ACMLPropertyModel(dc.models.TorchModel):
         self.encoder_learning_rate_scale = encoder_learning_rate_scale
         self.n_tasks, self.mode, self.pretrained = n_tasks, mode, pretrained
         self.freeze_encoder, self.seed = freeze_encoder, seed
+        self.frozen_epochs, self.epochs_trained = int(frozen_epochs), 0
         network = PropertyNetwork(encoder, n_tasks, head_hidden, head_dropout, mode,
                                   freeze_encoder, check_precision(precision))
         if mode == "classification":
@@ -197,5 +214,14 @@ class ACMLPropertyModel(dc.models.TorchModel):
 
     def fit(self, dataset, nb_epoch: int = 10, **kwargs) -> float:
         """``TorchModel.fit`` (same arguments)."""
+        loss = 0.0
         with quiet_deepchem_loss_warning():
-            return super().fit(dataset, nb_epoch, **kwargs)
+            while nb_epoch > 0 and self.epochs_trained < self.frozen_epochs:
+                self.model.set_encoder_frozen(True)  # the head alone, one epoch at a time
+                loss = super().fit(dataset, 1, **kwargs)
+                nb_epoch, self.epochs_trained = nb_epoch - 1, self.epochs_trained + 1
+            self.model.set_encoder_frozen(self.freeze_encoder)
+            if nb_epoch > 0:
+                loss = super().fit(dataset, nb_epoch, **kwargs)
+                self.epochs_trained += nb_epoch
+        return loss

@@ -119,3 +119,23 @@ def test_the_encoder_can_learn_slower_than_the_head_and_pool_by_mean():
         ACMLPropertyModel(1, "regression", pretrained="nmr_13c", encoder_pooling="median")
     with pytest.raises(ValueError, match="encoder_learning_rate_scale"):
         ACMLPropertyModel(1, "regression", pretrained="nmr_13c", encoder_learning_rate_scale=0)
+
+
+def test_frozen_epochs_train_the_head_alone_first(multitask):
+    """``frozen_epochs=2``: over the first two epochs of fit (counted across calls, as the
+    benchmark's one-epoch-at-a-time loop calls it) only the head moves; then the encoder too."""
+    model = ACMLPropertyModel(2, "classification", pretrained="nmr_13c", seed=0, batch_size=4,
+                              frozen_epochs=2)
+    encoder = lambda: [p.detach().clone() for p in model.model.encoder.parameters()]  # noqa: E731
+    head = lambda: [p.detach().clone() for p in model.model.head.parameters()]  # noqa: E731
+    start_encoder, start_head = encoder(), head()
+    model.fit(multitask, nb_epoch=1)
+    model.fit(multitask, nb_epoch=1)
+    assert all(torch.equal(a, b) for a, b in zip(start_encoder, encoder()))
+    assert not all(torch.equal(a, b) for a, b in zip(start_head, head()))
+    model.fit(multitask, nb_epoch=1)
+    assert not all(torch.equal(a, b) for a, b in zip(start_encoder, encoder()))
+    assert model.epochs_trained == 3 and all(p.requires_grad
+                                             for p in model.model.encoder.parameters())
+    with pytest.raises(ValueError, match="frozen_epochs"):
+        ACMLPropertyModel(1, "regression", pretrained=None, frozen_epochs=-1)
