@@ -213,7 +213,8 @@ class ACMLPropertyModel(dc.models.TorchModel):
         return [graphs], label_tensors, weight_tensors
 
     def fit(self, dataset, nb_epoch: int = 10, **kwargs) -> float:
-        """``TorchModel.fit`` (same arguments)."""
+        """``TorchModel.fit`` (same arguments); the first ``frozen_epochs`` epochs, counted
+        over calls, train the head alone."""
         loss = 0.0
         with quiet_deepchem_loss_warning():
             while nb_epoch > 0 and self.epochs_trained < self.frozen_epochs:

@@ -47,7 +47,8 @@ class ACMLNetwork(nn.Module):
         Add the linear teacher heads (graph embedding -> standardised frozen embedding).
     running_teacher_statistics : bool, default=False
         The teacher heads standardise the graph embedding by running statistics in training
-        too (:class:`RunningStandardization`), for batches that are not random samples.
+        too (:class:`RunningStandardization`), meant for batches that are not random samples
+        (measured worse than batch statistics: ``ACMLModel``'s ``teacher_statistics``).
 
     Examples
     --------
