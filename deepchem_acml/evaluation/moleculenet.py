@@ -56,8 +56,8 @@ SLOW_ENCODER_RECIPE: Dict[str, Any] = dict(ACML_RECIPE, encoder_learning_rate_sc
 #: (linear probing, then fine-tuning: Kumar et al. 2022); its control from random weights is
 #: the mean-pooling one below (a random encoder's features are not worth keeping)
 HEAD_FIRST_RECIPE: Dict[str, Any] = dict(SLOW_ENCODER_RECIPE, frozen_epochs=10)
-#: the slow-encoder row's control from random weights: the ACML architecture with mean pooling, the encoder at the
-#: head's rate (a random encoder has nothing to keep)
+#: the slow-encoder row's control from random weights: the ACML architecture with mean
+#: pooling, the encoder at the head's rate (a random encoder has nothing to keep)
 MEAN_POOLING_SCRATCH_RECIPE: Dict[str, Any] = dict(ACML_RECIPE)
 
 

@@ -8,7 +8,8 @@ from typing import Any
 from deepchem.feat import GraphData, MolecularFeaturizer
 
 from deepchem_acml.featurizers.molecular_graph import (  # noqa: F401  (the codes, re-exported)
-    ATOM_FEATURES, RICH_ATOM_VOCABULARY, NUM_ATOM_TYPES, NUM_BOND_DIRECTIONS, NUM_BOND_TYPES, NUM_CHIRALITY_TAGS, SELF_LOOP_BOND_TYPE,
+    ATOM_FEATURES, RICH_ATOM_VOCABULARY, NUM_ATOM_TYPES, NUM_BOND_DIRECTIONS, NUM_BOND_TYPES,
+    NUM_CHIRALITY_TAGS, SELF_LOOP_BOND_TYPE,
     GraphArrayFeaturizer)
 
 

@@ -61,6 +61,7 @@ def rich_atom_codes(atoms) -> np.ndarray:
 
 
 def check_atom_features(atom_features: str) -> str:
+    """``atom_features`` if it is one of :data:`ATOM_FEATURES`, else a ValueError naming them."""
     if atom_features not in ATOM_FEATURES:
         raise ValueError(f"atom_features must be one of {list(ATOM_FEATURES)}, got "
                          f"{atom_features!r}")
@@ -92,7 +93,8 @@ class _ParsedSmiles(NamedTuple):
 
 class MolecularGraph(NamedTuple):
     """One molecule's graph as arrays (what ``GraphData`` holds, without DeepChem): node codes
-    (n_atoms, 2; 9 with rich atom features), edge index (2, 2 n_bonds; every bond both ways), edge codes (2 n_bonds, 2)."""
+    (n_atoms, 2; 9 with rich atom features), edge index (2, 2 n_bonds; every bond both ways),
+    edge codes (2 n_bonds, 2)."""
 
     node_features: np.ndarray
     edge_index: np.ndarray
