@@ -244,7 +244,7 @@ def _per_task_predictions(make_model: Callable[[], Any], task: SplitTask, X: Dic
     targets standardised); predictions for the splits in ``predict_on``."""
     scaler = TargetScaler(task)
     y_train = scaler.transform(task.y["train"])
-    predicted = {n: np.zeros((len(X[n]), y_train.shape[1])) for n in predict_on}
+    predicted = {n: np.zeros((X[n].shape[0], y_train.shape[1])) for n in predict_on}
     for t in range(y_train.shape[1]):
         mask = task.w["train"][:, t] > 0
         y = y_train[mask, t]
@@ -350,13 +350,25 @@ def embedding_probe(task: SplitTask, embed: Callable[[Sequence[str]], Tuple[np.n
     return result
 
 
-def features_method(featurize: Callable[[Sequence[str]], np.ndarray], grid_of: Callable
-                    ) -> Callable[..., MethodResult]:
+def features_method(featurize: Callable[[Sequence[str]], np.ndarray], grid_of: Callable,
+                    sparse: bool = False) -> Callable[..., MethodResult]:
     """A method: features of every split (NaN imputed; computed once per task and context),
-    then a grid chosen on validation."""
+    then a grid chosen on validation. ``sparse=True`` hands classifiers CSR matrices:
+    scikit-learn's trees then use their sparse splitter, which grows the same trees (same
+    predictions, tested; Gini sums whole bootstrap counts, so the order of summation cannot
+    change a split) about four times faster on ECFP4 counts (2 % non-zero) with
+    ``max_features=0.3``. Regressors keep dense input: their squared-error sums are rounded
+    in another order by the sparse splitter, which moved FreeSolv's RMSE in the 4th decimal."""
+    def features(task: SplitTask) -> Dict[str, Any]:
+        X = impute_with_training_median({n: featurize(task.smiles[n]) for n in SPLITS})
+        if sparse and task.mode == "classification":
+            from scipy.sparse import csr_matrix
+
+            X = {n: csr_matrix(x) for n, x in X.items()}
+        return X
+
     def run(task: SplitTask, seed: int, context: "BenchmarkContext") -> MethodResult:
-        X = context.cached((featurize.__name__, task.name), lambda: impute_with_training_median(
-            {n: featurize(task.smiles[n]) for n in SPLITS}))
+        X = context.cached((featurize.__name__, sparse, task.name), lambda: features(task))
         return select_on_validation(task, X, grid_of(task.mode, seed))
     return run
 
@@ -518,9 +530,9 @@ class BenchmarkContext:
     pretrained: str = "smiles"
     stopping: EarlyStopping = EarlyStopping()
     device: Optional[str] = None
-    cache: Dict[Tuple[str, str], Any] = field(default_factory=dict)
+    cache: Dict[Tuple[Any, ...], Any] = field(default_factory=dict)
 
-    def cached(self, key: Tuple[str, str], compute: Callable[[], Any]) -> Any:
+    def cached(self, key: Tuple[Any, ...], compute: Callable[[], Any]) -> Any:
         if key not in self.cache:
             self.cache[key] = compute()
         return self.cache[key]
@@ -602,7 +614,7 @@ METHODS: Dict[str, Callable[..., MethodResult]] = {
         task, _untrained_embed(ctx, seed), seed),
     "teacher + linear": lambda task, seed, ctx: embedding_probe(
         task, _from_cache(_teacher_embed(ctx, task)), seed),
-    "RF on ECFP4 counts": features_method(ecfp4_counts, forest_grid),
+    "RF on ECFP4 counts": features_method(ecfp4_counts, forest_grid, sparse=True),
     "RF on RDKit 2-D descriptors": features_method(rdkit_descriptors, forest_grid),
     "LightGBM on ECFP4 counts": features_method(ecfp4_counts, boosting_grid),
     "LightGBM on RDKit 2-D descriptors": features_method(rdkit_descriptors, boosting_grid),

@@ -137,6 +137,26 @@ def test_a_probe_scores_the_molecules_its_encoder_refuses_at_the_training_mean()
     assert result.score < mean_only  # the kept two thirds are predicted, the rest at the mean
 
 
+def test_forests_on_sparse_ecfp4_grow_the_trees_they_grow_on_dense_features():
+    """The ECFP4 forests read CSR matrices for speed; the selected model, its validation
+    score and its test score must be those of the same forests on the dense matrix."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    from deepchem_acml.evaluation.moleculenet import BenchmarkContext, ecfp4_counts, features_method
+
+    def small_grid(mode, seed):
+        return {f"max_features={f}": (lambda f=f: RandomForestClassifier(
+            n_estimators=25, max_features=f, n_jobs=1, random_state=seed)) for f in ("sqrt", 0.3)}
+
+    task = load_split_task("bbbp")
+    context = BenchmarkContext()
+    dense = features_method(ecfp4_counts, small_grid)(task, 1, context)
+    sparse = features_method(ecfp4_counts, small_grid, sparse=True)(task, 1, context)
+    assert sparse.details["valid_scores"] == dense.details["valid_scores"]
+    assert (sparse.score, sparse.valid_score) == (dense.score, dense.valid_score)
+    assert 0.6 < dense.score < 1.0  # the forests learned BBBP
+
+
 def test_the_ablation_files_pretraining_seeds_of_one_recipe_under_one_row(tmp_path, monkeypatch):
     """``LABEL@SEED=PATH``: checkpoints of one pretraining recipe form one cell over seeds; a
     checkpoint of another recipe under the same label would not join it (its recipe differs)."""
