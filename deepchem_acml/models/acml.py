@@ -22,7 +22,7 @@ from deepchem_acml.modalities import Modality, get_modality, modality_from_confi
 from deepchem_acml.models.pairing import cache_paths_for, pair_molecules, row_ids
 from deepchem_acml.models.training import ResumableTraining
 from deepchem_acml.models.utils import seed_everything
-from deepchem_acml.nn.acml import ACMLNetwork, upgrade_state_dict
+from deepchem_acml.nn.acml import TEACHER_STATISTICS, ACMLNetwork, upgrade_state_dict
 from deepchem_acml.nn.gin import GINEncoder
 from deepchem_acml.nn.heads import Standardizer
 from deepchem_acml.nn.loss import acml_contrastive_loss
@@ -51,7 +51,6 @@ def modalities_of(modality: ModalitySpec) -> Dict[str, Modality]:
 
 
 BATCHINGS = ("random", "neighbours", "half-neighbours")
-TEACHER_STATISTICS = ("batch", "running")
 
 
 
@@ -226,7 +225,7 @@ class ACMLModel(ResumableTraining, dc.models.TorchModel):
                               {n: m.embedding_dim for n, m in self.modalities.items()},
                               projection_dim, num_cells, projection_dropout,
                               PRECISIONS[precision], distillation=self.distillation_weight > 0,
-                              running_teacher_statistics=teacher_statistics == "running")
+                              teacher_statistics=teacher_statistics)
         super().__init__(network, loss=self._contrastive_loss,
                          output_types=["prediction", "loss", "loss", "loss", "loss", "embedding"],
                          batch_size=batch_size,
