@@ -63,7 +63,7 @@ def method_recipe(method: str, args: argparse.Namespace) -> dict:
     """The settings a record of ``method`` depends on (a change makes a new recipe id)."""
     from deepchem_acml.evaluation.moleculenet import (ACML_RECIPE, HEAD_FIRST_RECIPE, HU_RECIPE,
                                                       MEAN_POOLING_SCRATCH_RECIPE,
-                                                      SLOW_ENCODER_RECIPE)
+                                                      RICH_DISTILLED, SLOW_ENCODER_RECIPE)
 
     neural = {"max_epochs": args.max_epochs, "patience": args.patience}
     recipes = {
@@ -72,6 +72,8 @@ def method_recipe(method: str, args: argparse.Namespace) -> dict:
         "ACML fine-tuned": {**ACML_RECIPE, **neural, "pretrained": args.pretrained},
         "ACML fine-tuned (slow encoder, mean pooling)": {**SLOW_ENCODER_RECIPE, **neural,
                                                          "pretrained": args.pretrained},
+        f"ACML fine-tuned ({RICH_DISTILLED}, slow encoder, mean pooling)": {
+            **SLOW_ENCODER_RECIPE, **neural, "pretrained": RICH_DISTILLED},
         "ACML fine-tuned (head first, slow encoder, mean pooling)": {
             **HEAD_FIRST_RECIPE, **neural, "pretrained": args.pretrained},
         "GIN scratch (ACML architecture, mean pooling)": {

@@ -10,6 +10,7 @@ from deepchem_acml.evaluation.benchmark_records import Cell, cells, head_to_head
 
 TASK_ORDER = ("bbbp", "bace", "clintox", "sider", "tox21", "hiv", "esol", "freesolv", "lipo")
 METHOD_ORDER = ("ACML fine-tuned", "ACML fine-tuned (slow encoder, mean pooling)",
+                "ACML fine-tuned (smiles_rich_distilled, slow encoder, mean pooling)",
                 "ACML fine-tuned (head first, slow encoder, mean pooling)",
                 "ACML frozen + linear", "GIN scratch (ACML architecture)",
                 "GIN scratch (ACML architecture, mean pooling)",

@@ -59,3 +59,24 @@ def test_the_rich_encoder_embeds_and_fine_tunes_with_its_own_featurizer(rich_che
         scratch.predict(dc.data.NumpyDataset(
             ACMLPropertyModel(1, "regression", pretrained=None).graph_featurizer.featurize(
                 ["CCO", "CCN"])))
+
+
+def test_the_shipped_rich_distilled_encoder_retrieves_molecules_of_another_source(small_frame):
+    """``smiles_rich_distilled`` (rich atom inputs, distillation term, trained on MOSES)
+    loads with its inputs, its frozen-embedding face embeds with them, and on nmrshiftdb2
+    molecules it never saw it finds a molecule's graph from its SMILES embedding far above
+    chance in pools of 128 (measured on 785 of them: top-10 0.968)."""
+    from deepchem_acml import ACMLFeaturizer
+    from deepchem_acml.evaluation.retrieval import retrieval_in_pools
+
+    model = ACMLModel.from_pretrained("smiles_rich_distilled")
+    assert model.hyperparameters["atom_features"] == "rich"
+    assert model.hyperparameters["distillation_weight"] == 20
+    smiles = list(small_frame.smiles[:256])
+    dataset, failures = model.build_dataset(smiles, smiles)
+    assert failures == []
+    np.testing.assert_allclose(ACMLFeaturizer(pretrained="smiles_rich_distilled").featurize(smiles),
+                               model.predict_embedding(dataset), rtol=1e-4, atol=1e-4)
+    scores = retrieval_in_pools(model.predict(dataset), model.project_modality(dataset.y), 128, 4,
+                                0)["modality_to_graph"]
+    assert scores["top10"] > 0.8  # chance: 10 / 128
