@@ -31,7 +31,7 @@ def main(argv=None) -> int:
         for pooling in args.poolings:
             for seed in args.seeds:
                 started = time.time()
-                result = fit_graph_model(task, args.pretrained, seed, EarlyStopping(100, 20),
+                result = fit_graph_model(task, args.pretrained, seed, EarlyStopping(),
                                          **{**SLOW_ENCODER_RECIPE, "encoder_pooling": pooling})
                 print(json.dumps({"task": name, "pooling": pooling, "seed": seed,
                                   "valid": round(result.valid_score, 4),
