@@ -43,6 +43,8 @@ def parse_arguments(argv=None) -> argparse.Namespace:
                         "choice, the GPU when there is one)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks"))
+    parser.add_argument("--verbose", action="store_true",
+                        help="log every epoch's validation score of the neural methods")
     parser.add_argument("--render", action="store_true",
                         help="only redraw the table and figure from the records")
     return parser.parse_args(argv)
@@ -150,6 +152,8 @@ def render(out: Path) -> int:
 
 def main(argv=None) -> int:
     args = parse_arguments(argv)
+    if args.verbose:
+        logging.getLogger("deepchem_acml.evaluation").setLevel(logging.DEBUG)
     args.out.mkdir(parents=True, exist_ok=True)
     return render(args.out) if args.render else run(args, argv)
 

@@ -405,10 +405,14 @@ def train_with_early_stopping(task: SplitTask, model, data, rows, stopping: Earl
         # Hu et al.'s test score at the last epoch)
         curves["test_curve"].append(round(score(task.mode, task.y["test"], task.w["test"],
                                                 predict("test")), 5))
-        if best is None or better(task.mode, valid_score, best):
+        improved = best is None or better(task.mode, valid_score, best)
+        if improved:
             best, best_epoch = valid_score, epoch
             best_state = copy.deepcopy(model.model.state_dict())
-        elif epoch - best_epoch >= stopping.patience:
+        # (a line per epoch for whoever watches a long run: the runner's --verbose shows it)
+        logger.debug("%s epoch %d/%d: valid %.4f (best %.4f at epoch %d)", task.name, epoch,
+                     stopping.max_epochs, valid_score, best, best_epoch)
+        if not improved and epoch - best_epoch >= stopping.patience:
             break
     model.model.load_state_dict(best_state)
     test, skipped = score_with_skipped(task.mode, task.y["test"], task.w["test"], predict("test"))

@@ -1,6 +1,7 @@
 """The MoleculeNet benchmark runner: records on real data, resumes, and its training loop's
 early stopping and model selection."""
 import importlib.util
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -72,7 +73,7 @@ class ScriptedModel:
         return q * y + (1 - q) * noise
 
 
-def test_early_stopping_keeps_the_best_validation_epoch_and_stops_after_patience():
+def test_early_stopping_keeps_the_best_validation_epoch_and_stops_after_patience(caplog):
     rng = np.random.default_rng(1)
     y = {n: rng.normal(size=(k, 1)) for n, k in (("train", 30), ("valid", 20), ("test", 25))}
     task = SplitTask("toy", "regression", ["t"], {n: ["C"] * len(v) for n, v in y.items()}, y,
@@ -83,8 +84,12 @@ def test_early_stopping_keeps_the_best_validation_epoch_and_stops_after_patience
     rows = {n: np.arange(len(v)) for n, v in y.items()}
     quality = [0.1, 0.5, 0.9, 0.6, 0.4, 0.3, 0.95, 0.2]
     model = ScriptedModel(quality, scaler.transform(y["valid"]), scaler.transform(y["test"]))
-    result = train_with_early_stopping(task, model, data, rows, EarlyStopping(8, patience=3))
+    with caplog.at_level(logging.DEBUG, logger="deepchem_acml.evaluation"):
+        result = train_with_early_stopping(task, model, data, rows, EarlyStopping(8, patience=3))
     assert (result.best_epoch, result.epochs_run) == (3, 6)  # epoch 7's 0.95 is never reached
+    progress = [r.getMessage() for r in caplog.records if "epoch" in r.getMessage()]
+    assert len(progress) == 6 and progress[-1].startswith("toy epoch 6/8")  # a line per epoch
+    assert "at epoch 3" in progress[-1]
     assert len(result.details["valid_curve"]) == len(result.details["test_curve"]) == 6
     assert float(model.model.weight.detach()) == pytest.approx(0.9)   # the best epoch's weights restored
     expected = np.sqrt(np.mean((scaler.inverse(model.predict(data["test"])) - y["test"]) ** 2))
