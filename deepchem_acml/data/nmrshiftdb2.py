@@ -56,17 +56,18 @@ def read_embedded_nmr_1h() -> pd.DataFrame:
     return read_embedded_nmr_13c(EMBEDDED_NMR_1H)
 
 
-def heavy_atom_filter(frame: pd.DataFrame, min_atoms: int = 3,
-                      max_atoms: int = 50) -> Tuple[pd.DataFrame, pd.DataFrame]:
+def heavy_atom_filter(frame: pd.DataFrame, min_atoms: int = 3, max_atoms: int = 50,
+                      progress: Optional[bool] = None) -> Tuple[pd.DataFrame, pd.DataFrame]:
     """Split rows into (kept, removed) by heavy-atom count, as the ACML reference filters.
 
     ``removed`` has a ``reason`` column, so the filter never drops rows without a trace.
-    Rows whose SMILES does not parse are removed with that reason.
+    Rows whose SMILES does not parse are removed with that reason. ``progress``: a progress
+    bar (default: for large frames, see :func:`deepchem_acml.chem.with_progress`).
     """
-    from deepchem_acml.chem import mol_from_smiles
+    from deepchem_acml.chem import mol_from_smiles, with_progress
 
     reasons = []
-    for smiles in frame["smiles"]:
+    for smiles in with_progress(frame["smiles"].tolist(), "heavy-atom filter", progress):
         mol = mol_from_smiles(smiles)
         if mol is None:
             reasons.append("RDKit could not parse the SMILES")

@@ -64,16 +64,17 @@ def read_pairs(modality: str, path: Optional[Union[str, Path]] = None,
     return frame.reset_index(drop=True), str(path)
 
 
-def inchikeys_of(smiles) -> list:
-    """InChIKeys of SMILES (a unique placeholder where RDKit cannot parse one)."""
+def inchikeys_of(smiles, progress: Optional[bool] = None) -> list:
+    """InChIKeys of SMILES (a unique placeholder where RDKit cannot parse one); ``progress``:
+    a progress bar (default: for large inputs, see :func:`deepchem_acml.chem.with_progress`)."""
     from rdkit import Chem, RDLogger
 
-    from deepchem_acml.chem import mol_from_smiles
+    from deepchem_acml.chem import mol_from_smiles, with_progress
 
     keys = []
     RDLogger.DisableLog("rdApp.*")  # InChI warnings: a failed key is handled just below
     try:
-        for s in smiles:
+        for s in with_progress(list(smiles), "InChIKeys", progress):
             mol = mol_from_smiles(s)
             key = Chem.MolToInchiKey(mol) if mol is not None else ""
             keys.append(key or f"unparsed-{len(keys)}")

@@ -167,10 +167,13 @@ class ReportingFeaturizerMixin:
         return datapoint
 
     def featurize_with_report(self, datapoints: Iterable[Any]) -> FeaturizationResult:
-        """Featurize every input and report each failure by index, input and reason."""
+        """Featurize every input and report each failure by index, input and reason (a
+        progress bar for large inputs: :func:`deepchem_acml.chem.with_progress`)."""
+        from deepchem_acml.chem import with_progress
+
         datapoints = _as_list(datapoints)
         features, indices, failures = [], [], []
-        for i, point in enumerate(datapoints):
+        for i, point in enumerate(with_progress(datapoints, type(self).__name__)):
             try:
                 features.append(self._featurize_checked(self._prepare_input(point)))
                 indices.append(i)

@@ -161,3 +161,23 @@ def test_the_embedding_path_does_not_import_deepchem(tmp_path):
                                timeout=300)
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert np.load(tmp_path / "o.npy").shape == (2, 128)
+
+
+def test_long_rdkit_passes_show_a_progress_bar_and_short_ones_stay_quiet(featurizer, monkeypatch,
+                                                                          capsys):
+    import pandas as pd
+
+    from deepchem_acml import chem
+    from deepchem_acml.data.nmrshiftdb2 import heavy_atom_filter
+    from deepchem_acml.data.pairs import inchikeys_of
+
+    monkeypatch.setattr(chem, "PROGRESS_THRESHOLD", 3)
+    featurizer.featurize_with_report(["CCO", "CC"])
+    assert "ACMLGraphFeaturizer" not in capsys.readouterr().err
+    result = featurizer.featurize_with_report(["CCO", "CC", "c1ccccc1", "X"])
+    assert "ACMLGraphFeaturizer" in capsys.readouterr().err and len(result.failures) == 1
+    keys = inchikeys_of(["CCO", "CC"], progress=True)
+    assert "InChIKeys" in capsys.readouterr().err and keys[0] == "LFQSCWFLJHTTHZ-UHFFFAOYSA-N"
+    kept, removed = heavy_atom_filter(pd.DataFrame({"smiles": ["CCO", "C", "CC", "CCCC"]}))
+    assert "heavy-atom filter" in capsys.readouterr().err
+    assert kept.smiles.tolist() == ["CCO", "CCCC"] and len(removed) == 2
