@@ -53,3 +53,17 @@ def test_bad_inputs():
         ranks_of_matches(np.ones((3, 2)), np.ones((4, 2)))
     with pytest.raises(ValueError, match="NaN"):
         ranks_of_matches(np.full((2, 2), np.nan), np.ones((2, 2)))
+
+
+def test_ranks_in_blocks_equal_ranks_of_the_whole_product(monkeypatch):
+    from deepchem_acml.evaluation import retrieval
+
+    # small integers: every dot product is exact, so ties are real ties in both computations
+    rng = np.random.default_rng(3)
+    queries = rng.integers(-2, 3, size=(50, 4)).astype(np.float32)
+    candidates = rng.integers(-2, 3, size=(50, 4)).astype(np.float32)
+    scores = queries @ candidates.T
+    whole = (scores >= np.diag(scores)[:, None]).sum(axis=1)
+    monkeypatch.setattr(retrieval, "RANK_BLOCK", 7)   # 8 blocks, the last one short
+    blocked = retrieval.ranks_of_matches(queries, candidates)
+    assert blocked.tolist() == whole.tolist() and len(set(whole.tolist())) > 5
