@@ -11,7 +11,7 @@ from typing import Any, Iterable, Iterator, Optional, Sequence
 #: largest MoleculeNet molecule (SIDER) has 492.
 MAX_EMBEDDED_ATOMS = 500
 
-#: Items beyond which a per-molecule RDKit pass (InChIKeys, the heavy-atom filter) shows a
+#: Items beyond which a per-molecule RDKit pass (InChIKeys, heavy-atom filter, graphs) shows a
 #: progress bar by default: 20,000 molecules are about a minute's work here, and 500k
 #: pretraining molecules otherwise spend a silent quarter of an hour before training.
 PROGRESS_THRESHOLD = 20000
