@@ -67,19 +67,16 @@ def read_pairs(modality: str, path: Optional[Union[str, Path]] = None,
 def inchikeys_of(smiles, progress: Optional[bool] = None) -> list:
     """InChIKeys of SMILES (a unique placeholder where RDKit cannot parse one); ``progress``:
     a progress bar (default: for large inputs, see :func:`deepchem_acml.chem.with_progress`)."""
-    from rdkit import Chem, RDLogger
+    from rdkit import Chem
 
-    from deepchem_acml.chem import mol_from_smiles, with_progress
+    from deepchem_acml.chem import mol_from_smiles, rdkit_quiet, with_progress
 
     keys = []
-    RDLogger.DisableLog("rdApp.*")  # InChI warnings: a failed key is handled just below
-    try:
+    with rdkit_quiet():  # InChI warnings: a failed key is handled just below
         for s in with_progress(list(smiles), "InChIKeys", progress):
             mol = mol_from_smiles(s)
             key = Chem.MolToInchiKey(mol) if mol is not None else ""
             keys.append(key or f"unparsed-{len(keys)}")
-    finally:
-        RDLogger.EnableLog("rdApp.*")
     return keys
 
 
