@@ -18,6 +18,20 @@ from deepchem_acml.nn.gin import GINEncoder
 EncoderSource = Union[str, os.PathLike, GINEncoder, "ACMLModel"]  # noqa: F821
 
 
+def embedding_feature_names(n_features: int) -> list:
+    """The one naming of embedding columns, shared by ``ACMLEmbedder.get_feature_names_out``
+    and ``acml embed``'s Parquet output: ``acml`` and the column index, zero-padded so the
+    names sort in column order.
+
+    Examples
+    --------
+    >>> embedding_feature_names(12)[:2], embedding_feature_names(12)[-1]
+    (['acml00', 'acml01'], 'acml11')
+    """
+    width = len(str(max(n_features - 1, 0)))
+    return [f"acml{j:0{width}d}" for j in range(n_features)]
+
+
 def load_graph_encoder(source: EncoderSource, backend: str = "torch",
                        device: DeviceLike = None) -> GINEncoder:
     """The GIN of an ACML checkpoint file, a shipped pretrained name, an ``ACMLModel``, or a

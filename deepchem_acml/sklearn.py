@@ -157,7 +157,9 @@ class ACMLEmbedder(TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         check_is_fitted(self, "encoder_state_")
-        return np.array([f"acml{i}" for i in range(self.n_features_out_)], dtype=object)
+        from deepchem_acml.embedding import embedding_feature_names
+
+        return np.array(embedding_feature_names(self.n_features_out_), dtype=object)
 
     def __getstate__(self):
         state = dict(self.__dict__)

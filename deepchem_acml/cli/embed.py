@@ -283,9 +283,11 @@ def _write_parquet_part(folder: Path, index: int, start: int, block: np.ndarray)
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    width = len(str(block.shape[1] - 1))
+    from deepchem_acml.embedding import embedding_feature_names
+
     columns = {"row": pa.array(np.arange(start, start + len(block), dtype=np.int64))}
-    columns.update({f"e{j:0{width}d}": pa.array(block[:, j]) for j in range(block.shape[1])})
+    columns.update({name: pa.array(block[:, j])
+                    for j, name in enumerate(embedding_feature_names(block.shape[1]))})
     with atomic_path(folder / f"part-{index:06d}.parquet") as temporary:
         pq.write_table(pa.table(columns), temporary)
 
