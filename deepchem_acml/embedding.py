@@ -117,7 +117,7 @@ def encoder_digest(source: EncoderSource) -> str:
     return file_sha256(checkpoint_file(source))[:12]
 
 
-@torch.no_grad()
+@torch.inference_mode()  # no autograd bookkeeping at all (no_grad still records versions)
 def embed_graphs(encoder: GINEncoder, graphs: Sequence, batch_size: int = 256,
                  device: Optional[torch.device] = None, precision: Optional[str] = None
                  ) -> np.ndarray:
@@ -205,9 +205,9 @@ def embed_smiles_in_processes(source: Union[str, os.PathLike], smiles: Sequence,
                               batch_size: int = 256, max_atoms: Optional[int] = None
                               ) -> Tuple[np.ndarray, FeaturizationResult]:
     """:func:`embed_smiles` on the CPU in ``jobs`` processes (-1: one per core), each
-    featurizing *and* embedding its share with one thread; what comes back is each share's
-    embedding matrix and failure report, never per-molecule objects, so the work scales with
-    the processes (graphs pickled back to one process did not: 1.11× on 2 cores).
+    featurizing *and* embedding its tasks with one thread; what comes back is each task's
+    embedding matrix and failure report, never per-molecule objects (graphs pickled back to
+    one process did not scale: 1.11× on 2 cores). Outputs equal :func:`embed_smiles`'s.
 
     Parameters
     ----------
@@ -235,20 +235,107 @@ def embed_smiles_in_processes(source: Union[str, os.PathLike], smiles: Sequence,
     >>> embeddings.shape, result.indices.tolist()
     ((2, 128), [0, 2])
     """
-    from joblib import Parallel, delayed
+    with ProcessEmbedder(source, jobs, batch_size, max_atoms) as pool:
+        return pool.result(pool.submit(list(smiles)))
 
-    smiles = list(smiles)
-    n_jobs = os.cpu_count() if jobs < 0 else jobs
-    bounds = np.linspace(0, len(smiles), n_jobs + 1).astype(int)
-    parts = Parallel(n_jobs=n_jobs)(
-        delayed(_embed_share)(os.fspath(source), smiles[a:b], batch_size, max_atoms)
-        for a, b in zip(bounds[:-1], bounds[1:]))
-    return (np.concatenate([embeddings for embeddings, _ in parts]),
-            FeaturizationResult.joined([result for _, result in parts], bounds[:-1], len(smiles)))
+
+def cpu_processes(jobs: int) -> int:
+    """Processes for ``jobs`` (-1: one per core the process may use)."""
+    if jobs > 0:
+        return jobs
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def set_cpu_threads(processes: int) -> None:
+    """One torch thread per process on the CPU, unless ``OMP_NUM_THREADS`` says otherwise.
+
+    The GIN's matrices are small (a batch's atoms × 128-256), so a second thread gains
+    little on an idle machine and loses several-fold on a busy one (each product waits for
+    its slowest thread); parallelism comes from processes instead (``--jobs``)."""
+    if "OMP_NUM_THREADS" not in os.environ:
+        torch.set_num_threads(1)
+
+
+class ProcessEmbedder:
+    """Worker processes that each featurize and embed tasks of SMILES with one thread, kept
+    for a whole run (started once, the encoder loaded once per process).
+
+    Work is cut into tasks of at most ``task_size`` SMILES, so that the processes stay busy
+    to the end of a chunk, and :meth:`submit` returns at once, so the next chunk can be
+    queued while this one is being written. Where ``fork`` exists the workers start as copies
+    of this process (the encoder already loaded: no start-up); elsewhere they are spawned.
+
+    Parameters
+    ----------
+    source : str or path-like
+        A shipped name or a checkpoint path.
+    jobs : int
+        Processes (-1: one per core).
+    batch_size : int, default=256
+        Molecules per forward pass.
+    max_atoms : int, optional
+        Heavy atoms beyond which a molecule is reported.
+    task_size : int, default=2048
+        SMILES per task.
+
+    Examples
+    --------
+    >>> with ProcessEmbedder("nmr_13c", 2, task_size=2) as pool:
+    ...     embeddings, result = pool.result(pool.submit(["CCO", "C1CC", "CCN"]))
+    >>> embeddings.shape, result.indices.tolist(), result.failures[0].index
+    ((2, 128), [0, 2], 1)
+    """
+
+    def __init__(self, source: Union[str, os.PathLike], jobs: int, batch_size: int = 256,
+                 max_atoms: Optional[int] = None, task_size: int = 2048):
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        self.source, self.batch_size, self.max_atoms = os.fspath(source), batch_size, max_atoms
+        self.task_size = task_size
+        self.processes = cpu_processes(jobs)
+        context = multiprocessing.get_context(
+            "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+        self.executor = ProcessPoolExecutor(self.processes, mp_context=context,
+                                            initializer=_start_worker, initargs=(self.source,))
+
+    def submit(self, smiles: Sequence) -> tuple:
+        """Queue ``smiles``; returns a handle for :meth:`result`."""
+        starts = list(range(0, len(smiles), self.task_size)) or [0]
+        futures = [self.executor.submit(_embed_share, self.source,
+                                        list(smiles[a:a + self.task_size]), self.batch_size,
+                                        self.max_atoms) for a in starts]
+        return futures, starts, len(smiles)
+
+    def result(self, handle: tuple) -> Tuple[np.ndarray, FeaturizationResult]:
+        """The embeddings and report of a submitted list (waits for it)."""
+        futures, starts, n = handle
+        parts = [future.result() for future in futures]
+        return (np.concatenate([embeddings for embeddings, _ in parts]),
+                FeaturizationResult.joined([result for _, result in parts], starts, n))
+
+    def close(self, cancel: bool = False) -> None:
+        """Stop the workers (``cancel``: drop queued tasks instead of finishing them)."""
+        self.executor.shutdown(wait=True, cancel_futures=cancel)
+
+    def __enter__(self) -> "ProcessEmbedder":
+        return self
+
+    def __exit__(self, kind, *_) -> None:
+        self.close(cancel=kind is not None)
+
+
+def _start_worker(source: str) -> None:
+    """A worker: one thread; Ctrl-C is the parent's to handle (no traceback per worker)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    torch.set_num_threads(1)
+    _process_encoder(source)
 
 
 def _embed_share(source: str, smiles: Sequence, batch_size: int, max_atoms: Optional[int]):
-    """One process's share: (embeddings, its report without the graphs)."""
+    """One task: (embeddings, its report without the graphs)."""
     torch.set_num_threads(1)  # one process per core
     embeddings, result = embed_smiles(_process_encoder(source), smiles, batch_size,
                                       max_atoms=max_atoms)

@@ -38,9 +38,11 @@ def add_parser(commands) -> None:
     parser.add_argument("--format", choices=FORMATS, default="npy",
                         help="npy: one float32 row per input row, NaN where a row failed "
                              "(row i = input i); parquet: a folder of part files (read it with "
-                             "pandas.read_parquet(folder)), columns row and e000..., every "
-                             "input row, NaN where it failed; diskdataset: dc.data.DiskDataset "
-                             "shards of the rows that worked, ids = input row numbers")
+                             "pandas.read_parquet(folder)), columns row and acml000..., every "
+                             "input row, NaN where it failed; diskdataset: a dc.data.DiskDataset "
+                             "(dc.data.DiskDataset(OUT) loads it) of the rows that worked, in "
+                             "input order, ids = their SMILES, no tasks (y and w have 0 "
+                             "columns); the rows left out are those in OUT.failures.csv")
     parser.add_argument("--pretrained", default="nmr_13c",
                         help="shipped model name or ACML checkpoint path")
     parser.add_argument("--smiles-column", default=None,
@@ -48,7 +50,8 @@ def add_parser(commands) -> None:
     parser.add_argument("--chunk-size", type=int, default=20000)
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--jobs", type=int, default=1,
-                        help="processes for featurization (-1: all cores)")
+                        help="processes (-1: one per core); on the CPU each featurizes and "
+                             "embeds with one thread, on a GPU they featurize for it")
     parser.add_argument("--device", default=None,
                         help="torch device for the encoder (default: the GPU when there is one)")
     parser.add_argument("--max-atoms", type=int, default=MAX_EMBEDDED_ATOMS,
@@ -70,9 +73,32 @@ def run(args: argparse.Namespace) -> int:
         where = err.filename or args.out
         option = "input" if str(where) == str(args.input) else "--out"
         raise ValueError(f"cannot use {option} {where}: {err.strerror or err}") from None
+    except MissingExtraError as err:
+        print(f"acml embed: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # Ctrl-C: where it stopped and how to go on, no traceback
+        print(f"\nacml embed: interrupted; {interrupted_progress(args.out)}. Run the same "
+              "command again to resume.", file=sys.stderr)
+        return 130
     print(f"Embedded {summary['n_embedded']} of {summary['n_rows']} rows "
           f"({summary['n_failed']} failed, listed in {summary['failures']}) -> {args.out}")
     return 0
+
+
+class MissingExtraError(ImportError):
+    """An optional dependency is not installed (the message says which extra installs it)."""
+
+
+def interrupted_progress(out: Path) -> str:
+    """What an interrupted run left: 'rows 0 to N of M are done in OUT' from its state."""
+    state_path = Path(str(out) + ".state.json")
+    try:
+        state = json.loads(state_path.read_text())
+        settings = state["settings"]
+        done = min(state["chunks_done"] * settings["chunk_size"], settings["n_rows"])
+    except (OSError, ValueError, KeyError):
+        return "nothing was finished yet"
+    return f"{done:,} of {settings['n_rows']:,} rows are done in {out}"
 
 
 def check_options(fmt: str, chunk_size: int, batch_size: int, jobs: int) -> None:
@@ -188,17 +214,18 @@ def embed_file(input_path: Path, out: Path, fmt: str = "npy", pretrained: str = 
                device: Optional[str] = None) -> dict:
     """Stream ``input_path`` to embeddings at ``out``; resumable; returns a summary.
 
-    Everything that can be checked is checked before anything is written: options, paths,
-    the SMILES column, the row count and the input's content hash. A rerun of a finished or
-    interrupted run continues only if the input, the settings and the output are unchanged;
-    a changed input or settings are refused (``restart=True`` embeds again), a missing or
-    altered output is rebuilt.
+    Everything that can be checked is checked before anything is written: options, the
+    model name, paths, the SMILES column, the row count and the input's content hash. A
+    rerun of a finished or interrupted run continues only if the input, the settings and the
+    output are unchanged (saying at which row it resumes); a changed input or settings are
+    refused (``restart=True`` embeds again), a missing or altered output is rebuilt.
     """
     from tqdm.auto import tqdm
 
     from deepchem_acml.embedding import load_graph_encoder
 
     check_options(fmt, chunk_size, batch_size, jobs)
+    check_pretrained(pretrained)
     input_path, out = Path(input_path), Path(out)
     if not input_path.is_file():
         raise FileNotFoundError(f"no input file at {input_path}")
@@ -207,54 +234,125 @@ def embed_file(input_path: Path, out: Path, fmt: str = "npy", pretrained: str = 
     check_output_path(out, fmt)
     n_rows = count_rows(input_path, smiles_column)
     encoder = load_graph_encoder(pretrained, device=device)
-    run = EmbedRun(out, fmt, {
-        "input": str(input_path.resolve()), "input_sha256": file_sha256(input_path),
-        "n_rows": n_rows, "format": fmt, "pretrained": str(pretrained),
-        "smiles_column": smiles_column, "chunk_size": chunk_size, "max_atoms": max_atoms})
+    settings = {"input": str(input_path.resolve()), "input_sha256": file_sha256(input_path),
+                "n_rows": n_rows, "format": fmt, "pretrained": str(pretrained),
+                "smiles_column": smiles_column, "chunk_size": chunk_size,
+                "max_atoms": max_atoms}
+    if fmt == "diskdataset":  # shards written as DeepChem's own, at OUT (was OUT/dataset)
+        settings["layout"] = 2
+    run = EmbedRun(out, fmt, settings)
     state = run.previous_state(restart)
     if state is None:
         state = run.start(n_rows, encoder.hidden_dim)
     else:
-        _keep_failures_before(run.failures_path, state["chunks_done"] * chunk_size)
+        first = min(n_rows, state["chunks_done"] * chunk_size)
+        _keep_failures_before(run.failures_path, first)
+        if first < n_rows:
+            print(f"acml embed: resuming at row {first:,} of {n_rows:,} ({out})",
+                  file=sys.stderr)
     bar = tqdm(total=n_rows, initial=min(n_rows, state["chunks_done"] * chunk_size),
                desc="acml embed", unit="mol", disable=not progress)
     chunks = iter_smiles_chunks(input_path, chunk_size, smiles_column, state["chunks_done"])
-    chunk_started = time.perf_counter()
-    for chunk_index, smiles in enumerate(chunks, start=state["chunks_done"]):
-        result = _embed_chunk(run, encoder, smiles, chunk_index * chunk_size, chunk_index,
-                              batch_size, jobs, max_atoms)
-        state["chunks_done"] = chunk_index + 1
-        state["n_embedded"] += len(result.indices)
-        state["n_failed"] += result.n_failed
-        now = time.perf_counter()  # wall time of each chunk, reading included (for profiling)
-        state["chunk_seconds"].append(round(now - chunk_started, 3))
-        chunk_started = now
-        run.save(state)
-        bar.update(len(smiles))
-    bar.close()
-    if fmt == "diskdataset" and not (out / "dataset").exists():
+    engine = _engine(encoder, pretrained, jobs, batch_size, max_atoms)
+    try:
+        _embed_chunks(run, state, engine, chunks, encoder.hidden_dim, bar)
+    except BaseException:
+        engine.close(cancel=True)
+        raise
+    finally:
+        bar.close()
+    engine.close()
+    if fmt == "diskdataset" and not (out / "metadata.csv.gzip").exists():
         _finish_disk_dataset(out, state["chunks_done"])
         run.save(state)
     return {"n_rows": n_rows, "n_embedded": state["n_embedded"], "n_failed": state["n_failed"],
             "failures": str(run.failures_path), "state": str(run.state_path)}
 
 
-def _embed_chunk(run: EmbedRun, encoder, smiles: List[str], start: int, chunk_index: int,
-                 batch_size: int, jobs: int, max_atoms: Optional[int]):
-    """Featurize and embed one chunk, write its rows and its failures."""
-    from deepchem_acml.embedding import embed_graphs, embed_smiles_in_processes
+def check_pretrained(pretrained) -> None:
+    """A clear error naming ``--pretrained`` (with the shipped names) for a model that is
+    neither shipped nor a checkpoint file."""
+    from deepchem_acml.shipped import checkpoint_file
+
+    try:
+        checkpoint_file(pretrained)
+    except FileNotFoundError as err:
+        raise ValueError(f"cannot use --pretrained {pretrained}: {err}") from None
+
+
+def _embed_chunks(run: "EmbedRun", state: dict, engine, chunks, width: int, bar) -> None:
+    """Embed and write each chunk, the next one queued before this one is collected (so
+    worker processes never wait for the writing); the state is saved after every chunk."""
+    chunk_size = run.settings["chunk_size"]
+    pending = None
+    chunk_started = time.perf_counter()
+    for chunk_index, smiles in enumerate(chunks, start=state["chunks_done"]):
+        handle = engine.submit(smiles)
+        if pending is not None:
+            chunk_started = _finish_chunk(run, state, engine, *pending, width, chunk_size,
+                                          chunk_started, bar)
+        pending = (chunk_index, smiles, handle)
+    if pending is not None:
+        _finish_chunk(run, state, engine, *pending, width, chunk_size, chunk_started, bar)
+
+
+def _finish_chunk(run, state, engine, chunk_index, smiles, handle, width, chunk_size,
+                  chunk_started, bar) -> float:
+    embeddings, result = engine.result(handle)
+    _write_chunk(run, smiles, chunk_index * chunk_size, chunk_index, embeddings, result, width)
+    state["chunks_done"] = chunk_index + 1
+    state["n_embedded"] += len(result.indices)
+    state["n_failed"] += result.n_failed
+    now = time.perf_counter()  # wall time of each chunk, reading included (for profiling)
+    state["chunk_seconds"].append(round(now - chunk_started, 3))
+    run.save(state)
+    bar.update(len(smiles))
+    return now
+
+
+def _engine(encoder, pretrained, jobs: int, batch_size: int, max_atoms: Optional[int]):
+    """Worker processes that featurize and embed (CPU, ``jobs`` > 1), or this process."""
+    from deepchem_acml.embedding import (ProcessEmbedder, _PROCESS_ENCODERS, cpu_processes,
+                                         set_cpu_threads)
 
     on_cpu = next(encoder.parameters()).device.type == "cpu"
-    if jobs != 1 and on_cpu and len(smiles) >= 2000:  # each process embeds its share
-        embeddings, result = embed_smiles_in_processes(run.settings["pretrained"], smiles, jobs,
-                                                       batch_size, max_atoms)
-    else:  # one process, or a GPU: the workers only featurize
-        result = _featurize_chunk(smiles, jobs, max_atoms, encoder.atom_features)
-        embeddings = embed_graphs(encoder, result.features, batch_size)
+    processes = cpu_processes(jobs) if on_cpu else 1
+    if on_cpu:
+        set_cpu_threads(processes)
+    if processes == 1:  # on a GPU, ``jobs`` processes featurize for it
+        return _InProcess(encoder, 1 if on_cpu else jobs, batch_size, max_atoms)
+    _PROCESS_ENCODERS[str(pretrained)] = encoder  # forked workers start with it loaded
+    return ProcessEmbedder(pretrained, processes, batch_size, max_atoms)
+
+
+class _InProcess:
+    """Embedding in this process (the CPU with one process, or a GPU, for which ``jobs``
+    processes featurize)."""
+
+    def __init__(self, encoder, jobs: int, batch_size: int, max_atoms: Optional[int]):
+        self.encoder, self.jobs, self.batch_size = encoder, jobs, batch_size
+        self.max_atoms = max_atoms
+
+    def submit(self, smiles: List[str]) -> List[str]:
+        return smiles
+
+    def result(self, smiles: List[str]):
+        from deepchem_acml.embedding import embed_graphs
+
+        result = _featurize_chunk(smiles, self.jobs, self.max_atoms, self.encoder.atom_features)
+        return embed_graphs(self.encoder, result.features, self.batch_size), result
+
+    def close(self, cancel: bool = False) -> None:
+        pass
+
+
+def _write_chunk(run: EmbedRun, smiles: List[str], start: int, chunk_index: int,
+                 embeddings: np.ndarray, result, width: int) -> None:
+    """Write one chunk's rows and its failures."""
     if run.fmt == "diskdataset":
-        _write_shard(run.out, chunk_index, embeddings, result.indices + start)
+        _write_shard(run.out, chunk_index, embeddings, [smiles[i] for i in result.indices])
     else:  # every input row, NaN where it failed
-        block = np.full((len(smiles), encoder.hidden_dim), np.nan, dtype=np.float32)
+        block = np.full((len(smiles), width), np.nan, dtype=np.float32)
         block[result.indices] = embeddings
         if run.fmt == "npy":
             matrix = np.lib.format.open_memmap(run.out, mode="r+")
@@ -266,15 +364,14 @@ def _embed_chunk(run: EmbedRun, encoder, smiles: List[str], start: int, chunk_in
     with open(run.failures_path, "a", newline="") as handle:
         csv.writer(handle).writerows((f.index + start, f.input, f.reason)
                                      for f in result.failures)
-    return result
 
 
 def _require_pyarrow() -> None:
     try:
         import pyarrow  # noqa: F401
     except ImportError:
-        raise ImportError("Parquet input or output needs pyarrow: pip install "
-                          "'deepchem-acml[parquet]'") from None
+        raise MissingExtraError("Parquet input or output needs pyarrow: pip install "
+                                "'deepchem-acml[parquet]'") from None
 
 
 def _write_parquet_part(folder: Path, index: int, start: int, block: np.ndarray) -> None:
@@ -300,24 +397,40 @@ def _keep_failures_before(path: Path, first_unfinished_row: int) -> None:
     failures[failures["index"] < first_unfinished_row].to_csv(path, index=False)
 
 
-def _write_shard(folder: Path, index: int, X: np.ndarray, ids: np.ndarray) -> None:
-    np.save(folder / f"shard-{index:06d}-X.npy", X)
-    np.save(folder / f"shard-{index:06d}-ids.npy", ids)
+# DeepChem's own shard names and metadata: dc.data.DiskDataset(OUT) reads the folder as is
+_SHARD_FIELDS = ("ids", "X", "y", "w")
+
+
+def _write_shard(folder: Path, index: int, X: np.ndarray, smiles: List[str]) -> None:
+    """One chunk as a DeepChem shard (none for a chunk without a single embedded row):
+    ids = SMILES, y and w with no task columns."""
+    if len(X) == 0:
+        return
+    arrays = {"ids": np.array(smiles), "X": X, "y": np.zeros((len(X), 0), np.float32),
+              "w": np.zeros((len(X), 0), np.float32)}
+    for field in _SHARD_FIELDS:
+        with atomic_path(folder / f"shard-{index}-{field}.npy") as temporary:
+            with open(temporary, "wb") as handle:  # np.save on a path would add '.npy'
+                np.save(handle, arrays[field])
 
 
 def _finish_disk_dataset(folder: Path, n_chunks: int) -> None:
-    """Assemble the shards into a ``dc.data.DiskDataset`` under ``folder/dataset``."""
+    """DeepChem's metadata for the shards written (in chunk order), so that
+    ``dc.data.DiskDataset(folder)`` loads them."""
     import deepchem as dc
 
-    def shards():
-        for i in range(n_chunks):
-            X = np.load(folder / f"shard-{i:06d}-X.npy")
-            yield X, None, None, np.load(folder / f"shard-{i:06d}-ids.npy")
-
-    dc.data.DiskDataset.create_dataset(shards(), data_dir=str(folder / "dataset"), tasks=[])
+    rows = []
     for i in range(n_chunks):
-        (folder / f"shard-{i:06d}-X.npy").unlink()
-        (folder / f"shard-{i:06d}-ids.npy").unlink()
+        names = [f"shard-{i}-{field}.npy" for field in _SHARD_FIELDS]
+        if not (folder / names[0]).exists():
+            continue  # a chunk in which every row failed
+        shapes = [np.load(folder / name, mmap_mode="r").shape for name in names]
+        rows.append(names + shapes)
+    if not rows:  # no row at all: an empty dataset of the right width still loads
+        raise ValueError(f"no row of the input could be embedded (see {folder}.failures.csv): "
+                         "there is no dataset to write")
+    dc.data.DiskDataset._save_metadata(dc.data.DiskDataset._construct_metadata(rows),
+                                       str(folder), [])
 
 
 def _write_json_atomically(path: Path, payload: dict) -> None:
