@@ -13,7 +13,7 @@ $(STAMP): setup.cfg pyproject.toml requirements/constraints.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	# The CPU wheel of torch first, so nothing later can pull a CUDA build.
 	$(PIP) torch==2.13.0
-	$(PIP) -e '.[test,smiles,image,parquet,docs,spectra]' tox
+	$(PIP) -e '.[test,smiles,image,parquet,docs,spectra,distributed]' tox
 	touch $(STAMP)
 
 demo: $(STAMP)

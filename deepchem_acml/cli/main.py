@@ -1,4 +1,5 @@
-"""The ``acml`` command line: demo, pretrain, pretrain-encoder, embed, evaluate."""
+"""The ``acml`` command line: demo, pretrain, pretrain-encoder, embed, embed-dask,
+evaluate."""
 from __future__ import annotations
 
 import argparse
@@ -16,13 +17,14 @@ def _quiet_imports() -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from deepchem_acml.cli import demo, embed, evaluate, pretrain, pretrain_encoder
+    from deepchem_acml.cli import (demo, embed, embed_dask, evaluate, pretrain,
+                                   pretrain_encoder)
 
     parser = argparse.ArgumentParser(
         prog="acml", description="Asymmetric Contrastive Multimodal Learning for DeepChem.")
     parser.add_argument("--verbose", action="store_true", help="show DeepChem's own log lines")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (demo, pretrain, pretrain_encoder, embed, evaluate):
+    for module in (demo, pretrain, pretrain_encoder, embed, embed_dask, evaluate):
         module.add_parser(commands)
     return parser
 
