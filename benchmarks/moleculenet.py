@@ -20,6 +20,7 @@ import argparse
 import logging
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 logging.getLogger("deepchem").setLevel(logging.ERROR)
@@ -28,7 +29,7 @@ logging.getLogger("deepchem_acml.evaluation").setLevel(logging.INFO)  # a line p
 
 
 def parse_arguments(argv=None) -> argparse.Namespace:
-    from deepchem_acml.evaluation.moleculenet import ALL_METHODS, TASKS
+    from deepchem_acml.evaluation.moleculenet import ALL_METHODS, FEATURE_ENCODER, TASKS
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=sorted(TASKS))
@@ -37,12 +38,18 @@ def parse_arguments(argv=None) -> argparse.Namespace:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--pretrained", default="smiles",
                         help="the ACML checkpoint of the ACML rows (shipped name or path)")
+    parser.add_argument("--feature-encoder", default=FEATURE_ENCODER,
+                        help="the shipped encoder whose frozen embeddings the tree rows read "
+                        "(default: %(default)s)")
     parser.add_argument("--max-epochs", type=int, default=100)
     parser.add_argument("--patience", type=int, default=20)
     parser.add_argument("--device", default=None, help="torch device (default: DeepChem's "
                         "choice, the GPU when there is one)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks"))
+    parser.add_argument("--state-dir", type=Path, default=Path("runs/benchmark_states"),
+                        help="where a neural unit writes its training state after every "
+                        "epoch; a stopped unit continues from it (default: %(default)s)")
     parser.add_argument("--verbose", action="store_true",
                         help="log every epoch's validation score of the neural methods")
     parser.add_argument("--render", action="store_true",
@@ -63,7 +70,8 @@ def default_methods() -> list:
 
 def method_recipe(method: str, args: argparse.Namespace) -> dict:
     """The settings a record of ``method`` depends on (a change makes a new recipe id)."""
-    from deepchem_acml.evaluation.moleculenet import (ACML_RECIPE, HEAD_FIRST_RECIPE, HU_RECIPE,
+    from deepchem_acml.evaluation.moleculenet import (ACML_RECIPE, DESCRIPTORS,
+                                                      HEAD_FIRST_RECIPE, HU_RECIPE,
                                                       MEAN_POOLING_SCRATCH_RECIPE,
                                                       RICH_DISTILLED, SLOW_ENCODER_RECIPE)
 
@@ -87,6 +95,16 @@ def method_recipe(method: str, args: argparse.Namespace) -> dict:
         "untrained GIN + linear": {"like": args.pretrained},
         "teacher + linear": {"teacher_of": args.pretrained},
         "DeepChem GCN": neural, "DeepChem AttentiveFP": neural,
+        "ACML fine-tuned + descriptors": {**SLOW_ENCODER_RECIPE, **DESCRIPTORS, **neural,
+                                          "pretrained": RICH_DISTILLED},
+        "GIN scratch + descriptors": {**MEAN_POOLING_SCRATCH_RECIPE, **DESCRIPTORS, **neural,
+                                      "like": RICH_DISTILLED, "pooling": "mean"},
+        "chemprop D-MPNN + RDKit descriptors": {"molecule_featurizers":
+                                                "v1_rdkit_2d_normalized"},
+        "ACML frozen + LightGBM": {"pretrained": args.feature_encoder},
+        "untrained GIN + LightGBM": {"like": args.feature_encoder},
+        "LightGBM on RDKit 2-D descriptors + ACML": {"pretrained": args.feature_encoder},
+        "LightGBM on RDKit 2-D descriptors + untrained GIN": {"like": args.feature_encoder},
     }
     return {"method": method, **recipes.get(method, {}), "protocol": 2}
 
@@ -103,9 +121,10 @@ def run(args: argparse.Namespace, argv=None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     path = args.out / "moleculenet.json"
+    args.state_dir.mkdir(parents=True, exist_ok=True)
     methods = args.methods or default_methods()
     context = BenchmarkContext(args.pretrained, EarlyStopping(args.max_epochs, args.patience),
-                               args.device)
+                               args.device, feature_encoder=args.feature_encoder)
     versions = package_versions(["chemprop", "lightgbm", "dgl"])
     failed = []
     for name in args.tasks:
@@ -116,8 +135,12 @@ def run(args: argparse.Namespace, argv=None) -> int:
                 if is_recorded(read_records(path), name, method, seed, recipe_id(recipe)):
                     continue
                 task = task or load_split_task(name)
+                # (the records file in the name: two runs into different files never share)
+                state = args.state_dir / (f"{name}-{recipe_id(recipe)}-{seed}-"
+                                          f"{recipe_id({'records': str(path.resolve())})}.pt")
+                unit = replace(context, stopping=replace(context.stopping, state_path=str(state)))
                 try:
-                    result, seconds = run_method(method, task, seed, context)
+                    result, seconds = run_method(method, task, seed, unit)
                 except Exception:  # one broken unit must not end an unattended run
                     logging.exception("%s, seed %d, %s failed; nothing recorded", name, seed,
                                       method)
@@ -133,6 +156,7 @@ def run(args: argparse.Namespace, argv=None) -> int:
                     "n_unparsed_skipped": task.n_unparsed, "versions": versions,
                     "command": command_line("python benchmarks/moleculenet.py", argv),
                     "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
+                state.unlink(missing_ok=True)
     render(args.out)
     if failed:
         print(f"{len(failed)} unit(s) failed and were not recorded: {failed}", file=sys.stderr)

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Optional, Sequence
 
 import numpy as np
 
@@ -52,9 +52,12 @@ def write_split_csv(task: "SplitTask", path: Path) -> list:
     return targets
 
 
-def run_chemprop(task: "SplitTask", seed: int, device: Optional[str] = None) -> "MethodResult":
+def run_chemprop(task: "SplitTask", seed: int, device: Optional[str] = None,
+                 molecule_featurizers: Sequence[str] = ()) -> "MethodResult":
     """Train with chemprop's defaults on the task's split; score its validation and test
-    predictions."""
+    predictions. ``molecule_featurizers`` names chemprop's own molecule-level features
+    (``("v1_rdkit_2d_normalized",)``: the RDKit 2-D descriptors of Yang et al. 2019, CDF-
+    normalised, concatenated to the D-MPNN's embedding before its feed-forward network)."""
 
     from deepchem_acml.evaluation.moleculenet import MethodResult, score_with_skipped
 
@@ -66,22 +69,29 @@ def run_chemprop(task: "SplitTask", seed: int, device: Optional[str] = None) -> 
                    "--splits-column", "split", "-s", "smiles", "--target-columns", *targets,
                    "--task-type", task.mode, "--output-dir", str(folder / "out"),
                    "--pytorch-seed", str(seed), "--data-seed", str(seed),
-                   "--accelerator", accelerator, "--devices", "1", "--num-workers", "0"]
+                   "--accelerator", accelerator, "--devices", "1", "--num-workers", "0",
+                   *_featurizer_options(molecule_featurizers)]
         completed = subprocess.run(command, capture_output=True, text=True, env=_thread_env())
         if completed.returncode != 0:
             raise RuntimeError(f"chemprop failed ({completed.returncode}):\n"
                                f"{completed.stderr[-3000:]}")
         scores = {}
         for split in ("valid", "test"):
-            predicted = _predict(folder, split, task, targets)
+            predicted = _predict(folder, split, task, targets, molecule_featurizers)
             scores[split] = score_with_skipped(task.mode, task.y[split], task.w[split], predicted)
         best_epoch = _best_epoch(folder / "out")
     return MethodResult(scores["test"][0], scores["valid"][0], best_epoch, 50,
-                        {"test_tasks_skipped": scores["test"][1], "command": "chemprop train "
-                         "--splits-column split --task-type " + task.mode + " (defaults)"})
+                        {"test_tasks_skipped": scores["test"][1], "command": " ".join(
+                            ["chemprop train --splits-column split --task-type", task.mode,
+                             *_featurizer_options(molecule_featurizers), "(defaults)"])})
 
 
-def _predict(folder: Path, split: str, task: "SplitTask", targets: list) -> np.ndarray:
+def _featurizer_options(molecule_featurizers: Sequence[str]) -> list:
+    return ["--molecule-featurizers", *molecule_featurizers] if molecule_featurizers else []
+
+
+def _predict(folder: Path, split: str, task: "SplitTask", targets: list,
+             molecule_featurizers: Sequence[str] = ()) -> np.ndarray:
     import pandas as pd
 
     frame = pd.DataFrame({"smiles": task.smiles[split]})
@@ -90,7 +100,8 @@ def _predict(folder: Path, split: str, task: "SplitTask", targets: list) -> np.n
     out = folder / f"{split}_predictions.csv"
     command = [chemprop_command(), "predict", "--test-path", str(folder / f"{split}.csv"),
                "-s", "smiles", "--model-paths", str(model), "--preds-path", str(out),
-               "--accelerator", "cpu", "--num-workers", "0"]
+               "--accelerator", "cpu", "--num-workers", "0",
+               *_featurizer_options(molecule_featurizers)]
     completed = subprocess.run(command, capture_output=True, text=True, env=_thread_env())
     if completed.returncode != 0:
         raise RuntimeError(f"chemprop predict failed:\n{completed.stderr[-3000:]}")

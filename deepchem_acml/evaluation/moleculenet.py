@@ -21,6 +21,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from deepchem_acml.featurizers.descriptors import rdkit_descriptors
+
 logger = logging.getLogger(__name__)
 
 #: name -> (dc.molnet loader name, mode, file name in data_dir)
@@ -56,6 +58,15 @@ SLOW_ENCODER_RECIPE: Dict[str, Any] = dict(ACML_RECIPE, encoder_learning_rate_sc
 #: MOSES molecules, the MoleculeNet test skeletons left out), fine-tuned by the slow-encoder
 #: recipe: its own benchmark row, so the table keeps the shipped ``smiles`` rows beside it
 RICH_DISTILLED = "smiles_rich_distilled"
+#: chemprop's extra-descriptor design (Yang et al. 2019) on the best fine-tuning recipe: RDKit
+#: 2-D descriptors beside the graph embedding, read by the head; the same molecule features
+#: for its control from random weights
+DESCRIPTORS: Dict[str, Any] = dict(molecule_features="rdkit_2d")
+#: chemprop v2's molecule featurizer for the RDKit 2-D descriptors of Yang et al. (2019)
+CHEMPROP_DESCRIPTORS = ("v1_rdkit_2d_normalized",)
+#: the shipped encoder whose frozen embeddings the tree rows read (``--feature-encoder`` of
+#: the runner compares others into a candidates folder)
+FEATURE_ENCODER = RICH_DISTILLED
 #: the slow-encoder recipe after ten epochs of the head alone on the frozen pretrained encoder
 #: (linear probing, then fine-tuning: Kumar et al. 2022); its control from random weights is
 #: the mean-pooling one below (a random encoder's features are not worth keeping)
@@ -96,10 +107,13 @@ class MethodResult:
 @dataclass(frozen=True)
 class EarlyStopping:
     """At most ``max_epochs`` epochs; stop after ``patience`` epochs without a better
-    validation score; the weights of the best validation epoch are kept."""
+    validation score; the weights of the best validation epoch are kept. With
+    ``state_path``, the training state is written there after every epoch and a unit that
+    finds one continues from it (the runner deletes it once the unit is recorded)."""
 
     max_epochs: int = 100
     patience: int = 20
+    state_path: Optional[str] = None
 
 
 def load_split_task(name: str, data_dir: Optional[str] = None) -> SplitTask:
@@ -222,19 +236,6 @@ def ecfp4_counts(smiles: Sequence[str], n_bits: int = 2048) -> np.ndarray:
     for i, s in enumerate(smiles):
         out[i] = generator.GetCountFingerprintAsNumPy(mol_from_smiles(s))
     return out
-
-
-def rdkit_descriptors(smiles: Sequence[str]) -> np.ndarray:
-    """RDKit's 2-D descriptors (``Descriptors.CalcMolDescriptors``), float32; values that are
-    not finite or beyond float32's range are NaN (imputed later from the training split)."""
-    from rdkit.Chem import Descriptors
-
-    from deepchem_acml.chem import mol_from_smiles
-
-    rows = [list(Descriptors.CalcMolDescriptors(mol_from_smiles(s)).values()) for s in smiles]
-    out = np.asarray(rows, dtype=np.float64)
-    out[~np.isfinite(out) | (np.abs(out) > 1e30)] = np.nan
-    return out.astype(np.float32)
 
 
 def impute_with_training_median(X: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
@@ -376,6 +377,55 @@ def features_method(featurize: Callable[[Sequence[str]], np.ndarray], grid_of: C
     return run
 
 
+def stacked_features_method(*parts: Callable[[SplitTask, int, "BenchmarkContext"],
+                                              Dict[str, np.ndarray]]) -> Callable[..., MethodResult]:
+    """A method: the features of ``parts`` side by side (NaN imputed from the training
+    split), then the boosting grid chosen on validation: trees reading frozen embeddings,
+    alone or beside RDKit descriptors."""
+    def run(task: SplitTask, seed: int, context: "BenchmarkContext") -> MethodResult:
+        blocks = [part(task, seed, context) for part in parts]
+        X = impute_with_training_median({n: np.hstack([b[n] for b in blocks]) for n in SPLITS})
+        return select_on_validation(task, X, boosting_grid(task.mode, seed))
+    return run
+
+
+def descriptor_block(task: SplitTask, seed: int, context: "BenchmarkContext"
+                     ) -> Dict[str, np.ndarray]:
+    """RDKit 2-D descriptors of every split, cached per task (NaN kept for the imputer)."""
+    return context.cached(("rdkit_descriptors raw", task.name),
+                          lambda: {n: rdkit_descriptors(task.smiles[n]) for n in SPLITS})
+
+
+def acml_block(task: SplitTask, seed: int, context: "BenchmarkContext") -> Dict[str, np.ndarray]:
+    """Frozen embeddings of ``context.feature_encoder``, NaN rows where it refuses a molecule."""
+    from deepchem_acml.embedding import load_graph_encoder
+
+    def compute():
+        encoder = load_graph_encoder(context.feature_encoder, device=context.device)
+        return {n: _embedding_matrix(encoder, task.smiles[n]) for n in SPLITS}
+    return context.cached(("acml features", context.feature_encoder, task.name), compute)
+
+
+def untrained_block(task: SplitTask, seed: int, context: "BenchmarkContext"
+                    ) -> Dict[str, np.ndarray]:
+    """Embeddings of an untrained GIN of ``context.feature_encoder``'s shape, initialised
+    from ``seed``: the control that shows what ACML training adds."""
+    def compute():
+        encoder = untrained_encoder(context.feature_encoder, seed, context.device)
+        return {n: _embedding_matrix(encoder, task.smiles[n]) for n in SPLITS}
+    return context.cached(("untrained features", context.feature_encoder, seed, task.name),
+                          compute)
+
+
+def _embedding_matrix(encoder, smiles: Sequence[str]) -> np.ndarray:
+    from deepchem_acml.embedding import embed_smiles
+
+    embeddings, result = embed_smiles(encoder, smiles)
+    out = np.full((len(smiles), encoder.hidden_dim), np.nan, dtype=np.float32)
+    out[np.asarray(result.indices, dtype=np.int64)] = embeddings
+    return out
+
+
 # -- graph neural networks ---------------------------------------------------------------------
 
 def train_with_early_stopping(task: SplitTask, model, data, rows, stopping: EarlyStopping
@@ -395,9 +445,14 @@ def train_with_early_stopping(task: SplitTask, model, data, rows, stopping: Earl
         full[rows[split]] = scaler.inverse(out.reshape(len(data[split]), -1))
         return full
 
-    best, best_state, best_epoch, epoch = None, None, 0, 0
-    curves = {"valid_curve": [], "test_curve": []}  # every epoch's scores, for the record
-    for epoch in range(1, stopping.max_epochs + 1):
+    from deepchem_acml.evaluation.unit_state import restore_unit_state, save_unit_state
+
+    progress = restore_unit_state(stopping.state_path, model) or {
+        "best": None, "best_state": None, "best_epoch": 0, "epoch": 0, "stopped": False,
+        "curves": {"valid_curve": [], "test_curve": []}}  # every epoch's scores, for the record
+    best, best_state, best_epoch = (progress[k] for k in ("best", "best_state", "best_epoch"))
+    epoch, curves = progress["epoch"], progress["curves"]
+    for epoch in range(epoch + 1, 0 if progress["stopped"] else stopping.max_epochs + 1):
         model.fit(data["train"], nb_epoch=1, checkpoint_interval=0)
         valid_score = score(task.mode, task.y["valid"], task.w["valid"], predict("valid"))
         curves["valid_curve"].append(round(valid_score, 5))
@@ -412,7 +467,12 @@ def train_with_early_stopping(task: SplitTask, model, data, rows, stopping: Earl
         # (a line per epoch for whoever watches a long run: the runner's --verbose shows it)
         logger.debug("%s epoch %d/%d: valid %.4f (best %.4f at epoch %d)", task.name, epoch,
                      stopping.max_epochs, valid_score, best, best_epoch)
-        if not improved and epoch - best_epoch >= stopping.patience:
+        stop = not improved and epoch - best_epoch >= stopping.patience
+        if stopping.state_path:
+            save_unit_state(stopping.state_path, model, {
+                "best": best, "best_state": best_state, "best_epoch": best_epoch,
+                "epoch": epoch, "stopped": stop, "curves": curves})
+        if stop:
             break
     model.model.load_state_dict(best_state)
     test, skipped = score_with_skipped(task.mode, task.y["test"], task.w["test"], predict("test"))
@@ -519,12 +579,14 @@ def deepchem_dgl_model(name: str, task: SplitTask, seed: int, stopping: EarlySto
     return train_with_early_stopping(task, model, data, rows, stopping)
 
 
-def chemprop_dmpnn(task: SplitTask, seed: int, device: Optional[str] = None) -> MethodResult:
+def chemprop_dmpnn(task: SplitTask, seed: int, device: Optional[str] = None,
+                   molecule_featurizers: Sequence[str] = ()) -> MethodResult:
     """chemprop v2's command line with its default model and training settings (D-MPNN,
-    50 epochs, best validation loss kept) on this split; test predictions scored here."""
+    50 epochs, best validation loss kept) on this split, with chemprop's own molecule
+    featurizers if named; test predictions scored here."""
     from deepchem_acml.evaluation.chemprop_runner import run_chemprop
 
-    return run_chemprop(task, seed, device)
+    return run_chemprop(task, seed, device, molecule_featurizers)
 
 
 # -- the registry --------------------------------------------------------------------------------
@@ -537,6 +599,7 @@ class BenchmarkContext:
     pretrained: str = "smiles"
     stopping: EarlyStopping = EarlyStopping()
     device: Optional[str] = None
+    feature_encoder: str = FEATURE_ENCODER
     cache: Dict[Tuple[Any, ...], Any] = field(default_factory=dict)
 
     def cached(self, key: Tuple[Any, ...], compute: Callable[[], Any]) -> Any:
@@ -558,17 +621,23 @@ def _embedded_rows(pair) -> Tuple[np.ndarray, np.ndarray]:
     return embeddings, np.asarray(result.indices, dtype=np.int64)
 
 
-def _untrained_embed(context: BenchmarkContext, seed: int):
+def untrained_encoder(like: str, seed: int, device: Optional[str] = None):
+    """A GIN of the shape of checkpoint ``like``, randomly initialised from ``seed``, in eval
+    mode."""
     import torch
 
-    from deepchem_acml.embedding import embed_smiles
+    from deepchem_acml.devices import resolve_device
     from deepchem_acml.nn.gin import GINEncoder
 
-    from deepchem_acml.devices import resolve_device
-
     torch.manual_seed(seed)
-    encoder = GINEncoder(**shipped_architecture(context.pretrained)).eval()
-    encoder = encoder.to(resolve_device(context.device))
+    encoder = GINEncoder(**shipped_architecture(like)).eval()
+    return encoder.to(resolve_device(device))
+
+
+def _untrained_embed(context: BenchmarkContext, seed: int):
+    from deepchem_acml.embedding import embed_smiles
+
+    encoder = untrained_encoder(context.pretrained, seed, context.device)
     return lambda smiles: _embedded_rows(embed_smiles(encoder, smiles))
 
 
@@ -618,6 +687,13 @@ METHODS: Dict[str, Callable[..., MethodResult]] = {
         fit_graph_model(task, None, seed, ctx.stopping, ctx.device,
                         **{**shipped_architecture(ctx.pretrained), "pooling": "mean",
                            "atom_features": "rich"}, **MEAN_POOLING_SCRATCH_RECIPE),
+    "ACML fine-tuned + descriptors": lambda task, seed, ctx: fit_graph_model(
+        task, RICH_DISTILLED, seed, ctx.stopping, ctx.device, **SLOW_ENCODER_RECIPE,
+        **DESCRIPTORS),
+    "GIN scratch + descriptors": lambda task, seed, ctx: fit_graph_model(
+        task, None, seed, ctx.stopping, ctx.device,
+        **{**shipped_architecture(RICH_DISTILLED), "pooling": "mean"},
+        **MEAN_POOLING_SCRATCH_RECIPE, **DESCRIPTORS),
     "ACML frozen + linear": lambda task, seed, ctx: embedding_probe(
         task, _from_cache(_acml_embed(ctx, task)), seed),
     "untrained GIN + linear": lambda task, seed, ctx: embedding_probe(
@@ -629,6 +705,14 @@ METHODS: Dict[str, Callable[..., MethodResult]] = {
     "LightGBM on ECFP4 counts": features_method(ecfp4_counts, boosting_grid),
     "LightGBM on RDKit 2-D descriptors": features_method(rdkit_descriptors, boosting_grid),
     "chemprop D-MPNN": lambda task, seed, ctx: chemprop_dmpnn(task, seed, ctx.device),
+    "chemprop D-MPNN + RDKit descriptors": lambda task, seed, ctx: chemprop_dmpnn(
+        task, seed, ctx.device, CHEMPROP_DESCRIPTORS),
+    "ACML frozen + LightGBM": stacked_features_method(acml_block),
+    "untrained GIN + LightGBM": stacked_features_method(untrained_block),
+    "LightGBM on RDKit 2-D descriptors + ACML": stacked_features_method(descriptor_block,
+                                                                       acml_block),
+    "LightGBM on RDKit 2-D descriptors + untrained GIN": stacked_features_method(
+        descriptor_block, untrained_block),
 }
 DGL_METHODS: Dict[str, Callable[..., MethodResult]] = {
     name: (lambda task, seed, ctx, name=name: deepchem_dgl_model(name, task, seed, ctx.stopping,

@@ -3,9 +3,11 @@ DeepChem featurizer (``dc.feat.GraphData``). The arrays themselves are made in
 :mod:`deepchem_acml.featurizers.molecular_graph`, which needs no DeepChem."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from deepchem.feat import GraphData, MolecularFeaturizer
+
+from deepchem_acml.featurizers.descriptors import check_molecule_features, rdkit_descriptors
 
 from deepchem_acml.featurizers.molecular_graph import (  # noqa: F401  (the codes, re-exported)
     ATOM_FEATURES, RICH_ATOM_VOCABULARY, NUM_ATOM_TYPES, NUM_BOND_DIRECTIONS, NUM_BOND_TYPES,
@@ -44,6 +46,11 @@ class ACMLGraphFeaturizer(GraphArrayFeaturizer, MolecularFeaturizer):
         limit).
     atom_features : str, default="hu"
         ``"hu"`` (two codes per atom) or ``"rich"`` (nine).
+    molecule_features : str, optional
+        ``"rdkit_2d"``: each graph also carries RDKit's 2-D descriptors of the molecule
+        (``graph.molecule_features``, float32, NaN where RDKit gives no finite value), for a
+        model that reads them beside the graph embedding
+        (``ACMLPropertyModel(molecule_features="rdkit_2d")``).
 
     Examples
     --------
@@ -58,7 +65,16 @@ class ACMLGraphFeaturizer(GraphArrayFeaturizer, MolecularFeaturizer):
     (1, 'RDKit could not parse the SMILES')
     """
 
+    def __init__(self, max_atoms: Optional[int] = None, atom_features: str = "hu",
+                 molecule_features: Optional[str] = None):
+        super().__init__(max_atoms, atom_features)
+        self.molecule_features = check_molecule_features(molecule_features)
+
     def _featurize_checked(self, datapoint: Any) -> GraphData:
         graph = super()._featurize_checked(datapoint)
+        extra = {}
+        if self.molecule_features == "rdkit_2d":
+            mol = getattr(datapoint, "mol", datapoint)  # a parsed SMILES keeps its molecule
+            extra["molecule_features"] = rdkit_descriptors([mol])[0]
         return GraphData(node_features=graph.node_features, edge_index=graph.edge_index,
-                         edge_features=graph.edge_features)
+                         edge_features=graph.edge_features, **extra)

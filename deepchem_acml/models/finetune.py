@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Optional, Union
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -11,6 +12,7 @@ from deepchem.models.losses import L2Loss, SigmoidCrossEntropy
 from deepchem.models.optimizers import AdamW
 
 from deepchem_acml.devices import autocast, check_precision
+from deepchem_acml.featurizers.descriptors import check_molecule_features, rdkit_descriptor_names
 from deepchem_acml.featurizers.graph import ACMLGraphFeaturizer
 from deepchem_acml.models.utils import quiet_deepchem_loss_warning, seed_everything
 from deepchem_acml.nn.gin import GINEncoder
@@ -18,19 +20,58 @@ from deepchem_acml.nn.gin import GINEncoder
 MODES = ("classification", "regression")
 
 
+class FeatureStandardizer(nn.Module):
+    """Molecule-level features as the head reads them, with statistics of the training split
+    (stored with the weights, so predictions on new molecules use the same ones): a missing
+    value (NaN) becomes the training median, then ``(x - mean) / std``, clipped to
+    ``±clip`` so that one descriptor far outside the training range (RDKit's ``Ipc`` spans
+    dozens of orders of magnitude) cannot swamp the head."""
+
+    def __init__(self, n_features: int, clip: float = 5.0):
+        super().__init__()
+        self.clip = clip
+        for name, value in (("median", 0.0), ("mean", 0.0), ("std", 1.0)):
+            self.register_buffer(name, torch.full((n_features,), value))
+        self.register_buffer("fitted", torch.tensor(False))
+
+    def fit(self, features: np.ndarray) -> "FeatureStandardizer":
+        """Set the statistics from the training split's ``(n, n_features)`` features."""
+        features = np.asarray(features, dtype=np.float64)
+        median = np.nan_to_num(np.nanmedian(features, axis=0))
+        filled = np.where(np.isnan(features), median, features)
+        std = filled.std(axis=0)
+        std[~(std > 0)] = 1.0
+        for name, value in (("median", median), ("mean", filled.mean(axis=0)), ("std", std)):
+            getattr(self, name).copy_(torch.as_tensor(value, dtype=torch.float32))
+        self.fitted.fill_(True)
+        return self
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        if not bool(self.fitted):
+            raise RuntimeError("the molecule-feature statistics are not set: fit the model on "
+                               "its training data before predicting")
+        features = torch.where(torch.isnan(features), self.median, features)
+        return ((features - self.mean) / self.std).clamp(-self.clip, self.clip)
+
+
 class PropertyNetwork(nn.Module):
-    """GIN encoder -> MLP head. A frozen encoder stays in eval mode (batch-norm statistics
-    and dropout fixed) even while the head trains."""
+    """GIN encoder (and, optionally, standardised molecule-level features beside its
+    embedding) -> MLP head. A frozen encoder stays in eval mode (batch-norm statistics and
+    dropout fixed) even while the head trains."""
 
     def __init__(self, encoder: GINEncoder, n_tasks: int, head_hidden: int, dropout: float,
-                 mode: str, freeze_encoder: bool, precision: str = "fp32"):
+                 mode: str, freeze_encoder: bool, precision: str = "fp32",
+                 n_molecule_features: int = 0):
         super().__init__()
         self.encoder, self.mode = encoder, mode
         self.precision = precision
+        self.feature_standardizer = (FeatureStandardizer(n_molecule_features)
+                                     if n_molecule_features else None)
+        width = encoder.hidden_dim + n_molecule_features
         if head_hidden == 0:  # a linear head, as in Hu et al. (2020)
-            self.head = nn.Linear(encoder.hidden_dim, n_tasks)
+            self.head = nn.Linear(width, n_tasks)
         else:
-            self.head = nn.Sequential(nn.Linear(encoder.hidden_dim, head_hidden), nn.ReLU(),
+            self.head = nn.Sequential(nn.Linear(width, head_hidden), nn.ReLU(),
                                       nn.Dropout(dropout), nn.Linear(head_hidden, n_tasks))
         self.set_encoder_frozen(freeze_encoder)
 
@@ -50,10 +91,15 @@ class PropertyNetwork(nn.Module):
             self.encoder.eval()
         return self
 
-    def forward(self, graph_batch):
+    def forward(self, inputs):
+        graph_batch, features = inputs if isinstance(inputs, (list, tuple)) else (inputs, None)
         device = next(self.head.parameters()).device
         with autocast(device, self.precision):
-            output = self.head(self.encoder(graph_batch))
+            embedding = self.encoder(graph_batch)
+            if self.feature_standardizer is not None:
+                embedding = torch.cat([embedding, self.feature_standardizer(features).to(
+                    embedding.dtype)], dim=1)
+            output = self.head(embedding)
         output = output.float()  # losses and sigmoid in float32
         if self.mode == "regression":
             return [output]
@@ -111,6 +157,12 @@ class ACMLPropertyModel(dc.models.TorchModel):
     encoder_pooling : str, optional
         Replace the (pretrained) encoder's graph pooling (``"mean"``: an embedding that does
         not grow with the molecule; ACML's encoders pool by sum).
+    molecule_features : str, optional
+        ``"rdkit_2d"``: RDKit's 2-D descriptors of each molecule beside the graph embedding,
+        read by the head (chemprop's extra-descriptor design; Yang et al. 2019). They are
+        standardised with statistics of the data the first :meth:`fit` sees (missing values
+        imputed with its median) and stored with the weights. Featurize with
+        ``graph_featurizer``, which then adds them to each graph.
     precision : str
         ``"fp32"`` (default), ``"bf16"`` (autocast, CPU or GPU) or ``"fp16"`` (autocast, CUDA
         only); losses stay in float32.
@@ -144,7 +196,8 @@ class ACMLPropertyModel(dc.models.TorchModel):
                  head_dropout: float = 0.1, learning_rate: float = 1e-3, batch_size: int = 64,
                  weight_decay: float = 0.01, precision: str = "fp32",
                  seed: Optional[int] = None, encoder_learning_rate_scale: float = 1.0,
-                 encoder_pooling: Optional[str] = None, **kwargs):
+                 encoder_pooling: Optional[str] = None,
+                 molecule_features: Optional[str] = None, **kwargs):
         from deepchem_acml.embedding import load_graph_encoder
         from deepchem_acml.nn.gin import POOLINGS
 
@@ -174,14 +227,19 @@ class ACMLPropertyModel(dc.models.TorchModel):
             encoder = load_graph_encoder(pretrained, backend, device="cpu")  # a copy of a module
         if encoder_pooling is not None:
             encoder.pooling = encoder_pooling
-        #: the featurizer whose graphs the encoder reads (its atom features)
-        self.graph_featurizer = ACMLGraphFeaturizer(atom_features=encoder.atom_features)
+        #: the featurizer whose graphs the model reads (the encoder's atom features, and the
+        #: molecule features the head reads)
+        self.graph_featurizer = ACMLGraphFeaturizer(
+            atom_features=encoder.atom_features,
+            molecule_features=check_molecule_features(molecule_features))
+        self.molecule_features = molecule_features
         self.encoder_learning_rate_scale = encoder_learning_rate_scale
         self.n_tasks, self.mode, self.pretrained = n_tasks, mode, pretrained
         self.freeze_encoder, self.seed = freeze_encoder, seed
         self.frozen_epochs, self.epochs_trained = int(frozen_epochs), 0
+        n_molecule_features = len(rdkit_descriptor_names()) if molecule_features else 0
         network = PropertyNetwork(encoder, n_tasks, head_hidden, head_dropout, mode,
-                                  freeze_encoder, check_precision(precision))
+                                  freeze_encoder, check_precision(precision), n_molecule_features)
         if mode == "classification":
             loss, output_types = SigmoidCrossEntropy(), ["prediction", "loss"]
         else:
@@ -210,12 +268,27 @@ class ACMLPropertyModel(dc.models.TorchModel):
         _, label_tensors, weight_tensors = super()._prepare_batch(([], labels, weights))
         if self.mode == "classification" and label_tensors:
             label_tensors = [t.reshape(-1, self.n_tasks) for t in label_tensors]
-        return [graphs], label_tensors, weight_tensors
+        if self.molecule_features is None:
+            return [graphs], label_tensors, weight_tensors
+        features = torch.as_tensor(self._molecule_features_of(inputs[0]), device=self.device)
+        return [graphs, features], label_tensors, weight_tensors
+
+    def _molecule_features_of(self, graphs) -> np.ndarray:
+        """The ``(n, n_features)`` molecule features the graphs carry (clear error when they
+        were featurized without them)."""
+        if any(getattr(g, "molecule_features", None) is None for g in graphs):
+            raise ValueError(f"this model reads molecule_features={self.molecule_features!r} "
+                             "beside each graph; featurize the molecules with "
+                             "model.graph_featurizer")
+        return np.stack([g.molecule_features for g in graphs]).astype(np.float32)
 
     def fit(self, dataset, nb_epoch: int = 10, **kwargs) -> float:
         """``TorchModel.fit`` (same arguments); the first ``frozen_epochs`` epochs, counted
         over calls, train the head alone."""
         loss = 0.0
+        standardizer = self.model.feature_standardizer
+        if standardizer is not None and not bool(standardizer.fitted):
+            standardizer.fit(self._molecule_features_of(dataset.X))  # the first training data
         with quiet_deepchem_loss_warning():
             while nb_epoch > 0 and self.epochs_trained < self.frozen_epochs:
                 self.model.set_encoder_frozen(True)  # the head alone, one epoch at a time

@@ -209,3 +209,56 @@ def test_options_newer_than_a_recipe_leave_its_id_alone(tmp_path):
     assert recipes["running"]["teacher_statistics"] == "running"
     with pytest.raises(SystemExit, match="LABEL=PATH"):
         script.parse_checkpoint("no-path-given")
+
+
+def test_a_stopped_neural_unit_continues_to_the_result_of_an_unstopped_one(tmp_path):
+    """A unit writes its state after every epoch; one stopped after two epochs and run again
+    (a new process would build the model anew, as here) ends where a run never stopped
+    ends: same curves, same best epoch, same test score."""
+    from deepchem_acml.evaluation.moleculenet import fit_graph_model
+
+    task = load_split_task("esol")
+    small = dict(num_layers=2, hidden_dim=32, batch_size=128)
+    whole = fit_graph_model(task, None, 0, EarlyStopping(4, 4), **small)
+    state = str(tmp_path / "unit.pt")
+    stopped = fit_graph_model(task, None, 0, EarlyStopping(2, 4, state), **small)
+    assert stopped.epochs_run == 2 and Path(state).is_file()
+    resumed = fit_graph_model(task, None, 0, EarlyStopping(4, 4, state), **small)
+    assert resumed.epochs_run == 4
+    assert resumed.details["valid_curve"] == whole.details["valid_curve"]
+    assert (resumed.best_epoch, resumed.score) == (whole.best_epoch, whole.score)
+
+
+def test_trees_read_frozen_embeddings_beside_descriptors_with_their_untrained_control(tmp_path):
+    pytest.importorskip("lightgbm")
+    script = benchmark_script()
+    methods = ["LightGBM on RDKit 2-D descriptors + ACML",
+               "LightGBM on RDKit 2-D descriptors + untrained GIN", "ACML frozen + LightGBM"]
+    assert script.main(["--tasks", "esol", "--methods", *methods, "--seeds", "0",
+                        "--out", str(tmp_path), "--state-dir", str(tmp_path / "states")]) == 0
+    records = {r["method"]: r for r in read_records(tmp_path / "moleculenet.json")}
+    assert set(records) == set(methods)
+    for record in records.values():
+        assert record["details"]["selected"].startswith("num_leaves=")
+        assert 0.3 < record["score"] < 2.0
+    assert records[methods[0]]["recipe"]["pretrained"] == "smiles_rich_distilled"
+    assert records[methods[1]]["recipe"]["like"] == "smiles_rich_distilled"
+    assert records[methods[0]]["score"] != records[methods[1]]["score"]
+    assert not list((tmp_path / "states").iterdir())  # trees keep no training state
+
+
+def test_descriptor_blocks_are_the_molecules_descriptors_and_embeddings_row_for_row():
+    from deepchem_acml.evaluation.moleculenet import (BenchmarkContext, acml_block,
+                                                      descriptor_block, untrained_block)
+    from deepchem_acml.featurizers.descriptors import rdkit_descriptors
+
+    task = load_split_task("esol")
+    context = BenchmarkContext()
+    descriptors = descriptor_block(task, 0, context)
+    np.testing.assert_array_equal(descriptors["test"][:5], rdkit_descriptors(task.smiles["test"][:5]))
+    embeddings = acml_block(task, 0, context)
+    assert embeddings["train"].shape == (902, 128) and not np.isnan(embeddings["train"]).any()
+    untrained = {seed: untrained_block(task, seed, context)["valid"] for seed in (0, 1)}
+    assert untrained[0].shape == embeddings["valid"].shape
+    assert not np.allclose(untrained[0], untrained[1])  # one network per seed
+    assert not np.allclose(untrained[0], embeddings["valid"])

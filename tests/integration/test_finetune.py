@@ -139,3 +139,43 @@ def test_frozen_epochs_train_the_head_alone_first(multitask):
                                              for p in model.model.encoder.parameters())
     with pytest.raises(ValueError, match="frozen_epochs"):
         ACMLPropertyModel(1, "regression", pretrained=None, frozen_epochs=-1)
+
+
+def test_descriptors_beside_the_graph_help_on_esol_and_travel_with_the_weights(tmp_path):
+    """chemprop's extra-descriptor design: RDKit descriptors (MolLogP among them) beside the
+    embedding lower ESOL's RMSE far below the same small network without them; their
+    training statistics are stored with the weights and reused on reload."""
+    from deepchem_acml.evaluation.moleculenet import EarlyStopping, fit_graph_model
+
+    task = load_split_task("esol")
+    small = dict(num_layers=2, hidden_dim=32, batch_size=64)
+    plain = fit_graph_model(task, None, 0, EarlyStopping(3, 3), **small)
+    with_descriptors = fit_graph_model(task, None, 0, EarlyStopping(3, 3), **small,
+                                       molecule_features="rdkit_2d")
+    assert with_descriptors.score < plain.score - 0.2, (with_descriptors.score, plain.score)
+
+    model = ACMLPropertyModel(1, "regression", pretrained=None, molecule_features="rdkit_2d",
+                              model_dir=str(tmp_path), seed=0, **small)
+    X = model.graph_featurizer.featurize(task.smiles["train"][:64])
+    assert X[0].molecule_features.shape == (len(X[0].molecule_features),) and \
+        X[0].molecule_features.dtype == np.float32
+    data = dc.data.NumpyDataset(X, task.y["train"][:64])
+    model.fit(data, nb_epoch=1)
+    standardizer = model.model.feature_standardizer
+    assert bool(standardizer.fitted) and float(standardizer.std.min()) > 0
+    model.save_checkpoint()
+    reloaded = ACMLPropertyModel(1, "regression", pretrained=None, molecule_features="rdkit_2d",
+                                 model_dir=str(tmp_path), seed=1, **small)
+    reloaded.restore()
+    np.testing.assert_allclose(reloaded.predict(data), model.predict(data), rtol=1e-5)
+
+
+def test_a_descriptor_model_refuses_graphs_without_descriptors():
+    model = ACMLPropertyModel(1, "regression", pretrained=None, molecule_features="rdkit_2d",
+                              seed=0)
+    plain = dc.data.NumpyDataset(ACMLGraphFeaturizer().featurize(["CCO", "CCN"]),
+                                 np.array([[0.1], [0.2]]))
+    with pytest.raises(ValueError, match="featurize the molecules with model.graph_featurizer"):
+        model.fit(plain, nb_epoch=1)
+    with pytest.raises(ValueError, match="molecule_features must be None or one of"):
+        ACMLPropertyModel(1, "regression", pretrained=None, molecule_features="mordred")
