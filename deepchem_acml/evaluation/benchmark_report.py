@@ -12,11 +12,16 @@ TASK_ORDER = ("bbbp", "bace", "clintox", "sider", "tox21", "hiv", "esol", "frees
 METHOD_ORDER = ("ACML fine-tuned", "ACML fine-tuned (slow encoder, mean pooling)",
                 "ACML fine-tuned (smiles_rich_distilled, slow encoder, mean pooling)",
                 "ACML fine-tuned (head first, slow encoder, mean pooling)",
-                "ACML frozen + linear", "GIN scratch (ACML architecture)",
+                "ACML fine-tuned + descriptors", "ACML frozen + LightGBM",
+                "LightGBM on RDKit 2-D descriptors + ACML",
+                "ACML frozen + linear", "GIN scratch + descriptors", "untrained GIN + LightGBM",
+                "LightGBM on RDKit 2-D descriptors + untrained GIN",
+                "GIN scratch (ACML architecture)",
                 "GIN scratch (ACML architecture, mean pooling)",
                 "GIN scratch (ACML architecture, mean pooling, rich atoms)",
                 "GIN scratch (Hu et al. recipe)", "untrained GIN + linear", "teacher + linear",
-                "DeepChem GCN", "DeepChem AttentiveFP", "chemprop D-MPNN", "RF on ECFP4 counts",
+                "DeepChem GCN", "DeepChem AttentiveFP", "chemprop D-MPNN",
+                "chemprop D-MPNN + RDKit descriptors", "RF on ECFP4 counts",
                 "RF on RDKit 2-D descriptors", "LightGBM on ECFP4 counts",
                 "LightGBM on RDKit 2-D descriptors")
 OURS = "ACML fine-tuned"
