@@ -41,10 +41,27 @@ class CheckpointError(ValueError):
     """
 
 
+#: tensors kept in float32 by :func:`half_precision`: the standardisers' statistics of the
+#: frozen embeddings. A few hundred values, but a constant dimension's scale is floored at
+#: 1e-6, below float16's normal range, and dividing by its rounded value amplifies the
+#: rounding of the mean into the projections (acml_ms_gc.pt's retrieval moved far).
+KEPT_IN_FLOAT32 = ("standardizer",)
+
+
 def half_precision(state_dict: Dict[str, Any]) -> Dict[str, Any]:
     """``state_dict`` with its floating-point tensors in float16 (for shipping; torch's
-    ``load_state_dict`` copies them back into float32 parameters)."""
-    return {name: tensor.half() if tensor.is_floating_point() else tensor
+    ``load_state_dict`` copies them back into float32 parameters), except the statistics
+    named in :data:`KEPT_IN_FLOAT32`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> state = {"head.weight": torch.ones(2), "standardizers.ms_gc.scale": torch.ones(2)}
+    >>> {name: str(t.dtype) for name, t in half_precision(state).items()}
+    {'head.weight': 'torch.float16', 'standardizers.ms_gc.scale': 'torch.float32'}
+    """
+    return {name: tensor.half() if tensor.is_floating_point()
+            and not any(kept in name for kept in KEPT_IN_FLOAT32) else tensor
             for name, tensor in state_dict.items()}
 
 

@@ -109,3 +109,21 @@ def test_the_frozen_embedding_faces_default_to_one_shipped_encoder():
     graphs = dc.data.NumpyDataset(ACMLGraphFeaturizer().featurize(SMILES))
     np.testing.assert_allclose(ACMLTransformer().transform(graphs).X, expected, rtol=1e-5,
                                atol=1e-5)
+
+
+def test_shipped_models_store_float16_weights_but_smiles():
+    """Every shipped ACML model stores float16 weights (half the size; retrieval checked
+    unchanged by ``benchmarks/ship_pretrained.py --float16``) with the standardisers'
+    statistics in float32, except ``acml_smiles.pt``: the MoleculeNet benchmark's records
+    name it without a dtype, so its float32 weights stay until the recipe records one."""
+    import torch
+
+    from deepchem_acml.checkpoints import KEPT_IN_FLOAT32, load_checkpoint_file
+    from deepchem_acml.shipped import PRETRAINED_DIR
+
+    for path in sorted(PRETRAINED_DIR.glob("acml_*.pt")):
+        state = load_checkpoint_file(path)["model_state_dict"]
+        weights = {str(t.dtype) for k, t in state.items() if t.is_floating_point()
+                   and not any(kept in k for kept in KEPT_IN_FLOAT32)}
+        assert weights == ({"torch.float32"} if path.name == "acml_smiles.pt"
+                           else {"torch.float16"}), path.name
