@@ -5,7 +5,13 @@ VENV := .venv
 STAMP := $(VENV)/.installed-stamp
 PIP := $(VENV)/bin/python -m pip install --disable-pip-version-check -q -c requirements/constraints.txt
 
-.PHONY: venv demo test test-all docs clean
+# The GPU check's rehearsal environment: only packages the lent GPU machine has (torch CPU,
+# numpy, pandas, scikit-learn, tqdm; no RDKit, no DeepChem), built once. Python 3.11 and
+# torch 2.13.0 CPU stand in for that machine's Python 3.12 and torch 2.11 with CUDA.
+REHEARSAL := .venv-gpu-rehearsal
+REHEARSAL_STAMP := $(REHEARSAL)/.installed-stamp
+
+.PHONY: venv demo test test-all docs clean gpu-rehearsal-env gpu-rehearsal
 
 venv: $(STAMP)
 
@@ -16,14 +22,28 @@ $(STAMP): setup.cfg pyproject.toml requirements/constraints.txt
 	$(PIP) -e '.[test,smiles,image,parquet,docs,spectra,distributed]' tox
 	touch $(STAMP)
 
+$(REHEARSAL_STAMP): requirements/constraints.txt
+	test -x $(REHEARSAL)/bin/python || $(PYTHON) -m venv $(REHEARSAL)
+	$(REHEARSAL)/bin/python -m pip install --disable-pip-version-check -q \
+	    -c requirements/constraints.txt torch==2.13.0 numpy pandas scikit-learn tqdm
+	touch $(REHEARSAL_STAMP)
+
+gpu-rehearsal-env: $(REHEARSAL_STAMP)
+
+# What would travel to the GPU machine, built in a temporary folder and run there on the CPU
+# (tests/cli/test_gpu_check.py runs it too, inside `make test`).
+gpu-rehearsal: $(STAMP) $(REHEARSAL_STAMP)
+	$(VENV)/bin/python benchmarks/gpu_rehearsal.py --python $(REHEARSAL)/bin/python
+
 demo: $(STAMP)
 	$(VENV)/bin/acml demo --out acml-demo-output
 
 # The default suite, then the DGL environment (its own torch 2.2.1 + dgl 2.1.0, built once in
 # .tox/dgl: DGL cannot be installed beside the default torch) and the matchms one (matchms
 # needs scipy and networkx older than the default pins; the spectrum readers are checked
-# against it there).
-test: $(STAMP)
+# against it there). The rehearsal environment is built first, so that the suite rehearses
+# the GPU check (tests/cli/test_gpu_check.py).
+test: $(STAMP) $(REHEARSAL_STAMP)
 	$(VENV)/bin/python -m pytest
 	$(MAKE) docs
 	$(VENV)/bin/tox -e dgl
@@ -39,4 +59,4 @@ test-all: $(STAMP)
 	$(VENV)/bin/python -m pytest -m ""
 
 clean:
-	rm -rf $(VENV) .tox acml-demo-output .pytest_cache docs/_build
+	rm -rf $(VENV) $(REHEARSAL) .tox acml-demo-output .pytest_cache docs/_build
