@@ -55,3 +55,21 @@ def pretrained_path(name: str) -> Path:
         raise FileNotFoundError(f"no pretrained ACML model named {name!r}; shipped: {shipped}. "
                                 "Pass the path of your own checkpoint instead.")
     return path
+
+
+def weights_dtype(source: Union[str, os.PathLike]) -> str:
+    """The dtype a checkpoint stores its weights in (``"float32"`` or ``"float16"``; the
+    standardisers' statistics, kept in float32 either way, do not count), so that a record
+    made with a shipped model can name the weights it used.
+
+    Examples
+    --------
+    >>> weights_dtype("smiles"), weights_dtype("nmr_13c")
+    ('float32', 'float16')
+    """
+    from deepchem_acml.checkpoints import KEPT_IN_FLOAT32, load_checkpoint_file
+
+    state = load_checkpoint_file(checkpoint_file(source))["model_state_dict"]
+    dtypes = {str(t.dtype).replace("torch.", "") for name, t in state.items()
+              if t.is_floating_point() and not any(kept in name for kept in KEPT_IN_FLOAT32)}
+    return "/".join(sorted(dtypes))
