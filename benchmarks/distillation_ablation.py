@@ -67,7 +67,8 @@ def distilled_encoder(smiles, teacher, start, seed, out: Path, max_epochs: int):
     """Train (or load) the GIN that regresses the teacher embedding; returns the encoder."""
     import torch
 
-    from deepchem_acml.evaluation.moleculenet import (ACML_RECIPE, EarlyStopping, SplitTask,
+    from deepchem_acml.evaluation.moleculenet import (ACML_RECIPE, RECORDED_DEFAULTS,
+                                                      EarlyStopping, SplitTask,
                                                       graph_datasets, shipped_architecture,
                                                       train_with_early_stopping)
     from deepchem_acml.models.finetune import ACMLPropertyModel
@@ -86,8 +87,8 @@ def distilled_encoder(smiles, teacher, start, seed, out: Path, max_epochs: int):
                      {n: [smiles[i] for i in rows] for n, rows in parts.items()},
                      {n: teacher[rows].astype(np.float64) for n, rows in parts.items()},
                      {n: np.ones((len(rows), teacher.shape[1])) for n, rows in parts.items()}, 0)
-    model = ACMLPropertyModel(teacher.shape[1], "regression", pretrained=start, seed=seed,
-                              **({} if start else architecture), **ACML_RECIPE)
+    model = ACMLPropertyModel(teacher.shape[1], "regression", start or dict(architecture),
+                              seed=seed, **RECORDED_DEFAULTS, **ACML_RECIPE)
     data, rows = graph_datasets(
         task, lambda s: model.graph_featurizer.featurize_with_report(s).features)
     result = train_with_early_stopping(task, model, data, rows, EarlyStopping(max_epochs, 5))

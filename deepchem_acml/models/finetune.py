@@ -1,6 +1,7 @@
 """Property prediction with a (pretrained) ACML graph encoder, fine-tuned end to end."""
 from __future__ import annotations
 
+import os
 from typing import Optional, Union
 
 import numpy as np
@@ -107,69 +108,76 @@ class PropertyNetwork(nn.Module):
         return [torch.stack([1 - probability, probability], dim=-1), output]
 
 
+#: the encoder and fine-tuning recipe that the MoleculeNet benchmark's validation scores favour
+#: among the fine-tuned ACML rows (docs/benchmarks): ``ACMLPropertyModel``'s defaults
+DEFAULT_ENCODER = "smiles_rich_distilled"
+#: the GIN's own arguments: they belong to ``encoder=dict(...)`` (random weights) or to the
+#: checkpoint, never to the model's signature
+GIN_ARGUMENTS = ("num_layers", "hidden_dim", "dropout", "pooling", "norm", "atom_features")
+#: the GIN that ``pretrained=None`` built (the deprecated alias) and the benchmark's scratch rows
+#: start from
+SCRATCH_GIN_DEFAULTS = dict(num_layers=5, hidden_dim=128, dropout=0.2, pooling="sum",
+                           norm="layer", atom_features="hu")
+
+
 class ACMLPropertyModel(dc.models.TorchModel):
     """Multitask classification or regression on ACML graph features (``ACMLGraphFeaturizer``).
 
-    The encoder is restored from a pretrained ACML checkpoint (``pretrained``) or built from
-    scratch (``pretrained=None``: the same GIN, randomly initialised — the baseline that shows
-    what ACML pretraining adds). Losses are DeepChem's (sigmoid cross-entropy per task for
-    classification, L2 for regression), weighted by the dataset's ``w`` so that missing labels
-    (weight 0) do not count. Classification predictions have DeepChem's shape
-    ``(n, n_tasks, 2)``.
+    The model is composed of its parts: a graph encoder (``encoder``: a pretrained ACML
+    checkpoint by name or path, a ``GINEncoder`` module, or the arguments of a new
+    ``GINEncoder`` with random weights — the baseline that shows what ACML pretraining adds),
+    optional molecule-level features beside its embedding, and an MLP head. The defaults are
+    the benchmark's best fine-tuning recipe on the validation splits: the shipped
+    ``smiles_rich_distilled`` encoder, pooled by mean, learning at a tenth of the head's rate.
+    Losses are DeepChem's (sigmoid cross-entropy per task for classification, L2 for
+    regression), weighted by the dataset's ``w`` so that missing labels (weight 0) do not
+    count. Classification predictions have DeepChem's shape ``(n, n_tasks, 2)``.
 
     Parameters
     ----------
     n_tasks : int
         Outputs (one per task of the data set).
-    mode : str
+    mode : str, default="classification"
         ``"classification"`` or ``"regression"``.
-    pretrained : str or None
-        A shipped name (``"nmr_13c"``), a checkpoint path, or None (train from scratch).
-    freeze_encoder : bool
+    encoder : str, path, GINEncoder or dict, default="smiles_rich_distilled"
+        A shipped name (``"smiles_rich_distilled"``, ``"nmr_13c"``...), an ACML checkpoint
+        path, a ``GINEncoder`` (copied), or a dict of ``GINEncoder`` arguments (a new encoder
+        with random weights, e.g. ``dict(hidden_dim=128, atom_features="rich")``).
+    freeze_encoder : bool, default=False
         Train only the head (the encoder's weights and batch-norm statistics stay fixed).
     frozen_epochs : int, default=0
         Train only the head for the first ``frozen_epochs`` epochs of :meth:`fit` (counted
         over calls), then the whole network: a head fitted to the pretrained features before
         they move (linear probing, then fine-tuning; Kumar et al. 2022, "Fine-Tuning can
         Distort Pretrained Features").
-    num_layers, hidden_dim : int, default=5, 128
-        The GIN's depth and width, used only when ``pretrained`` is None.
-    dropout : float, default=0.2
-        Dropout after each GIN layer (only when ``pretrained`` is None).
-    pooling, norm : str, default="sum", "layer"
-        Graph pooling and normalisation (only when ``pretrained`` is None).
-    atom_features : str, default="hu"
-        The GIN's atom inputs, ``"hu"`` or ``"rich"`` (only when ``pretrained`` is None; a
-        pretrained encoder keeps its own). Featurize with ``graph_featurizer``, which
-        matches the encoder.
-    backend : str
-        GIN message passing: ``"torch"`` (default) or ``"dgl"`` (DGL environment).
-    head_hidden : int, default=128
-        The prediction head: one hidden layer of ``head_hidden`` units with dropout, or a single
-        linear layer when ``head_hidden=0`` (Hu et al. 2020).
-    head_dropout : float, default=0.1
-        Dropout inside the head.
-    weight_decay : float
-        AdamW's decoupled weight decay (0: plain Adam, as in Hu et al. 2020).
-    encoder_learning_rate_scale : float, default=1.0
-        The encoder learns at ``learning_rate`` times this (e.g. 0.1: a pretrained encoder
-        moves ten times slower than the new head, the usual recipe for pretrained networks).
-    encoder_pooling : str, optional
-        Replace the (pretrained) encoder's graph pooling (``"mean"``: an embedding that does
-        not grow with the molecule; ACML's encoders pool by sum).
+    encoder_learning_rate_scale : float, default=0.1
+        The encoder learns at ``learning_rate`` times this (0.1: a pretrained encoder moves
+        ten times slower than the new head; 1.0: one learning rate, for an encoder with random
+        weights).
+    encoder_pooling : str, optional, default="mean"
+        Replace the encoder's graph pooling (``"mean"``: an embedding that does not grow with
+        the molecule; ACML's encoders pool by sum); None keeps the encoder's own.
     molecule_features : str, optional
         ``"rdkit_2d"``: RDKit's 2-D descriptors of each molecule beside the graph embedding,
         read by the head (chemprop's extra-descriptor design; Yang et al. 2019). They are
         standardised with statistics of the data the first :meth:`fit` sees (missing values
         imputed with its median) and stored with the weights. Featurize with
         ``graph_featurizer``, which then adds them to each graph.
-    precision : str
-        ``"fp32"`` (default), ``"bf16"`` (autocast, CPU or GPU) or ``"fp16"`` (autocast, CUDA
-        only); losses stay in float32.
+    head_hidden : int, default=128
+        The prediction head: one hidden layer of ``head_hidden`` units with dropout, or a single
+        linear layer when ``head_hidden=0`` (Hu et al. 2020).
+    head_dropout : float, default=0.1
+        Dropout inside the head.
     learning_rate : float, default=1e-3
         AdamW's learning rate.
     batch_size : int, default=64
         Molecules per step.
+    weight_decay : float, default=0.01
+        AdamW's decoupled weight decay (0: plain Adam, as in Hu et al. 2020).
+    precision : str, default="fp32"
+        ``"fp32"`` or ``"bf16"`` (autocast, CPU or GPU); losses stay in float32.
+    backend : str, default="torch"
+        GIN message passing: ``"torch"`` or ``"dgl"`` (DGL environment).
     seed : int, optional
         Seeds Python, numpy and torch (and switches on deterministic algorithms).
     **kwargs
@@ -178,67 +186,47 @@ class ACMLPropertyModel(dc.models.TorchModel):
     Examples
     --------
     >>> import deepchem as dc, numpy as np
-    >>> from deepchem_acml import ACMLGraphFeaturizer
-    >>> X = ACMLGraphFeaturizer().featurize(["CCO", "CCCO", "c1ccccc1", "CC(=O)O"])
+    >>> model = ACMLPropertyModel(1, "regression", seed=0)  # the recommended defaults
+    >>> X = model.graph_featurizer.featurize(["CCO", "CCCO", "c1ccccc1", "CC(=O)O"])
     >>> data = dc.data.NumpyDataset(X, np.array([[0.1], [0.3], [0.9], [0.2]]))
-    >>> model = ACMLPropertyModel(1, "regression", pretrained="nmr_13c", seed=0)
     >>> _ = model.fit(data, nb_epoch=2)
     >>> model.predict(data).shape
     (4, 1)
+    >>> scratch = ACMLPropertyModel(1, "regression", encoder=dict(hidden_dim=32),
+    ...                             encoder_learning_rate_scale=1.0)
+    >>> scratch.model.encoder.hidden_dim
+    32
     """
 
     def __init__(self, n_tasks: int, mode: str = "classification",
-                 pretrained: Optional[Union[str, GINEncoder]] = "nmr_13c",
-                 freeze_encoder: bool = False, frozen_epochs: int = 0, num_layers: int = 5,
-                 hidden_dim: int = 128,
-                 dropout: float = 0.2, pooling: str = "sum", norm: str = "layer",
-                 atom_features: str = "hu", backend: str = "torch", head_hidden: int = 128,
+                 encoder: Union[str, "os.PathLike", GINEncoder, dict] = DEFAULT_ENCODER,
+                 freeze_encoder: bool = False, frozen_epochs: int = 0,
+                 encoder_learning_rate_scale: float = 0.1,
+                 encoder_pooling: Optional[str] = "mean",
+                 molecule_features: Optional[str] = None, head_hidden: int = 128,
                  head_dropout: float = 0.1, learning_rate: float = 1e-3, batch_size: int = 64,
-                 weight_decay: float = 0.01, precision: str = "fp32",
-                 seed: Optional[int] = None, encoder_learning_rate_scale: float = 1.0,
-                 encoder_pooling: Optional[str] = None,
-                 molecule_features: Optional[str] = None, **kwargs):
-        from deepchem_acml.embedding import load_graph_encoder
-        from deepchem_acml.nn.gin import POOLINGS
-
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-        if n_tasks < 1:
-            raise ValueError(f"n_tasks must be at least 1, got {n_tasks}")
-        if check_precision(precision) == "fp16":
-            raise ValueError("fp16 fine-tuning needs loss scaling, which DeepChem's training "
-                             "loop does not do; use precision='bf16'")
-        if head_hidden < 0:
-            raise ValueError(f"head_hidden must be 0 (a linear head) or more, got {head_hidden}")
-        if frozen_epochs < 0:
-            raise ValueError(f"frozen_epochs must be 0 or more, got {frozen_epochs}")
-        if encoder_learning_rate_scale <= 0:
-            raise ValueError("encoder_learning_rate_scale must be positive, got "
-                             f"{encoder_learning_rate_scale} (freeze_encoder=True trains the "
-                             "head alone)")
-        if encoder_pooling is not None and encoder_pooling not in POOLINGS:
-            raise ValueError(f"encoder_pooling must be one of {POOLINGS}, got {encoder_pooling!r}")
+                 weight_decay: float = 0.01, precision: str = "fp32", backend: str = "torch",
+                 seed: Optional[int] = None, **kwargs):
+        encoder = _encoder_argument(encoder, kwargs)
+        _check_arguments(mode, n_tasks, precision, head_hidden, frozen_epochs,
+                         encoder_learning_rate_scale, encoder_pooling)
         if seed is not None:
             seed_everything(seed)
-        if pretrained is None:
-            encoder = GINEncoder(num_layers, hidden_dim, dropout, pooling, norm, backend,
-                                 atom_features)
-        else:
-            encoder = load_graph_encoder(pretrained, backend, device="cpu")  # a copy of a module
+        module = build_encoder(encoder, backend)
         if encoder_pooling is not None:
-            encoder.pooling = encoder_pooling
+            module.pooling = encoder_pooling
         #: the featurizer whose graphs the model reads (the encoder's atom features, and the
         #: molecule features the head reads)
         self.graph_featurizer = ACMLGraphFeaturizer(
-            atom_features=encoder.atom_features,
+            atom_features=module.atom_features,
             molecule_features=check_molecule_features(molecule_features))
         self.molecule_features = molecule_features
         self.encoder_learning_rate_scale = encoder_learning_rate_scale
-        self.n_tasks, self.mode, self.pretrained = n_tasks, mode, pretrained
+        self.n_tasks, self.mode, self.encoder = n_tasks, mode, encoder
         self.freeze_encoder, self.seed = freeze_encoder, seed
         self.frozen_epochs, self.epochs_trained = int(frozen_epochs), 0
         n_molecule_features = len(rdkit_descriptor_names()) if molecule_features else 0
-        network = PropertyNetwork(encoder, n_tasks, head_hidden, head_dropout, mode,
+        network = PropertyNetwork(module, n_tasks, head_hidden, head_dropout, mode,
                                   freeze_encoder, check_precision(precision), n_molecule_features)
         if mode == "classification":
             loss, output_types = SigmoidCrossEntropy(), ["prediction", "loss"]
@@ -299,3 +287,65 @@ class ACMLPropertyModel(dc.models.TorchModel):
                 loss = super().fit(dataset, nb_epoch, **kwargs)
                 self.epochs_trained += nb_epoch
         return loss
+
+
+def build_encoder(encoder: Union[str, "os.PathLike", GINEncoder, dict],
+                  backend: str = "torch") -> GINEncoder:
+    """The graph encoder ``encoder`` names: a pretrained checkpoint (shipped name or path)
+    or a ``GINEncoder`` (both copied, on the CPU), or a new one from a dict of its
+    arguments."""
+    from deepchem_acml.embedding import load_graph_encoder
+
+    if isinstance(encoder, dict):
+        unknown = set(encoder) - set(GIN_ARGUMENTS)
+        if unknown:
+            raise ValueError(f"encoder=dict(...) takes GINEncoder's arguments {GIN_ARGUMENTS}; "
+                             f"got {sorted(unknown)}")
+        return GINEncoder(**encoder, backend=backend)
+    return load_graph_encoder(encoder, backend, device="cpu")
+
+
+def _encoder_argument(encoder, kwargs: dict):
+    """``encoder``, or what the deprecated spellings ask for (``pretrained=``, the GIN's own
+    arguments beside it); GIN arguments that a given encoder would ignore are refused."""
+    import warnings
+
+    gin = {name: kwargs.pop(name) for name in GIN_ARGUMENTS if name in kwargs}
+    if "pretrained" in kwargs:
+        pretrained = kwargs.pop("pretrained")
+        warnings.warn("ACMLPropertyModel(pretrained=...) is deprecated: use encoder=... (a "
+                      "name, path or GINEncoder; a dict of GINEncoder arguments for random "
+                      "weights)", FutureWarning, stacklevel=3)
+        if pretrained is None:
+            return dict(SCRATCH_GIN_DEFAULTS, **gin)
+        encoder = pretrained
+    if gin and isinstance(encoder, dict):
+        raise TypeError(f"pass {sorted(gin)} inside encoder=dict(...), not beside it")
+    if gin:
+        raise TypeError(f"{sorted(gin)} would be ignored: the encoder {encoder!r} keeps its own "
+                        "architecture. For a new encoder with random weights pass "
+                        f"encoder=dict({', '.join(f'{k}={v!r}' for k, v in gin.items())})")
+    return encoder
+
+
+def _check_arguments(mode, n_tasks, precision, head_hidden, frozen_epochs,
+                     encoder_learning_rate_scale, encoder_pooling) -> None:
+    from deepchem_acml.nn.gin import POOLINGS
+
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if n_tasks < 1:
+        raise ValueError(f"n_tasks must be at least 1, got {n_tasks}")
+    if check_precision(precision) == "fp16":
+        raise ValueError("fp16 fine-tuning needs loss scaling, which DeepChem's training "
+                         "loop does not do; use precision='bf16'")
+    if head_hidden < 0:
+        raise ValueError(f"head_hidden must be 0 (a linear head) or more, got {head_hidden}")
+    if frozen_epochs < 0:
+        raise ValueError(f"frozen_epochs must be 0 or more, got {frozen_epochs}")
+    if encoder_learning_rate_scale <= 0:
+        raise ValueError("encoder_learning_rate_scale must be positive, got "
+                         f"{encoder_learning_rate_scale} (freeze_encoder=True trains the "
+                         "head alone)")
+    if encoder_pooling is not None and encoder_pooling not in POOLINGS:
+        raise ValueError(f"encoder_pooling must be one of {POOLINGS}, got {encoder_pooling!r}")

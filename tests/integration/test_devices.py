@@ -49,7 +49,7 @@ def test_modules_handed_in_are_copied_not_changed(device):
     loaded = load_graph_encoder(encoder, device=device)
     assert loaded is not encoder and encoder.training  # its mode untouched
     assert next(encoder.parameters()).device.type == "cpu"
-    model = ACMLPropertyModel(1, "regression", pretrained=encoder, device=torch.device(device),
+    model = ACMLPropertyModel(1, "regression", encoder=encoder, device=torch.device(device),
                               seed=0)
     data = dc.data.NumpyDataset(ACMLGraphFeaturizer().featurize(SMILES), np.arange(6.0))
     model.fit(data, nb_epoch=2)
@@ -129,7 +129,7 @@ def test_default_device_is_deepchems_choice():
 def test_bf16_fine_tuning_and_embedding(device, cpu_embeddings):
     data = dc.data.NumpyDataset(ACMLGraphFeaturizer().featurize(SMILES),
                                 np.array([[0, 1, 0, 1, 0, 1]]).T.astype(float))
-    model = ACMLPropertyModel(1, "classification", pretrained="nmr_13c", precision="bf16",
+    model = ACMLPropertyModel(1, "classification", encoder="nmr_13c", precision="bf16",
                               device=torch.device(device), seed=0)
     loss = model.fit(data, nb_epoch=2)
     assert np.isfinite(loss) and model.predict(data).dtype == np.float32
@@ -139,7 +139,7 @@ def test_bf16_fine_tuning_and_embedding(device, cpu_embeddings):
     relative = np.abs(low - cpu_embeddings).max() / np.abs(cpu_embeddings).max()
     assert relative < 0.05  # bf16 keeps about 3 significant digits
     with pytest.raises(ValueError, match="bf16"):
-        ACMLPropertyModel(1, "regression", pretrained=None, precision="fp16")
+        ACMLPropertyModel(1, "regression", encoder={}, precision="fp16")
     if device == "cpu":
         with pytest.raises(ValueError, match="CUDA"):
             with autocast(torch.device("cpu"), "fp16"):

@@ -42,7 +42,7 @@ def multitask():
 
 
 def test_multitask_classification_shapes_and_missing_labels(multitask):
-    model = ACMLPropertyModel(2, "classification", pretrained="nmr_13c", seed=0, batch_size=4)
+    model = ACMLPropertyModel(2, "classification", encoder="nmr_13c", seed=0, batch_size=4)
     loss = model.fit(multitask, nb_epoch=3)
     assert np.isfinite(loss)
     predictions = model.predict(multitask)
@@ -66,7 +66,7 @@ def _loss(model, dataset):
 
 
 def test_frozen_encoder_keeps_weights_and_batchnorm_statistics(multitask):
-    model = ACMLPropertyModel(2, "classification", pretrained="nmr_13c", freeze_encoder=True,
+    model = ACMLPropertyModel(2, "classification", encoder="nmr_13c", freeze_encoder=True,
                               seed=0, batch_size=4)
     before = {k: v.clone() for k, v in model.model.encoder.state_dict().items()}
     head_before = [p.clone() for p in model.model.head.parameters()]
@@ -79,13 +79,13 @@ def test_frozen_encoder_keeps_weights_and_batchnorm_statistics(multitask):
 def test_regression_and_bad_arguments():
     X = ACMLGraphFeaturizer().featurize(["CCO", "CCCO", "CCCCO", "C"])
     data = dc.data.NumpyDataset(X, np.array([[1.0], [2.0], [3.0], [0.5]]))
-    model = ACMLPropertyModel(1, "regression", pretrained=None, hidden_dim=16, seed=0)
+    model = ACMLPropertyModel(1, "regression", encoder=dict(hidden_dim=16), seed=0)
     model.fit(data, nb_epoch=2)
     assert model.predict(data).shape == (4, 1)
     with pytest.raises(ValueError, match="mode"):
         ACMLPropertyModel(1, "ranking")
     with pytest.raises(FileNotFoundError, match="shipped"):
-        ACMLPropertyModel(1, pretrained="no_such_model")
+        ACMLPropertyModel(1, encoder="no_such_model")
 
 
 def test_the_encoder_can_learn_slower_than_the_head_and_pool_by_mean():
@@ -98,7 +98,7 @@ def test_the_encoder_can_learn_slower_than_the_head_and_pool_by_mean():
 
     X = ACMLGraphFeaturizer().featurize(["CCO", "CCCCCCCCO", "c1ccccc1", "CC(=O)O"])
     data = dc.data.NumpyDataset(X, np.array([[0.1], [0.3], [0.9], [0.2]]))
-    model = ACMLPropertyModel(1, "regression", pretrained="nmr_13c", seed=0,
+    model = ACMLPropertyModel(1, "regression", encoder="nmr_13c", seed=0,
                               learning_rate=1e-3, encoder_learning_rate_scale=0.1,
                               encoder_pooling="mean")
     before = [p.detach().clone() for p in model.model.encoder.parameters()]
@@ -108,23 +108,24 @@ def test_the_encoder_can_learn_slower_than_the_head_and_pool_by_mean():
     encoder_ids = {id(p) for p in model.model.encoder.parameters()}
     assert {id(p) for p in groups[1]["params"]} == encoder_ids
     assert any(not np.allclose(a, b.detach()) for a, b in zip(before, model.model.encoder.parameters()))
-    summed = ACMLPropertyModel(1, "regression", pretrained="nmr_13c").model.encoder.eval()
-    averaged = ACMLPropertyModel(1, "regression", pretrained="nmr_13c",
+    summed = ACMLPropertyModel(1, "regression", encoder="nmr_13c",
+                               encoder_pooling=None).model.encoder.eval()
+    averaged = ACMLPropertyModel(1, "regression", encoder="nmr_13c",
                                  encoder_pooling="mean").model.encoder.eval()
     batch = summed.collate(list(X))
     atoms = np.array([[g.num_nodes] for g in X], dtype=np.float32)
     np.testing.assert_allclose(averaged(batch).detach().numpy(),
                                summed(batch).detach().numpy() / atoms, rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match="encoder_pooling"):
-        ACMLPropertyModel(1, "regression", pretrained="nmr_13c", encoder_pooling="median")
+        ACMLPropertyModel(1, "regression", encoder="nmr_13c", encoder_pooling="median")
     with pytest.raises(ValueError, match="encoder_learning_rate_scale"):
-        ACMLPropertyModel(1, "regression", pretrained="nmr_13c", encoder_learning_rate_scale=0)
+        ACMLPropertyModel(1, "regression", encoder="nmr_13c", encoder_learning_rate_scale=0)
 
 
 def test_frozen_epochs_train_the_head_alone_first(multitask):
     """``frozen_epochs=2``: over the first two epochs of fit (counted across calls, as the
     benchmark's one-epoch-at-a-time loop calls it) only the head moves; then the encoder too."""
-    model = ACMLPropertyModel(2, "classification", pretrained="nmr_13c", seed=0, batch_size=4,
+    model = ACMLPropertyModel(2, "classification", encoder="nmr_13c", seed=0, batch_size=4,
                               frozen_epochs=2)
     encoder = lambda: [p.detach().clone() for p in model.model.encoder.parameters()]  # noqa: E731
     head = lambda: [p.detach().clone() for p in model.model.head.parameters()]  # noqa: E731
@@ -138,7 +139,7 @@ def test_frozen_epochs_train_the_head_alone_first(multitask):
     assert model.epochs_trained == 3 and all(p.requires_grad
                                              for p in model.model.encoder.parameters())
     with pytest.raises(ValueError, match="frozen_epochs"):
-        ACMLPropertyModel(1, "regression", pretrained=None, frozen_epochs=-1)
+        ACMLPropertyModel(1, "regression", encoder={}, frozen_epochs=-1)
 
 
 def test_descriptors_beside_the_graph_help_on_esol_and_travel_with_the_weights(tmp_path):
@@ -154,8 +155,8 @@ def test_descriptors_beside_the_graph_help_on_esol_and_travel_with_the_weights(t
                                        molecule_features="rdkit_2d")
     assert with_descriptors.score < plain.score - 0.2, (with_descriptors.score, plain.score)
 
-    model = ACMLPropertyModel(1, "regression", pretrained=None, molecule_features="rdkit_2d",
-                              model_dir=str(tmp_path), seed=0, **small)
+    model = ACMLPropertyModel(1, "regression", encoder=dict(num_layers=2, hidden_dim=32), molecule_features="rdkit_2d",
+                              model_dir=str(tmp_path), seed=0, batch_size=64)
     X = model.graph_featurizer.featurize(task.smiles["train"][:64])
     assert X[0].molecule_features.shape == (len(X[0].molecule_features),) and \
         X[0].molecule_features.dtype == np.float32
@@ -164,18 +165,49 @@ def test_descriptors_beside_the_graph_help_on_esol_and_travel_with_the_weights(t
     standardizer = model.model.feature_standardizer
     assert bool(standardizer.fitted) and float(standardizer.std.min()) > 0
     model.save_checkpoint()
-    reloaded = ACMLPropertyModel(1, "regression", pretrained=None, molecule_features="rdkit_2d",
-                                 model_dir=str(tmp_path), seed=1, **small)
+    reloaded = ACMLPropertyModel(1, "regression", encoder=dict(num_layers=2, hidden_dim=32), molecule_features="rdkit_2d",
+                                 model_dir=str(tmp_path), seed=1, batch_size=64)
     reloaded.restore()
     np.testing.assert_allclose(reloaded.predict(data), model.predict(data), rtol=1e-5)
 
 
 def test_a_descriptor_model_refuses_graphs_without_descriptors():
-    model = ACMLPropertyModel(1, "regression", pretrained=None, molecule_features="rdkit_2d",
-                              seed=0)
+    model = ACMLPropertyModel(1, "regression", encoder=dict(num_layers=2, hidden_dim=32),
+                              molecule_features="rdkit_2d", seed=0)
     plain = dc.data.NumpyDataset(ACMLGraphFeaturizer().featurize(["CCO", "CCN"]),
                                  np.array([[0.1], [0.2]]))
     with pytest.raises(ValueError, match="featurize the molecules with model.graph_featurizer"):
         model.fit(plain, nb_epoch=1)
     with pytest.raises(ValueError, match="molecule_features must be None or one of"):
-        ACMLPropertyModel(1, "regression", pretrained=None, molecule_features="mordred")
+        ACMLPropertyModel(1, "regression", encoder={}, molecule_features="mordred")
+
+
+def test_the_defaults_are_the_benchmarks_best_fine_tuning_recipe_on_validation():
+    """No argument but the task: the shipped ``smiles_rich_distilled`` encoder, pooled by
+    mean, at a tenth of the head's learning rate — the row
+    'ACML fine-tuned (smiles_rich_distilled, slow encoder, mean pooling)'."""
+    from deepchem_acml.embedding import load_graph_encoder
+    from deepchem_acml.evaluation.moleculenet import (ACML_RECIPE, RICH_DISTILLED,
+                                                      SLOW_ENCODER_RECIPE)
+
+    model = ACMLPropertyModel(1, "classification")
+    shipped = load_graph_encoder(RICH_DISTILLED, device="cpu")
+    for name, value in shipped.state_dict().items():
+        assert torch.equal(model.model.encoder.state_dict()[name], value), name
+    assert model.model.encoder.pooling == SLOW_ENCODER_RECIPE["encoder_pooling"] == "mean"
+    assert model.encoder_learning_rate_scale == SLOW_ENCODER_RECIPE[
+        "encoder_learning_rate_scale"]
+    assert model.graph_featurizer.atom_features == "rich"
+    assert model.batch_size == ACML_RECIPE["batch_size"]
+
+
+def test_arguments_an_encoder_would_ignore_are_refused_and_old_spellings_warn():
+    with pytest.raises(TypeError, match="would be ignored.*encoder=dict\\(hidden_dim=16\\)"):
+        ACMLPropertyModel(1, "regression", encoder="nmr_13c", hidden_dim=16)
+    with pytest.raises(TypeError, match="inside encoder=dict"):
+        ACMLPropertyModel(1, "regression", encoder={}, pooling="mean")
+    with pytest.raises(ValueError, match="GINEncoder's arguments"):
+        ACMLPropertyModel(1, "regression", encoder=dict(hidden=16))
+    with pytest.warns(FutureWarning, match="pretrained=...\\) is deprecated"):
+        old = ACMLPropertyModel(1, "regression", pretrained=None, hidden_dim=16)
+    assert (old.model.encoder.hidden_dim, old.model.encoder.num_layers) == (16, 5)

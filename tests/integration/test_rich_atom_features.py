@@ -45,19 +45,19 @@ def test_the_rich_encoder_embeds_and_fine_tunes_with_its_own_featurizer(rich_che
     encoder = load_graph_encoder(path, device="cpu")
     vectors, result = embed_smiles(encoder, list(small_frame.smiles[:20]) + ["not a smiles"])
     assert vectors.shape == (20, 32) and result.n_failed == 1
-    model = ACMLPropertyModel(1, "regression", pretrained=str(path), seed=0)
+    model = ACMLPropertyModel(1, "regression", encoder=str(path), seed=0)
     assert model.graph_featurizer.atom_features == "rich"
     X = model.graph_featurizer.featurize(list(small_frame.smiles[:64]))
     y = np.array([[g.num_nodes / 10.0] for g in X])
     data = dc.data.NumpyDataset(X, y)
     model.fit(data, nb_epoch=2)
     assert model.predict(data).shape == (64, 1)
-    scratch = ACMLPropertyModel(1, "regression", pretrained=None, hidden_dim=16,
-                                atom_features="rich", seed=0)
+    scratch = ACMLPropertyModel(1, "regression", encoder=dict(hidden_dim=16, atom_features="rich"),
+                                seed=0)
     assert scratch.graph_featurizer.atom_features == "rich"
     with pytest.raises(ValueError, match="atom_features='rich'"):
         scratch.predict(dc.data.NumpyDataset(
-            ACMLPropertyModel(1, "regression", pretrained=None).graph_featurizer.featurize(
+            ACMLPropertyModel(1, "regression", encoder={}).graph_featurizer.featurize(
                 ["CCO", "CCN"])))
 
 
