@@ -10,6 +10,10 @@ Reads the MOSES SMILES from the shared data folder ($ACML_DATA_DIR or ../shared/
     python benchmarks/performance.py scaling     # `acml embed` of 20k SMILES with 1 and 2 processes;
                                                  # one SMILES, the whole command
     python benchmarks/performance.py aggregation # GIN forward: sparse aggregation vs gather/scatter
+    python benchmarks/performance.py embedding   # side by side on the same SMILES: RDKit parsing,
+                                                 # acml embed --jobs 1/2, acml embed-dask on a
+                                                 # 2-worker LocalCluster; ratios, peak memory;
+                                                 # start-up; 100k vs 1M rows
 
 Run on an idle machine: the figures are wall-clock.
 """
@@ -297,22 +301,202 @@ def aggregation(n: int = 5_000) -> Dict[str, Any]:
             "training_speedup": train_rates["sparse"] / train_rates["scatter"]}
 
 
+MOSES_MISSING = ("the MOSES SMILES are missing: this benchmark reads {path} (the shared data "
+                 "folder's moses/train.csv.gz; set $ACML_DATA_DIR to the folder holding moses/)")
+
+
+def _moses_or_exit(n: int) -> List[str]:
+    """The first ``n`` MOSES SMILES, or a clear message and exit when the folder is missing."""
+    from deepchem_acml.data.sources import DataNotFoundError, moses_smiles_path
+
+    try:
+        moses_smiles_path()
+    except DataNotFoundError as err:
+        sys.exit(f"performance.py embedding: {err}. " + MOSES_MISSING.format(path="moses/"))
+    return moses_smiles(n)
+
+
+def _run_measured(command: List[str], env: Dict[str, str] = None) -> Dict[str, float]:
+    """Wall seconds and peak memory of a command *with all its child processes* (the sum of
+    their resident sets, sampled every 50 ms: worker processes count)."""
+    import psutil
+
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env=env, text=True)
+    root, peak = psutil.Process(process.pid), 0
+    while process.poll() is None:
+        try:
+            tree = [root] + root.children(recursive=True)
+            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+        except psutil.Error:
+            pass
+        time.sleep(0.05)
+    seconds = time.perf_counter() - started
+    out, err = process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{err[-3000:]}")
+    return {"seconds": seconds, "peak_mb": peak / 2**20, "stdout": out}
+
+
+_DASK_DRIVER = """
+import json, sys, time
+started = time.perf_counter()
+from distributed import Client, LocalCluster
+from deepchem_acml.dask_embedding import embed_library
+cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+client = Client(cluster)
+client.run(lambda: __import__("deepchem_acml.dask_embedding").dask_embedding._worker_encoder("nmr_13c"))
+ready = time.perf_counter()
+summary = embed_library(sys.argv[1], sys.argv[2], client=client, restart=True)
+done = time.perf_counter()
+client.close(); cluster.close()
+print(json.dumps({"startup": ready - started, "embed": done - ready, "n_failed": summary["n_failed"]}))
+"""
+
+
+def embedding(n: int = 20_000, rounds: int = 3, large: int = 1_000_000,
+              before: str = None) -> Dict[str, Any]:
+    """The embedding path side by side on the same ``n`` MOSES SMILES, ``rounds`` times
+    interleaved (medians reported; each round's ratios come from runs minutes apart at most):
+    bare RDKit parsing in one process; ``acml embed`` with ``--jobs 1`` and ``--jobs 2`` (whole
+    commands, and their embedding rate after start-up from the chunk timings); the Dask path
+    (``embed_library`` on a 2-worker ``LocalCluster``, after the cluster is up); each as a
+    ratio to the parse rate, with peak memory of the process tree. Then the whole command for
+    one SMILES, and ``acml embed --jobs 2`` on 100k and ``large`` rows (peak memory).
+    ``before``: a checkout of an earlier version whose ``acml embed`` runs beside (same rounds)."""
+    import shutil
+    import statistics
+    import tempfile
+
+    import pandas as pd
+    from rdkit import Chem, RDLogger
+
+    RDLogger.DisableLog("rdApp.*")
+    scratch = Path(tempfile.mkdtemp(prefix="acml-embedding-"))
+    smiles = _moses_or_exit(max(n, 100_000, large))
+    (scratch / "in.smi").write_text("\n".join(smiles[:n]) + "\n")
+    pd.DataFrame({"smiles": smiles[:n]}).to_parquet(scratch / "in.parquet", row_group_size=n // 8)
+    (scratch / "one.smi").write_text("CCO\n")
+    acml = [sys.executable, "-m", "deepchem_acml.cli.main", "embed"]
+    envs = {"now": dict(os.environ)}
+    if before:
+        envs["before"] = dict(os.environ, PYTHONPATH=str(Path(before).resolve()))
+
+    def embed(jobs: int, version: str) -> Dict[str, float]:
+        out = scratch / f"{version}.{jobs}.npy"
+        run = _run_measured(acml + [str(scratch / "in.smi"), "--out", str(out), "--jobs",
+                                    str(jobs), "--chunk-size", str(n // 4), "--restart"],
+                            envs[version])
+        chunks = json.loads(Path(f"{out}.state.json").read_text())["chunk_seconds"]
+        # rows after the first chunk over their time: the rate once started
+        run["steady_rate"] = (n - n // 4) / sum(chunks[1:])
+        run["rate"] = n / run["seconds"]
+        return run
+
+    def dask_path() -> Dict[str, float]:
+        run = _run_measured([sys.executable, "-c", _DASK_DRIVER, str(scratch / "in.parquet"),
+                             str(scratch / "dask_out")])
+        times = json.loads(run["stdout"].strip().splitlines()[-1])
+        return {"seconds": run["seconds"], "peak_mb": run["peak_mb"],
+                "startup_seconds": times["startup"], "steady_rate": n / times["embed"],
+                "rate": n / run["seconds"]}
+
+    rows: Dict[str, List[Dict[str, float]]] = {}
+    for _ in range(rounds):
+        started = time.perf_counter()
+        for s in smiles[:n]:
+            Chem.MolFromSmiles(s)
+        rows.setdefault("rdkit_parse", []).append({"rate": n / (time.perf_counter() - started)})
+        for version in envs:
+            for jobs in (1, 2):
+                rows.setdefault(f"{version}_jobs{jobs}", []).append(embed(jobs, version))
+        rows.setdefault("dask_2_workers", []).append(dask_path())
+    same = np.array_equal(np.load(scratch / "now.1.npy"), np.load(scratch / "now.2.npy"),
+                          equal_nan=True)
+    dask_table = pd.read_parquet(scratch / "dask_out" / "embeddings")
+    same_dask = bool(np.allclose(dask_table.drop(columns="row").to_numpy(np.float32),
+                                 np.load(scratch / "now.1.npy"), rtol=1e-5, atol=1e-5,
+                                 equal_nan=True))
+
+    def ratios(key: str, field: str) -> List[float]:
+        return [r[field] / p["rate"] for r, p in zip(rows[key], rows["rdkit_parse"])]
+
+    result: Dict[str, Any] = {"n": n, "rounds": rounds, "outputs_equal_jobs1_jobs2": bool(same),
+                              "dask_equal_jobs1": same_dask, "paths": {}}
+    parse = statistics.median(r["rate"] for r in rows["rdkit_parse"])
+    print(f"{n} MOSES SMILES, {rounds} rounds interleaved, medians (ratios: per round, then "
+          f"the median); RDKit MolFromSmiles {parse:,.0f}/s in one process")
+    print(f"  {'path':<22}{'whole command':>16}{'÷ parse':>9}{'after start-up':>16}{'÷ parse':>9}"
+          f"{'÷ one process':>15}{'peak MB':>9}")
+    one = {version: f"{version}_jobs1" for version in envs}
+    for key in rows:
+        if key == "rdkit_parse":
+            continue
+        version = key.split("_")[0] if key.split("_")[0] in envs else "now"
+        whole, steady = ratios(key, "rate"), ratios(key, "steady_rate")
+        vs_one = [a / b for a, b in zip(steady, ratios(one[version], "steady_rate"))]
+        entry = {"rate": statistics.median(r["rate"] for r in rows[key]),
+                 "steady_rate": statistics.median(r["steady_rate"] for r in rows[key]),
+                 "ratio_to_parse": statistics.median(whole),
+                 "steady_ratio_to_parse": statistics.median(steady),
+                 "steady_ratio_to_one_process": statistics.median(vs_one),
+                 "peak_mb": statistics.median(r["peak_mb"] for r in rows[key]),
+                 "per_round": rows[key]}
+        result["paths"][key] = entry
+        print(f"  {key:<22}{entry['rate']:>12,.0f} /s{entry['ratio_to_parse']:>8.2f}x"
+              f"{entry['steady_rate']:>12,.0f} /s{entry['steady_ratio_to_parse']:>8.2f}x"
+              f"{entry['steady_ratio_to_one_process']:>14.2f}x{entry['peak_mb']:>9.0f}")
+    result["rdkit_parse_rate"] = parse
+    for version in envs:
+        startup = [_run_measured(acml + [str(scratch / "one.smi"), "--out",
+                                         str(scratch / f"one.{version}.npy"), "--restart"],
+                                 envs[version])["seconds"] for _ in range(rounds)]
+        result[f"{version}_one_smiles_seconds"] = statistics.median(startup)
+        print(f"  acml embed of one SMILES ({version}), whole command: "
+              f"{statistics.median(startup):.2f} s (median of {rounds})")
+    print(f"  outputs: --jobs 1 and 2 identical: {same}; Dask path equal within 1e-5: "
+          f"{same_dask}")
+    memory = {}
+    for rows_n in sorted({100_000, large}):
+        path = scratch / f"lib{rows_n}.smi"
+        path.write_text("\n".join(smiles[:rows_n]) + "\n")
+        run = _run_measured(acml + [str(path), "--out", str(scratch / f"lib{rows_n}.npy"),
+                                    "--jobs", "2", "--restart"])
+        memory[rows_n] = {"seconds": run["seconds"], "peak_mb": run["peak_mb"]}
+        print(f"  acml embed --jobs 2 of {rows_n:,} rows: {run['seconds']:.0f} s, peak memory "
+              f"(all processes) {run['peak_mb']:.0f} MB")
+        (scratch / f"lib{rows_n}.npy").unlink()
+    result["memory"] = memory
+    shutil.rmtree(scratch)
+    return result
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("part", choices=["featurize", "cache", "end-to-end", "stream", "scaling",
-                                         "aggregation"])
+                                         "aggregation", "embedding"])
+    parser.add_argument("--n", type=int, default=20_000, help="embedding: SMILES per path")
+    parser.add_argument("--rounds", type=int, default=3, help="embedding: interleaved rounds")
+    parser.add_argument("--large", type=int, default=1_000_000,
+                        help="embedding: the large library of the flat-memory check")
+    parser.add_argument("--before", default=None,
+                        help="embedding: a checkout of an earlier version run beside")
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks"))
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     runners = {"featurize": featurize, "cache": cache, "end-to-end": end_to_end,
                "stream": stream, "scaling": scaling, "aggregation": aggregation}
-    result = runners[args.part]()
+    if args.part == "embedding":
+        result = embedding(args.n, args.rounds, args.large, args.before)
+    else:
+        result = runners[args.part]()
     path = args.out / "performance.json"
     results = json.loads(path.read_text()) if path.exists() else {}
     results[args.part] = {"result": result, "machine": {
         "cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
         "python": platform.python_version()},
-        "command": f"python benchmarks/performance.py {args.part}"}
+        "command": "python benchmarks/performance.py " + " ".join(argv or sys.argv[1:])}
     path.write_text(json.dumps(results, indent=2, default=str))
     print(f"wrote {path}")
     return 0

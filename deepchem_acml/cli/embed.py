@@ -220,7 +220,7 @@ def embed_file(input_path: Path, out: Path, fmt: str = "npy", pretrained: str = 
     output are unchanged (saying at which row it resumes); a changed input or settings are
     refused (``restart=True`` embeds again), a missing or altered output is rebuilt.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # not tqdm.auto: it probes for Jupyter (0.2 s of start-up)
 
     from deepchem_acml.embedding import load_graph_encoder
 
