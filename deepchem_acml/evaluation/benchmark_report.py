@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -25,6 +25,13 @@ METHOD_ORDER = ("ACML fine-tuned", "ACML fine-tuned (slow encoder, mean pooling)
                 "RF on RDKit 2-D descriptors", "LightGBM on ECFP4 counts",
                 "LightGBM on RDKit 2-D descriptors")
 OURS = "ACML fine-tuned"
+#: The row the package recommends: what ``ACMLPropertyModel(n_tasks, mode)`` does by default.
+RECOMMENDED = "ACML fine-tuned (smiles_rich_distilled, slow encoder, mean pooling)"
+#: The README's benchmark table lives between these two lines (written by
+#: :func:`write_readme_table`).
+README_BEGIN = "<!-- benchmark table: rendered from docs/benchmarks/moleculenet.json by " \
+    "benchmarks/moleculenet.py --render -->"
+README_END = "<!-- end of benchmark table -->"
 
 #: Published numbers (BASELINES.md of the project's shared folder), quoted, not rerun:
 #: ROC-AUC (x100 in the sources) and RMSE, scaffold split; protocols differ.
@@ -79,8 +86,9 @@ def render_markdown(records: Sequence[Dict[str, Any]]) -> str:
     lines = ["# MoleculeNet benchmark: results", "",
              "Rendered from `moleculenet.json` by `benchmarks/moleculenet.py --render`; protocol, "
              "methods and commands: [README](README.md).", "",
-             "![Every method per task, mean and standard deviation over seeds](moleculenet.png)",
-             "",
+             "![Rank of every method on every task, and its mean rank](moleculenet.png)", "",
+             "![Every method per task: mean and standard deviation over seeds]"
+             "(moleculenet_tasks.png)", "",
              "| method | " + " | ".join(f"{t} ({metric[t]})" for t in tasks) + " |",
              "|---|" + "---|" * len(tasks)]
     best = {t: (max if metric[t].startswith("ROC") else min)(c.mean for c in table[t].values())
@@ -184,9 +192,92 @@ def rank_lines(table: Dict[str, Dict[str, Cell]], methods: Sequence[str]) -> Lis
     return lines
 
 
+def is_acml(method: str) -> bool:
+    """Whether a row uses an ACML-trained encoder (the other rows are baselines and
+    controls)."""
+    return method.startswith("ACML") or method.endswith("+ ACML")
+
+
+def readme_table_lines(records: Sequence[Dict[str, Any]],
+                       recommended: str = RECOMMENDED) -> List[str]:
+    """The README's small table: per task, the recommended row's score and rank beside the
+    best measured baseline (the best row that uses no ACML encoder), and the mean ranks."""
+    table = cells(records)
+    tasks = [t for t in _ordered(list(table), TASK_ORDER) if recommended in table[t]]
+    if not tasks:
+        return [f"No records of {recommended!r} yet."]
+    per_task = ranks(table)
+    lines = ["| task (metric) | ACML, recommended | its rank | best baseline | its score | "
+             "ACML's result |", "|---|---|---|---|---|---|"]
+    outcomes: List[str] = []
+    for task in tasks:
+        found = table[task]
+        classification = found[recommended].mode == "classification"
+        baselines = [m for m in found if not is_acml(m)]
+        pick = max if classification else min
+        best = pick(baselines, key=lambda m: found[m].mean) if baselines else None
+        rank = per_task[task][recommended]
+        outcome = "–"
+        if best:
+            ours, theirs = found[recommended], found[best]
+            gain = (ours.mean - theirs.mean) * (1 if classification else -1)
+            margin = max(np.nan_to_num(ours.std), np.nan_to_num(theirs.std))
+            outcome = "win" if gain > margin else "loss" if -gain > margin else "tie"
+            outcomes.append(outcome)
+        lines.append(f"| {task} ({'ROC-AUC ↑' if classification else 'RMSE ↓'}) | "
+                     f"{format_cell(found[recommended])} | {rank:g} of {len(found)} | "
+                     f"{best or '–'} | {format_cell(found[best]) if best else '–'} | "
+                     f"{outcome} |")
+    mean = {m: np.mean([r[m] for r in per_task.values() if m in r])
+            for m in {m for r in per_task.values() for m in r}}
+    order = sorted(mean, key=mean.get)
+    counts = ", ".join(f"{outcomes.count(o)} {o}" + ("" if outcomes.count(o) == 1 else
+                                                      "es" if o == "loss" else "s")
+                       for o in ("win", "tie", "loss"))
+    lines += ["", f"Against the best baseline of each task: {counts} (a win or loss only where "
+              "the difference of the means exceeds the larger standard deviation). Mean rank "
+              f"over the tasks each row ran: {mean[recommended]:.2f}, "
+              f"{_ordinal(order.index(recommended) + 1)} of {len(order)} measured rows "
+              f"(best: {order[0]}, {mean[order[0]]:.2f})."]
+    return lines
+
+
+def write_readme_table(records: Sequence[Dict[str, Any]], readme: Path) -> bool:
+    """Replace the lines between :data:`README_BEGIN` and :data:`README_END` in ``readme``
+    with :func:`readme_table_lines`; False (nothing written) when the markers are missing."""
+    readme = Path(readme)
+    text = readme.read_text()
+    if README_BEGIN not in text or README_END not in text:
+        return False
+    head, rest = text.split(README_BEGIN, 1)
+    _, tail = rest.split(README_END, 1)
+    body = "\n".join(readme_table_lines(records))
+    readme.write_text(f"{head}{README_BEGIN}\n{body}\n{README_END}{tail}")
+    return True
+
+
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
+def _rank_order(table: Dict[str, Dict[str, Cell]]) -> Tuple[List[str], Dict[str, float]]:
+    """Methods by mean rank (over the tasks each ran), best first, and the mean ranks."""
+    per_task = ranks(table)
+    names = {m for r in per_task.values() for m in r}
+    mean = {m: float(np.mean([r[m] for r in per_task.values() if m in r])) for m in names}
+    return sorted(names, key=lambda m: (mean[m], m)), mean
+
+
+def _label(method: str, width: int = 44) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(method, width)) or method
+
+
 def plot(records: Sequence[Dict[str, Any]], path: Path) -> Path:
-    """One panel per task: every method's mean with its standard deviation as error bar
-    (ACML methods in red)."""
+    """Heat map of ranks: one row per method (best mean rank first), one column per task and
+    a mean-rank column; rank 1 is the best mean on a task. The recommended row is framed and
+    its label bold."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -194,29 +285,85 @@ def plot(records: Sequence[Dict[str, Any]], path: Path) -> Path:
 
     table = cells(records)
     tasks = _ordered(list(table), TASK_ORDER)
-    methods = _ordered({m for found in table.values() for m in found}, METHOD_ORDER)
-    columns = 3
-    rows = int(np.ceil(len(tasks) / columns)) or 1
-    figure, axes = plt.subplots(rows, columns, figsize=(5.2 * columns, 0.32 * len(methods) * rows
-                                                        + 1.2 * rows), squeeze=False)
-    for ax, task in zip(axes.flat, tasks):
-        found = table[task]
-        y = np.arange(len(methods))
-        means = [found[m].mean if m in found else np.nan for m in methods]
-        stds = [np.nan_to_num(found[m].std) if m in found else 0.0 for m in methods]
-        colours = ["tab:red" if m.startswith("ACML") else "tab:blue" for m in methods]
-        ax.barh(y, means, xerr=stds, color=colours, alpha=0.75, capsize=2)
-        mode = next(iter(found.values())).mode
-        ax.set_yticks(y, methods if ax in axes[:, 0] else [""] * len(methods), fontsize=7)
-        ax.invert_yaxis()
-        ax.set_title(task + (" (ROC-AUC ↑)" if mode == "classification" else " (RMSE ↓)"))
-        finite = [m for m in means if np.isfinite(m)]
-        if mode == "classification" and finite:
-            ax.set_xlim(max(0.45, min(finite) - 0.05), min(1.0, max(finite) + 0.05))
-    for ax in list(axes.flat)[len(tasks):]:
-        ax.axis("off")
+    per_task = ranks(table)
+    methods, mean = _rank_order(table)
+    grid = np.array([[per_task[t].get(m, np.nan) for t in tasks] + [mean[m]] for m in methods])
+    scaled = grid / np.array([len(table[t]) for t in tasks] + [len(methods)])
+    labels = [_label(m) for m in methods]
+    lines = sum(label.count("\n") + 1 for label in labels)
+    figure, ax = plt.subplots(figsize=(10, 0.24 * lines + 0.1 * len(methods) + 1.4))
+    colours = matplotlib.colormaps["RdYlGn_r"].copy()
+    colours.set_bad("#dddddd")
+    ax.imshow(np.ma.masked_invalid(scaled), cmap=colours, vmin=0, vmax=1, aspect="auto")
+    for i in range(len(methods)):
+        for j in range(len(tasks) + 1):
+            value = grid[i, j]
+            text = "–" if np.isnan(value) else (f"{value:.1f}" if j == len(tasks) else f"{value:g}")
+            ax.text(j, i, text, ha="center", va="center", fontsize=10,
+                    fontweight="bold" if j == len(tasks) else "normal")
+    ax.set_xticks(range(len(tasks) + 1), list(tasks) + ["mean\nrank"], fontsize=10)
+    ax.xaxis.tick_top()
+    ax.set_yticks(range(len(methods)), labels, fontsize=10)
+    ax.axvline(len(tasks) - 0.5, color="black", linewidth=1.5)
+    if RECOMMENDED in methods:
+        row = methods.index(RECOMMENDED)
+        ax.get_yticklabels()[row].set_fontweight("bold")
+        ax.add_patch(plt.Rectangle((-0.5, row - 0.5), len(tasks) + 1, 1, fill=False,
+                                   edgecolor="black", linewidth=2.5, clip_on=False))
+    ax.set_title("Rank on each task (1 = best mean, – not run); framed: recommended",
+                 fontsize=10, pad=10)
+    ax.tick_params(length=0)
     figure.tight_layout()
     path = Path(path)
-    figure.savefig(path, dpi=110)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def plot_tasks(records: Sequence[Dict[str, Any]], path: Path) -> Path:
+    """One narrow panel per task, the methods listed once on the left (best mean rank first):
+    mean and standard deviation over seeds, ACML rows in red, the recommended row's label
+    bold. A mean outside the axis is drawn to its edge and its value written there."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    table = cells(records)
+    tasks = _ordered(list(table), TASK_ORDER)
+    methods, _ = _rank_order(table)
+    labels = [_label(m) for m in methods]
+    lines = sum(label.count("\n") + 1 for label in labels)
+    figure, axes = plt.subplots(1, len(tasks), sharey=True, squeeze=False,
+                                figsize=(10, 0.24 * lines + 0.1 * len(methods) + 1.4))
+    y = np.arange(len(methods))
+    for ax, task in zip(axes[0], tasks):
+        found = table[task]
+        classification = next(iter(found.values())).mode == "classification"
+        means = np.array([found[m].mean if m in found else np.nan for m in methods])
+        stds = np.array([np.nan_to_num(found[m].std) if m in found else 0.0 for m in methods])
+        finite = means[np.isfinite(means)]
+        if classification:
+            low, high = max(0.4, finite.min() - 0.03), min(1.0, finite.max() + 0.03)
+        else:  # clip what lies beyond twice the median RMSE (FreeSolv's linear probe)
+            low, high = 0.0, min(finite.max() * 1.05, 2 * float(np.median(finite)))
+        shown = np.clip(means, low, high)
+        colours = ["tab:red" if is_acml(m) else "tab:blue" for m in methods]
+        ax.barh(y, shown - low, left=low, xerr=np.where(means == shown, stds, 0), color=colours,
+                alpha=0.8, error_kw=dict(lw=0.8, capsize=1.5))
+        for i in np.flatnonzero(np.isfinite(means) & (means != shown)):
+            ax.text(high, y[i], f"{means[i]:.1f} ▸", ha="right", va="center", fontsize=8,
+                    color="white", fontweight="bold")
+        ax.set_xlim(low, high)
+        ax.set_title(f"{task}\n{'AUC ↑' if classification else 'RMSE ↓'}", fontsize=10)
+        ax.tick_params(axis="x", labelsize=8, labelrotation=90)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0][0].set_yticks(y, labels, fontsize=10)
+    axes[0][0].invert_yaxis()
+    if RECOMMENDED in methods:
+        axes[0][0].get_yticklabels()[methods.index(RECOMMENDED)].set_fontweight("bold")
+    figure.tight_layout(w_pad=0.3)
+    path = Path(path)
+    figure.savefig(path, dpi=100)
     plt.close(figure)
     return path
