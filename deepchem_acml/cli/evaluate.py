@@ -37,27 +37,28 @@ def add_parser(commands) -> None:
 def run(args: argparse.Namespace) -> int:
     from deepchem_acml import ACMLModel
     from deepchem_acml.data.pairs import MODALITY_INPUT_COLUMN, with_inchikeys
-    from deepchem_acml.data.splits import inchikey_split
     from deepchem_acml.devices import resolve_device
     from deepchem_acml.evaluation.report import evaluate_model
-
     from deepchem_acml.shipped import checkpoint_file
 
-    model = ACMLModel.load(checkpoint_file(args.checkpoint), device=resolve_device(args.device))
+    path = checkpoint_file(args.checkpoint)
+    model = ACMLModel.load(path, device=resolve_device(args.device))
     name = model.modality.name if model.modality is not None else "nmr_13c"
-    frame = with_inchikeys(evaluation_frame(name, args.data))
-    if args.split == "test":
-        frame = frame.iloc[inchikey_split(frame.inchikey.tolist(), seed=0)[2]]
+    frame, data = evaluation_frame(name, args.data)
+    frame, split = evaluation_split(with_inchikeys(frame), args.split, data["source"])
+    print(f"Evaluating {path} on {split} of {data['source']}: {len(frame)} of "
+          f"{data['n_rows']} rows")
     column = MODALITY_INPUT_COLUMN.get(name, "spectrum")
     report = evaluate_model(model, frame.smiles.tolist(), frame[column].tolist(), args.out,
                             pool_size=args.pool_size, n_draws=args.n_draws, seed=args.seed,
-                            map_property=args.map_property, map_method=args.map_method)
+                            map_property=args.map_property, map_method=args.map_method,
+                            rows=frame.index.tolist(),
+                            provenance={"checkpoint": checkpoint_record(args.checkpoint, path),
+                                        "data": {**data, "split": split}})
     top10 = report["retrieval"]["pools"]["modality_to_graph"]["top10"]
-    iso = report["isomers"]["constitutional"]
     print(f"Evaluated {report['n_evaluated']} molecules: spectrum → graph top-10 in pools "
-          f"{top10:.3f}; constitutional-isomer accuracy "
-          f"{iso.get('accuracy', {}).get('modality_to_graph', float('nan')):.3f} over "
-          f"{iso['n_groups']} groups. Report: {args.out / 'report.md'}")
+          f"{top10:.3f}; {isomer_sentence(report['isomers']['constitutional'])}. "
+          f"Report: {args.out / 'report.md'}")
     mass = report.get("mass", {})
     if "mass_then_model" in mass:
         print(f"Against the mass rule: top-1 {mass['mass_then_model']['top1']:.3f} (mass window, "
@@ -65,17 +66,59 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def isomer_sentence(entry) -> str:
+    """The constitutional-isomer result in words (no accuracy over zero groups)."""
+    if not entry["n_groups"]:
+        return "constitutional isomers: no isomer groups in this data"
+    return (f"constitutional-isomer accuracy {entry['accuracy']['modality_to_graph']:.3f} over "
+            f"{entry['n_groups']} groups")
+
+
+def checkpoint_record(given: str, path: Path) -> dict:
+    """Which checkpoint was evaluated: the path, its SHA-256, and the shipped name it was
+    asked for by (if any)."""
+    from deepchem_acml.data.smiles_files import file_sha256
+
+    record = {"path": str(Path(path).resolve()), "sha256": file_sha256(path)}
+    if str(given) != str(path):
+        record["shipped_name"] = str(given)
+    return record
+
+
+def evaluation_split(frame, split: str, source: str):
+    """The rows to evaluate and their description: the InChIKey test split, or every row."""
+    from deepchem_acml.data.splits import inchikey_split
+
+    if split == "all":
+        chosen, what = frame, "every row"
+    else:
+        chosen = frame.iloc[inchikey_split(frame.inchikey.tolist(), seed=0)[2]]
+        what = "the InChIKey-skeleton test split (inchikey_split seed 0: 10 % of skeletons)"
+    if len(chosen) < 2:
+        raise ValueError(f"{what} of {source} holds {len(chosen)} of its {len(frame)} rows; "
+                         "evaluation needs at least 2 molecules: use --split all, or --data "
+                         "with more molecules")
+    return chosen, what
+
+
 def evaluation_frame(modality: str, data):
-    """The paired molecules to evaluate on: ``data`` through the pretraining readers, or the
-    embedded subset of the modality (MassBank for MS models, else the nmrshiftdb2 13C demo)."""
+    """The paired molecules to evaluate on and where they came from: ``data`` (the user's
+    file, through the pretraining readers) when given, else the embedded subset of the
+    modality (MassBank for MS models, else the nmrshiftdb2 13C demo), said so."""
+    from deepchem_acml.cli.pretrain import read_data
     from deepchem_acml.data.nmrshiftdb2 import read_embedded_nmr_13c
-    from deepchem_acml.data.pairs import MASSBANK_KIND_OF, read_pairs
+    from deepchem_acml.data.pairs import MASSBANK_KIND_OF
     from deepchem_acml.data.sources import EMBEDDED_MASSBANK
 
-    if data is None and modality in MASSBANK_KIND_OF:
-        data = EMBEDDED_MASSBANK
-    if data is None:
-        return read_embedded_nmr_13c()
-    if not data.is_file():
-        raise FileNotFoundError(f"no data file at {data}")
-    return read_pairs(modality, data)[0]
+    if data is not None:
+        if not Path(data).is_file():
+            raise FileNotFoundError(f"--data: no data file at {data}")
+        frame, source = read_data(modality, data)
+        return frame, {"source": str(source), "given_by": "--data", "n_rows": len(frame)}
+    if modality in MASSBANK_KIND_OF:
+        frame, source = read_data(modality, EMBEDDED_MASSBANK)
+        what = f"the embedded MassBank subset ({Path(source).name})"
+    else:
+        frame, what = read_embedded_nmr_13c(), "the embedded nmrshiftdb2 13C subset"
+    return frame, {"source": f"{what}, as no --data was given", "given_by": "default",
+                   "n_rows": len(frame)}

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
@@ -45,6 +47,10 @@ def add_training_arguments(parser: argparse.ArgumentParser, defaults: Dict[str, 
     parser.add_argument("--checkpoint-every", type=int, default=100,
                         help="steps between training-state checkpoints (resume after a crash; 0: "
                              "only at epoch ends)")
+    parser.add_argument("--restart", action="store_true",
+                        help="start over even if --out holds the training state of a run with "
+                             "other data or settings (without it such a run is refused; the "
+                             "same command resumes its own run)")
     parser.add_argument("--device", default=None, help="torch device (default: cuda if present)")
     parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
                         help="bf16: autocast the forward pass (GPUs with bfloat16)")
@@ -60,7 +66,7 @@ def training_kwargs(args: argparse.Namespace) -> Dict[str, Any]:
                 learning_rate=args.learning_rate, seed=args.seed,
                 pool_size=args.pool_size,
                 checkpoint_every=args.checkpoint_every, device=args.device,
-                precision=args.precision, backend=args.backend)
+                precision=args.precision, backend=args.backend, restart=args.restart)
 
 
 def add_parser(commands) -> None:
@@ -124,13 +130,11 @@ def encoder_options(args: argparse.Namespace, modalities: List[str]) -> Dict[str
 
 
 def run(args: argparse.Namespace) -> int:
-    from deepchem_acml.data.pairs import read_pairs
-
     modalities = list(dict.fromkeys(args.modality))
     options = encoder_options(args, modalities)
     if len(modalities) == 1:
-        frame, source = read_pairs(modalities[0], args.data, args.max_molecules,
-                                   all_spectra=args.all_spectra)
+        frame, source = read_data(modalities[0], args.data, args.max_molecules,
+                                  all_spectra=args.all_spectra)
         run_pretraining(frame, args.out, source=source, modality=modalities[0],
                         modality_options=options, exclude=args.exclude, **training_kwargs(args))
         return 0
@@ -142,6 +146,30 @@ def run(args: argparse.Namespace) -> int:
                     modality_options={"smiles": options} if options else None,
                     exclude=args.exclude, **training_kwargs(args))
     return 0
+
+
+def read_data(modality: str, path: Optional[Path], max_molecules: Optional[int] = None,
+               all_spectra: bool = False):
+    """:func:`~deepchem_acml.data.pairs.read_pairs`, with an error naming ``--data`` and what
+    it needs when the file is empty, has no rows or is not a table."""
+    import pandas as pd
+
+    from deepchem_acml.data.pairs import MODALITY_INPUT_COLUMN, read_pairs
+
+    needs = "a header line with smiles" + (
+        "" if MODALITY_INPUT_COLUMN.get(modality) == "smiles" else
+        f" and {MODALITY_INPUT_COLUMN.get(modality, 'spectrum')}") + ", then one row per molecule"
+    try:
+        frame, source = read_pairs(modality, path, max_molecules, all_spectra=all_spectra)
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"--data {path} is empty; a CSV needs {needs}") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise ValueError(f"--data {path} could not be read as a table ({err}); a CSV needs "
+                         f"{needs}") from None
+    if frame.empty:
+        raise ValueError(f"--data {source} holds no molecules; a CSV needs {needs}; a spectrum "
+                         "file, records with SMILES=")
+    return frame, source
 
 
 def joint_pairs(modalities: List[str], max_molecules: Optional[int] = None,
@@ -182,7 +210,7 @@ def run_pretraining(frame, out: Path, source: str, modality: Union[str, List[str
                     checkpoint_every: int = 100, device: Optional[str] = None,
                     precision: str = "fp32", backend: str = "torch",
                     modality_options: Optional[Dict[str, Any]] = None,
-                    exclude: Optional[Path] = None) -> Dict[str, Any]:
+                    exclude: Optional[Path] = None, restart: bool = False) -> Dict[str, Any]:
     """Featurize, split by InChIKey, train, evaluate retrieval on the test split, write results.
 
     ``modality`` is one name (``frame`` has ``smiles`` and its input column) or several for
@@ -194,6 +222,12 @@ def run_pretraining(frame, out: Path, source: str, modality: Union[str, List[str
     and ``frozen_embeddings/`` (the frozen encoder's outputs, reused when the same command
     runs again). Returns the metrics. Launched by ``torchrun``, it trains data-parallel (see
     :mod:`deepchem_acml.distributed`); rank 0 alone prints and writes.
+
+    A training state in ``out`` is continued only by the same run: same data, modalities,
+    frozen encoders, ``exclude`` file and settings (:func:`run_identity`; ``epochs`` may
+    grow). Another run's state is refused with a ``ValueError`` naming what differs, unless
+    ``restart`` (then the old outputs are deleted and training starts over). A run that fails
+    on its input removes the ``out`` folder it created.
     """
     from deepchem_acml import distributed
     from deepchem_acml.devices import resolve_device
@@ -202,38 +236,147 @@ def run_pretraining(frame, out: Path, source: str, modality: Union[str, List[str
     device = str(resolve_device(device))  # under torchrun: the local rank's GPU
     distributed.init_from_environment(device)
     run = PretrainingRun(Path(out), source, modality, distributed.is_main_process())
-    run.out.mkdir(parents=True, exist_ok=True)
-    kept, removed = run.select_molecules(frame, exclude)
     model = run.build_model(modality_options, precision, hidden_dim=hidden_dim, norm=norm,
                             projection_dim=projection_dim, batch_size=batch_size,
                             temperature=temperature, distillation_weight=distillation_weight,
                             batching=batching, atom_features=atom_features,
                             learning_rate=learning_rate, seed=seed, backend=backend,
                             device=device)
+    identity = run_identity(frame, model, precision, backend, exclude)
+    run.check_previous_state(identity, restart)
+    created = not run.out.exists()
+    try:
+        return _pretrain(run, model, frame, identity, epochs, batch_size, seed, pool_size,
+                         checkpoint_every, exclude, started)
+    except (ValueError, FileNotFoundError, SystemExit):
+        if created:
+            run.remove_unfinished()
+        raise
+
+
+def _pretrain(run: "PretrainingRun", model, frame, identity: Dict[str, Any], epochs: int,
+              batch_size: int, seed: int, pool_size: int, checkpoint_every: int,
+              exclude: Optional[Path], started: float) -> Dict[str, Any]:
+    """The steps of :func:`run_pretraining` once the run may write to its folder."""
+    run.out.mkdir(parents=True, exist_ok=True)
+    kept, removed = run.select_molecules(frame, exclude)
     dataset, failures = run.build_pairs(model, kept, removed)
     train, valid, test = run.split(dataset, epochs, batch_size, seed)
     train_started = time.time()
-    history = model.train(train, valid, nb_epoch=epochs,
-                          checkpoint_path=run.out / "training_state.pt",
-                          checkpoint_every=checkpoint_every, progress=run.main_process)
+    history = model.train(train, valid, nb_epoch=epochs, checkpoint_path=run.state_path,
+                          checkpoint_every=checkpoint_every, progress=run.main_process,
+                          run_identity=identity)
     training = training_summary(history, time.time() - train_started)
     reports, saved = run.report_retrieval(model, test, pool_size, seed)
+    collapse, warnings = run.check_collapse(model, valid, reports)
     checkpoint = run.out / f"acml_{'joint' if run.joint else run.names[0]}.pt"
     model.save(checkpoint)
     if not run.main_process:
         return {}
     run.write_test_embeddings(model, test, kept, saved)
-    metrics = {"retrieval": reports if run.joint else reports[run.names[0]],
+    metrics = {"warnings": warnings,
+               "retrieval": reports if run.joint else reports[run.names[0]],
+               "collapse": collapse,
                "data": run.data_summary(len(frame), dataset, failures, removed,
                                         (train, valid, test)),
                "training": training, "model": model.config(), "command": command_line(),
                **({"distillation_r2_test": model.distillation_r2(test)}
-                  if distillation_weight > 0 else {}),
+                  if model.hyperparameters.get("distillation_weight", 0) > 0 else {}),
                "versions": package_versions(),
                "seconds_total": round(time.time() - started, 1)}
     (run.out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
-    run.say_summary(reports, checkpoint, metrics["seconds_total"])
+    run.say_summary(reports, checkpoint, metrics["seconds_total"], warnings)
     return metrics
+
+
+#: the command-line option behind each entry of a run identity, for messages
+IDENTITY_OPTIONS = {
+    "data": "the data (--data, --max-molecules, --all-spectra)", "exclude": "--exclude",
+    "modality": "--modality or its frozen encoder", "hidden_dim": "--hidden-dim",
+    "projection_dim": "--projection-dim", "norm": "--norm", "atom_features": "--atom-features",
+    "batch_size": "--batch-size", "temperature": "--temperature",
+    "distillation_weight": "--distillation-weight", "batching": "--batching",
+    "learning_rate": "--learning-rate", "seed": "--seed", "precision": "--precision",
+    "backend": "--backend"}
+
+
+def run_identity(frame, model, precision: str, backend: str,
+                 exclude: Optional[Path] = None) -> Dict[str, Any]:
+    """What makes a pretraining run this run, stored in its ``training_state.pt``: the data
+    (row count and a content fingerprint of ``frame``), the ``exclude`` file's hash, the
+    modalities with their frozen encoders, every hyperparameter of the model, the precision
+    and the message-passing backend. Not the epoch count (a run may be continued to more
+    epochs), the device, the checkpoint interval or the retrieval pool."""
+    from deepchem_acml.data.smiles_files import file_sha256
+
+    config = model.config()
+    excluded = (None if exclude is None else
+                {"sha256": file_sha256(exclude) if Path(exclude).is_file() else None})
+    identity = {"data": {"n_rows": len(frame), "sha256": frame_fingerprint(frame)},
+                "exclude": excluded,
+                "modality": config.get("modality", config.get("modalities")),
+                **config["hyperparameters"], "precision": precision, "backend": backend}
+    return json.loads(json.dumps(identity, default=str))  # as it reads back from the state
+
+
+def frame_fingerprint(frame) -> str:
+    """SHA-256 over a frame's column names and every cell (as JSON text; arrays by value),
+    row by row: another file, another row count or an edited cell gives another value."""
+    import hashlib
+
+    import pandas as pd
+
+    def as_text(value: Any) -> str:
+        return json.dumps(value, default=lambda v: v.tolist() if hasattr(v, "tolist") else str(v))
+
+    digest = hashlib.sha256(json.dumps([str(c) for c in frame.columns]).encode())
+    if len(frame):
+        cells = frame.apply(lambda column: column.map(as_text))
+        digest.update(pd.util.hash_pandas_object(cells, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def identity_message(stored: Optional[Dict[str, Any]], current: Dict[str, Any]) -> str:
+    """What differs between two run identities, named by command-line option."""
+    from deepchem_acml.models.training import identity_differences
+
+    parts = []
+    for item in identity_differences(stored, current):
+        key, _, values = item.partition(" ")
+        parts.append(f"{IDENTITY_OPTIONS.get(key, key)} {values}".strip())
+    return "; ".join(parts)
+
+
+#: the fewest molecules a split may have (a contrastive pair; a validation loss; a pool)
+MIN_SPLIT_SIZE = 2
+
+
+@contextlib.contextmanager
+def quiet_logger(name: str):
+    """Silence a library logger whose lines this command prints itself, numbered by the
+    input file's rows."""
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def set_aside_counts(reasons) -> str:
+    """'none set aside', or the rows set aside counted by reason."""
+    from deepchem_acml.featurizers.base import NO_SMILES
+
+    if not len(reasons):
+        return "none set aside"
+    reasons = reasons.astype(str)
+    groups = {"no SMILES": reasons == NO_SMILES,
+              "RDKit could not parse the SMILES": reasons.str.startswith("RDKit"),
+              "outside 3..50 heavy atoms": reasons.str.contains("heavy atoms")}
+    counts = [f"{int(mask.sum())} {label}" for label, mask in groups.items() if mask.any()]
+    return ("set aside: " + ", ".join(counts) + " (rows numbered from 0, the first data row or "
+            "record; listed in failures.csv)")
 
 
 def skeletons_in(path: Path) -> set:
@@ -279,6 +422,36 @@ class PretrainingRun:
         self.joint = not isinstance(modality, str)
         self.names = list(modality) if self.joint else [modality]
         self.excluded: Dict[str, Any] = {}
+        self.state_path = out / "training_state.pt"
+
+    #: what a run writes in its folder besides the frozen-embedding cache
+    OUTPUTS = ("training_state.pt", "metrics.json", "test_embeddings.npz", "failures.csv")
+
+    def check_previous_state(self, identity: Dict[str, Any], restart: bool) -> None:
+        """Refuse a training state in the folder that another run wrote (``restart``:
+        delete it and the old run's outputs instead)."""
+        from deepchem_acml.models.training import stored_run_identity
+
+        if not self.state_path.exists():
+            return
+        if restart:
+            if self.main_process:
+                for path in [*(self.out / n for n in self.OUTPUTS), *self.out.glob("acml_*.pt")]:
+                    path.unlink(missing_ok=True)
+                self.say(f"--restart: removed the previous run's outputs from {self.out}")
+            return
+        stored = stored_run_identity(self.state_path)
+        if stored != identity:
+            raise ValueError(f"{self.out} holds the training state of another run (differing "
+                             f"in {identity_message(stored, identity)}); add --restart to "
+                             "start over, or use another --out")
+
+    def remove_unfinished(self) -> None:
+        """Remove the folder this run created, after a failure left nothing to resume."""
+        import shutil
+
+        if self.main_process and not self.state_path.exists():
+            shutil.rmtree(self.out, ignore_errors=True)
 
     def say(self, *parts: Any) -> None:
         """Print on rank 0 only."""
@@ -296,17 +469,25 @@ class PretrainingRun:
         return {self.names[0]: MODALITY_INPUT_COLUMN.get(self.names[0], "spectrum")}
 
     def select_molecules(self, frame, exclude: Optional[Path] = None):
-        """Rows with InChIKeys, split into those kept (3..50 heavy atoms) and those set aside;
-        rows sharing a skeleton with a molecule of ``exclude`` are dropped and counted."""
+        """Rows with InChIKeys, split into those kept (3..50 heavy atoms) and those set aside
+        (no SMILES, SMILES RDKit cannot parse, too few or many atoms; each with its reason);
+        rows sharing a skeleton with a molecule of ``exclude`` are dropped and counted. Both
+        frames keep the input's row numbers as their index."""
+        import pandas as pd
+
         from deepchem_acml.data.nmrshiftdb2 import heavy_atom_filter
         from deepchem_acml.data.pairs import with_inchikeys
+        from deepchem_acml.featurizers.base import NO_SMILES, lacks_smiles
 
         columns = self.input_columns()
         missing = {"smiles", *columns.values()} - set(frame.columns)
         if missing:
             raise ValueError(f"{self.source} lacks column(s) {sorted(missing)}; it needs smiles "
                              f"and {sorted(set(columns.values()))}")
-        frame = with_inchikeys(frame.reset_index(drop=True))
+        frame = frame.reset_index(drop=True)
+        no_smiles = frame["smiles"].map(lacks_smiles)
+        absent = frame[no_smiles].assign(reason=NO_SMILES)
+        frame = with_inchikeys(frame[~no_smiles])
         if exclude is not None:
             skeletons = skeletons_in(exclude)
             leaves = frame["inchikey"].str.split("-").str[0].isin(skeletons)
@@ -314,10 +495,11 @@ class PretrainingRun:
                              "n_excluded": int(leaves.sum())}
             self.say(f"Excluded {int(leaves.sum())} molecules sharing an InChIKey skeleton with "
                      f"{exclude} ({len(skeletons)} skeletons)")
-            frame = frame[~leaves].reset_index(drop=True)
+            frame = frame[~leaves]
         kept, removed = heavy_atom_filter(frame)
-        self.say(f"Data: {len(frame)} molecules from the {self.source}; {len(removed)} outside "
-                 "3..50 heavy atoms set aside (listed in failures.csv)")
+        removed = pd.concat([absent, removed]).sort_index()
+        self.say(f"Data: {len(frame) + len(absent)} molecules from the {self.source}; "
+                 f"{set_aside_counts(removed.reason)}")
         return kept, removed
 
     def build_model(self, modality_options: Optional[Dict[str, Any]], precision: str,
@@ -340,24 +522,36 @@ class PretrainingRun:
         rows that could not be used (written to ``failures.csv``)."""
         import os
 
-        import pandas as pd
+        from deepchem_acml.featurizers.base import FeaturizationFailure, failure_rows
 
         started = time.time()
-        inputs = {n: kept[c].tolist() for n, c in self.input_columns().items()}
+        inputs = {n: self.cells(kept[c], c) for n, c in self.input_columns().items()}
         cache = os.fspath(self.out / "frozen_embeddings") + os.sep
-        dataset, failures = model.build_dataset(kept.smiles, inputs, ids=kept.inchikey,
-                                                embedding_cache=cache)
+        with quiet_logger("deepchem_acml.models.pairing"):  # it counts the kept rows only
+            dataset, failures = model.build_dataset(kept.smiles, inputs, ids=kept.inchikey,
+                                                    embedding_cache=cache)
+        # the featurizers number the kept rows; users see the rows of their input
+        failures = [FeaturizationFailure(int(kept.index[f.index]), f.input, f.reason)
+                    for f in failures]
         self.say(f"Featurized graphs and {', '.join(self.names)} inputs, frozen embeddings "
                  f"cached: {len(dataset)} molecules, {len(failures)} rows with unusable inputs "
                  f"({time.time() - started:.1f} s)")
         for failure in failures[:5]:
             self.say(f"  {failure}")
-        rows = [(int(kept.index[f.index]), f.input, f.reason) for f in failures]
-        rows += [(int(i), row.smiles, row.reason) for i, row in removed.iterrows()]
+        table = failure_rows(failures + [FeaturizationFailure(int(i), row.smiles, row.reason)
+                                         for i, row in removed.iterrows()])
         if self.main_process:
-            pd.DataFrame(sorted(rows), columns=["index", "input", "reason"]).to_csv(
-                self.out / "failures.csv", index=False)
+            table.to_csv(self.out / "failures.csv", index=False)
         return dataset, failures
+
+    def cells(self, column, name: str) -> list:
+        """A modality's inputs; with one spectrum modality an empty cell is an empty peak
+        list (reported by the featurizer as such; with several it means the molecule lacks
+        the modality)."""
+        from deepchem_acml.featurizers.base import empty_cells_as_empty_text
+
+        values = column.tolist()
+        return values if self.joint or name == "smiles" else empty_cells_as_empty_text(values)
 
     def split(self, dataset, epochs: int, batch_size: int, seed: int):
         """Train / valid / test by InChIKey skeleton (80/10/10, always seed 0)."""
@@ -365,9 +559,39 @@ class PretrainingRun:
 
         indices = inchikey_split(list(dataset.ids), seed=0)
         train, valid, test = (dataset.select(idx) for idx in indices)
-        self.say(f"Split by InChIKey skeleton: {len(train)} train / {len(valid)} valid / "
-                 f"{len(test)} test; {epochs} epochs, batch {batch_size}, seed {seed}")
+        sizes = f"{len(train)} train / {len(valid)} valid / {len(test)} test"
+        self.say(f"Split by InChIKey skeleton: {sizes}; {epochs} epochs, batch {batch_size}, "
+                 f"seed {seed}")
+        for name, part in (("train", train), ("valid", valid), ("test", test)):
+            if len(part) < MIN_SPLIT_SIZE:
+                raise ValueError(
+                    f"the {name} split is empty or too small ({sizes} of {len(dataset)} usable "
+                    f"molecules); each split needs at least {MIN_SPLIT_SIZE} molecules (a "
+                    "contrastive batch, a validation loss, a retrieval pool). The split puts "
+                    "about 10 % of the InChIKey skeletons in valid and 10 % in test: give "
+                    "--data with more molecules (or a larger --max-molecules)")
         return train, valid, test
+
+    def check_collapse(self, model, valid, reports: Dict[str, Any]):
+        """Per modality, the mean pairwise cosine of the graph projections on the validation
+        split, and the warnings of :func:`~deepchem_acml.evaluation.retrieval.collapse_warnings`
+        (printed loudly here, kept in ``metrics.json``)."""
+        from deepchem_acml.evaluation.retrieval import (COLLAPSE_COSINE, collapse_warnings,
+                                                        mean_pairwise_cosine)
+
+        projection = model.predict(valid)
+        if not self.joint:
+            projection = projection[:, None]
+        cosine, warnings = {}, []
+        for m, name in enumerate(self.names):
+            rows = np.flatnonzero(np.asarray(valid.w)[:, m] > 0)
+            cosine[name] = mean_pairwise_cosine(projection[rows, m])
+            warnings += collapse_warnings(cosine[name], reports[name],
+                                          name if self.joint else "")
+        for warning in warnings:
+            self.say(f"WARNING: {warning}")
+        return {"valid_graph_projection_mean_cosine": cosine if self.joint
+                else cosine[self.names[0]], "threshold": COLLAPSE_COSINE}, warnings
 
     def report_retrieval(self, model, test, pool_size: int, seed: int):
         """Retrieval on the test split per modality, and the arrays ``test_embeddings.npz``
@@ -415,10 +639,22 @@ class PretrainingRun:
                 for split, part in (("train", train), ("valid", valid), ("test", test))}
         return data
 
-    def say_summary(self, reports: Dict[str, Any], checkpoint: Path, seconds: float) -> None:
+    def say_summary(self, reports: Dict[str, Any], checkpoint: Path, seconds: float,
+                    warnings: List[str]) -> None:
         for name, report in reports.items():
             top10 = report["pools"]["modality_to_graph"]["top10"]
             self.say(f"\n{name} → graph top-10 in pools of {report['pool_size']}: {top10:.3f} "
                      f"(chance {report['chance']['pools']['top10']:.3f})")
         self.say(f"Wrote metrics.json, {checkpoint.name}, test_embeddings.npz, failures.csv to "
                  f"{self.out} in {seconds:.0f} s.")
+        say_warnings(warnings, self.say)
+
+
+def say_warnings(warnings: List[str], say=print) -> None:
+    """The collapse warnings again, framed, where the run's last lines are read."""
+    if warnings:
+        rule = "!" * 78
+        say(rule)
+        for warning in warnings:
+            say(f"WARNING: {warning}")
+        say(rule)

@@ -52,8 +52,9 @@ def isomer_discrimination(graph: np.ndarray, modality: np.ndarray, groups: Seque
     """
     graph_embedding = graph if graph_embedding is None else graph_embedding
     sizes = [len(g) for g in groups]
-    if not groups:
-        return {"n_groups": 0, "n_molecules": 0, "group_sizes": {}}
+    if not groups:  # no accuracy (not NaN): there is nothing to tell apart
+        return {"n_groups": 0, "n_molecules": 0, "group_sizes": {},
+                "note": "no isomer groups in this data"}
     hits = {"modality_to_graph": [], "graph_to_modality": []}
     pair_distances = []
     for members in groups:

@@ -1,7 +1,7 @@
 """How well embeddings encode drug-discovery properties: linear and nonlinear measures."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Dict, Sequence
+from typing import TYPE_CHECKING, Callable, Dict, Optional, Sequence
 
 import numpy as np
 
@@ -89,8 +89,11 @@ def probe_scores(embeddings: np.ndarray, values: np.ndarray, folds: int = 5,
 
 
 def property_correlation(embeddings: Dict[str, np.ndarray], smiles: Sequence[str],
-                         folds: int = 5, seed: int = 0) -> Dict:
-    """All measures for each named embedding (e.g. ACML, untrained encoder, ECFP)."""
+                         folds: int = 5, seed: int = 0,
+                         on_probe: Optional[Callable[[], None]] = None) -> Dict:
+    """All measures for each named embedding (e.g. ACML, untrained encoder, ECFP);
+    ``on_probe`` is called after each (embedding, property) pair (for a progress bar: the
+    forest probes are the slow step of an evaluation)."""
     table = rdkit_properties(smiles)
     usable = table.notna().all(axis=1).to_numpy()
     report: Dict = {"n_molecules": int(usable.sum()), "properties": list(PROPERTIES),
@@ -106,6 +109,8 @@ def property_correlation(embeddings: Dict[str, np.ndarray], smiles: Sequence[str
                                   "strongest_r": float(r[strongest]),
                                   "dimension_r": r.tolist(),
                                   **probe_scores(matrix, values, folds, seed)}
+            if on_probe is not None:
+                on_probe()
         report["embeddings"][name] = per_property
     return report
 

@@ -15,60 +15,104 @@ from deepchem_acml.evaluation.retrieval import DEFAULT_KS, DIRECTIONS, retrieval
 def evaluate_model(model, smiles: Sequence[str], modality_inputs: Sequence[Any], out: Path,
                    pool_size: int = 128, n_draws: int = 10, seed: int = 0,
                    map_property: str = "MolWt", map_method: str = "pca",
-                   progress: bool = True) -> Dict[str, Any]:
+                   progress: bool = True, rows: Optional[Sequence[int]] = None,
+                   provenance: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """Evaluate ``model`` (an ``ACMLModel``) on paired data; write report.json/.md and PNGs.
 
     Baselines in the property analysis: an untrained encoder of the same architecture and
     seed, and ECFP4 (2,048 bits), so a reader sees what ACML training added.
+
+    Parameters
+    ----------
+    model : ACMLModel
+        The model to evaluate.
+    smiles, modality_inputs : sequence
+        The pairs, row by row (a row without SMILES is reported as such; an empty input cell
+        as empty input).
+    out : Path
+        The report folder.
+    pool_size, n_draws, seed : int, default=128, 10, 0
+        The retrieval protocol.
+    map_property, map_method : str, default="MolWt", "pca"
+        The 2-D map.
+    progress : bool, default=True
+        A progress bar over the steps (the property probes one by one).
+    rows : sequence of int, optional
+        Each pair's row in the user's input (default: 0, 1, ...): failures are reported by
+        these numbers.
+    provenance : dict, optional
+        What was evaluated (``checkpoint``, ``data``), stored at the top of both reports.
     """
     from tqdm.auto import tqdm
 
-    from deepchem_acml import ACMLModel
+    from deepchem_acml.featurizers.base import (FAILURE_ROW_COLUMN, NO_SMILES,
+                                                FeaturizationFailure, empty_cells_as_empty_text,
+                                                lacks_smiles)
 
-    smiles, modality_inputs = list(smiles), list(modality_inputs)
+    smiles, modality_inputs = list(smiles), empty_cells_as_empty_text(modality_inputs)
+    rows = list(range(len(smiles))) if rows is None else [int(r) for r in rows]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    steps = tqdm(total=5, desc="evaluate", unit="step", disable=not progress)
-    dataset, failures = model.build_dataset(smiles, modality_inputs)
-    kept_smiles = [smiles[int(i)] for i in dataset.ids]
+    bar = tqdm(total=4 + 3 * len(PROPERTIES), desc="evaluate", unit="step", disable=not progress)
+    bar.set_postfix_str("featurizing and encoding")
+    usable = [i for i, s in enumerate(smiles) if not lacks_smiles(s)]
+    failures = [FeaturizationFailure(i, smiles[i], NO_SMILES)
+                for i in range(len(smiles)) if lacks_smiles(smiles[i])]
+    dataset, more = model.build_dataset([smiles[i] for i in usable],
+                                        [modality_inputs[i] for i in usable])
+    failures += [FeaturizationFailure(usable[f.index], f.input, f.reason) for f in more]
+    kept = [usable[int(i)] for i in dataset.ids]
+    kept_smiles = [smiles[i] for i in kept]
     graph_projection = model.predict(dataset)
     modality_projection = model.project_modality(dataset.y)
     graph_embedding = model.predict_embedding(dataset)
-    steps.update(1)
+    bar.update(1)
 
+    bar.set_postfix_str("retrieval")
     retrieval = retrieval_report(graph_projection, modality_projection, pool_size, n_draws, seed)
-    mass = _mass_protocols(model, kept_smiles, [modality_inputs[int(i)] for i in dataset.ids],
+    mass = _mass_protocols(model, kept_smiles, [modality_inputs[i] for i in kept],
                            graph_projection, modality_projection, pool_size, n_draws, seed)
-    steps.update(1)
+    bar.update(1)
+    bar.set_postfix_str("isomers")
     isomers = {kind: isomer_discrimination(graph_projection, modality_projection,
                                            isomer_groups(kept_smiles, kind), graph_embedding, seed)
                for kind in ("constitutional", "stereo")}
-    steps.update(1)
-    hyperparameters = {k: v for k, v in model.hyperparameters.items()
-                       if k not in ("learning_rate", "weight_decay", "batch_size")}
-    hyperparameters["seed"] = model.seed if model.seed is not None else 0
-    untrained = ACMLModel(model.modality, **hyperparameters)
-    baselines = {"ACML": graph_embedding,
-                 "untrained GIN": untrained.predict_embedding(dataset),
-                 "ECFP4": ecfp(kept_smiles)}
-    properties = property_correlation(baselines, kept_smiles, seed=seed)
-    steps.update(1)
+    bar.update(1)
+    bar.set_postfix_str("property probes (ACML, untrained GIN, ECFP4)")
+    properties = property_correlation(_property_baselines(model, dataset, graph_embedding,
+                                                          kept_smiles),
+                                      kept_smiles, seed=seed, on_probe=lambda: bar.update(1))
 
-    report = {"n_input": len(smiles), "n_evaluated": len(dataset),
-              "failures": [{"index": f.index, "input": f.input, "reason": f.reason}
-                           for f in failures],
+    report = {**(provenance or {}), "n_input": len(smiles), "n_evaluated": len(dataset),
+              "failures": [{FAILURE_ROW_COLUMN: rows[f.index], "input": f.input,
+                            "reason": f.reason} for f in sorted(failures, key=lambda f: f.index)],
               "model": model.config(), "retrieval": retrieval, "isomers": isomers,
               "properties": _without_dimension_lists(properties)}
     if mass is not None:
         report["mass"] = mass
+    bar.set_postfix_str("figures")
     figures = write_figures(out, retrieval, properties, graph_embedding, kept_smiles,
                             map_property, map_method, seed)
     report["figures"] = figures
     (out / "report.json").write_text(json.dumps(report, indent=2, default=str))
     (out / "report.md").write_text(render_markdown(report))
-    steps.update(1)
-    steps.close()
+    bar.update(1)
+    bar.close()
     return report
+
+
+def _property_baselines(model, dataset, graph_embedding: np.ndarray,
+                        smiles: Sequence[str]) -> Dict[str, np.ndarray]:
+    """ACML's graph embeddings beside an untrained encoder of the same architecture and seed,
+    and ECFP4."""
+    from deepchem_acml import ACMLModel
+
+    hyperparameters = {k: v for k, v in model.hyperparameters.items()
+                       if k not in ("learning_rate", "weight_decay", "batch_size")}
+    hyperparameters["seed"] = model.seed if model.seed is not None else 0
+    untrained = ACMLModel(model.modality, **hyperparameters)
+    return {"ACML": graph_embedding, "untrained GIN": untrained.predict_embedding(dataset),
+            "ECFP4": ecfp(smiles)}
 
 
 def _mass_protocols(model, smiles, inputs, graph, modality, pool_size, n_draws, seed):
@@ -98,21 +142,37 @@ def write_figures(out: Path, retrieval: Dict, properties: Dict, graph_embedding:
     import matplotlib
 
     matplotlib.use("Agg")
+    return {"topk_curve": _save(topk_figure(retrieval), out / "topk_curve.png"),
+            "correlation_heatmap": _save(correlation_figure(properties),
+                                         out / "correlation_heatmap.png"),
+            "probe_r2": _save(probe_figure(properties), out / "probe_r2.png"),
+            "embedding_map": _save(embedding_map(graph_embedding, smiles, map_property,
+                                                 map_method, seed), out / "embedding_map.png")}
+
+
+def topk_figure(retrieval: Dict):
+    """Top-k accuracy against k, both directions, pools and full set, with chance."""
     import matplotlib.pyplot as plt
 
-    files = {}
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = plt.subplots(figsize=(8.5, 4))
     for protocol, style in (("pools", "-"), ("full", "--")):
+        where = (f"pools of {retrieval['pool_size']}" if protocol == "pools"
+                 else f"all {retrieval['n_molecules']}")
         for direction, label in DIRECTIONS.items():
             values = [retrieval[protocol][direction][f"top{k}"] for k in DEFAULT_KS]
-            ax.plot(DEFAULT_KS, values, style, marker="o",
-                    label=f"{label}, {'pools of %d' % retrieval['pool_size'] if protocol == 'pools' else 'all %d' % retrieval['n_molecules']}")
+            ax.plot(DEFAULT_KS, values, style, marker="o", label=f"{label}, {where}")
         chance = [retrieval["chance"][protocol][f"top{k}"] for k in DEFAULT_KS]
         ax.plot(DEFAULT_KS, chance, style, color="grey", label=f"chance ({protocol})")
     ax.set(xlabel="k", ylabel="top-k accuracy", ylim=(0, 1.02), title="Cross-modal retrieval")
-    ax.legend(fontsize=7)
+    ax.set_xticks(DEFAULT_KS)  # only the k measured (the default locator adds k = 2.5, 7.5)
+    _legend_beside(ax, fontsize=7)
     fig.tight_layout()
-    files["topk_curve"] = _save(fig, out / "topk_curve.png")
+    return fig
+
+
+def correlation_figure(properties: Dict):
+    """Pearson r of the 48 most correlated ACML dimensions with each property."""
+    import matplotlib.pyplot as plt
 
     acml = properties["embeddings"]["ACML"]
     matrix = np.array([acml[p]["dimension_r"] for p in PROPERTIES])
@@ -125,9 +185,14 @@ def write_figures(out: Path, retrieval: Dict, properties: Dict, graph_embedding:
     fig.colorbar(image, ax=ax, label="Pearson r")
     ax.set_title("Per-dimension correlation of ACML graph embeddings with properties")
     fig.tight_layout()
-    files["correlation_heatmap"] = _save(fig, out / "correlation_heatmap.png")
+    return fig
 
-    fig, ax = plt.subplots(figsize=(8, 3.6))
+
+def probe_figure(properties: Dict):
+    """Cross-validated linear-probe R² per property, one bar per embedding."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9.5, 3.6))
     names = list(properties["embeddings"])
     width = 0.8 / len(names)
     for j, name in enumerate(names):
@@ -136,14 +201,15 @@ def write_figures(out: Path, retrieval: Dict, properties: Dict, graph_embedding:
     ax.set_xticks(np.arange(len(PROPERTIES)) + width * (len(names) - 1) / 2, PROPERTIES,
                   rotation=30)
     ax.set(ylabel="cross-validated R² (linear probe)", ylim=(min(0, ax.get_ylim()[0]), 1))
-    ax.legend(fontsize=8)
+    _legend_beside(ax, fontsize=8)
     ax.set_title("Linear probes: embedding → property")
     fig.tight_layout()
-    files["probe_r2"] = _save(fig, out / "probe_r2.png")
+    return fig
 
-    files["embedding_map"] = _save(embedding_map(graph_embedding, smiles, map_property,
-                                                 map_method, seed), out / "embedding_map.png")
-    return files
+
+def _legend_beside(ax, fontsize: int) -> None:
+    # outside the axes, right of them: bars and curves reach every corner of the plot area
+    ax.legend(fontsize=fontsize, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
 
 
 def embedding_map(embeddings: np.ndarray, smiles: Sequence[str], color_by: str = "MolWt",
@@ -156,17 +222,23 @@ def embedding_map(embeddings: np.ndarray, smiles: Sequence[str], color_by: str =
     if color_by not in PROPERTIES:
         raise ValueError(f"color_by must be one of {PROPERTIES}, got {color_by!r}")
     if method == "pca":
-        points = PCA(2, random_state=seed).fit_transform(embeddings)
+        pca = PCA(2, random_state=seed)
+        points = pca.fit_transform(embeddings)
+        axes = [f"principal component {i + 1} ({100 * share:.0f} % of the variance)"
+                for i, share in enumerate(pca.explained_variance_ratio_)]
     elif method == "tsne":
         points = TSNE(2, random_state=seed, init="pca",
                       perplexity=min(30, max(5, len(embeddings) // 4))).fit_transform(embeddings)
+        axes = ["t-SNE 1", "t-SNE 2"]
     else:
         raise ValueError(f"method must be 'pca' or 'tsne', got {method!r}")
     values = rdkit_properties(smiles)[color_by].to_numpy()
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
     scatter = ax.scatter(points[:, 0], points[:, 1], c=values, s=6, cmap="viridis")
     fig.colorbar(scatter, ax=ax, label=color_by)
-    ax.set(title=f"ACML graph embeddings ({method.upper()})", xticks=[], yticks=[])
+    # (coordinates have no units: the labels say which axis, the ticks would mean nothing)
+    ax.set(title=f"ACML graph embeddings ({'PCA' if method == 'pca' else 't-SNE'})",
+           xticks=[], yticks=[], xlabel=axes[0], ylabel=axes[1])
     fig.tight_layout()
     return fig
 
@@ -182,9 +254,10 @@ def _save(fig, path: Path) -> str:
 def render_markdown(report: Dict) -> str:
     """The human-readable report.md."""
     retrieval = report["retrieval"]
-    lines = ["# ACML evaluation report", "",
+    lines = ["# ACML evaluation report", "", *_provenance_markdown(report),
              f"Molecules evaluated: {report['n_evaluated']} of {report['n_input']} "
-             f"({len(report['failures'])} not usable; listed in report.json).",
+             f"({len(report['failures'])} not usable; listed in report.json by their row in "
+             "the input, counted from 0).",
              f"Modality: `{report['model']['modality']['name']}`.", "",
              "## Cross-modal retrieval", "",
              "| protocol | direction | " + " | ".join(f"top-{k}" for k in DEFAULT_KS) + " | MRR |",
@@ -209,7 +282,8 @@ def render_markdown(report: Dict) -> str:
               "|---|---|---|---|---|---|---|---|"]
     for kind, entry in report["isomers"].items():
         if not entry["n_groups"]:
-            lines.append(f"| {kind} | 0 | 0 | – | – | – | – | – |")
+            lines.append(f"| {kind} | 0 | 0 | no isomer groups in this data | – | – | – "
+                         "| – |")
             continue
         sizes = ", ".join(f"{k}: {v}" for k, v in entry["group_sizes"].items())
         lines.append(f"| {kind} | {entry['n_groups']} | {entry['n_molecules']} | {sizes} | "
@@ -232,6 +306,22 @@ def render_markdown(report: Dict) -> str:
     lines += ["", "![correlations](correlation_heatmap.png)", "", "![probes](probe_r2.png)", "",
               "![map](embedding_map.png)", ""]
     return "\n".join(lines)
+
+
+def _provenance_markdown(report: Dict) -> List[str]:
+    """Which checkpoint, data and split the report is about."""
+    lines = []
+    checkpoint = report.get("checkpoint")
+    if checkpoint:
+        shipped = (f"; the shipped model `{checkpoint['shipped_name']}`"
+                   if "shipped_name" in checkpoint else "")
+        lines.append(f"Checkpoint: `{checkpoint['path']}` (SHA-256 `{checkpoint['sha256']}`"
+                     f"{shipped}).")
+    data = report.get("data")
+    if data:
+        lines.append(f"Data: {data['source']} ({data['n_rows']} rows); evaluated on "
+                     f"{data['split']}.")
+    return lines + [""] if lines else []
 
 
 def _mass_markdown(mass: Optional[Dict]) -> List[str]:

@@ -119,6 +119,61 @@ def format_retrieval_table(report: Dict, ks: Iterable[int] = DEFAULT_KS) -> str:
     return "\n".join(lines)
 
 
+#: mean pairwise cosine of graph projections above which a model counts as collapsed (every
+#: molecule mapped to nearly the same direction: retrieval can only be chance)
+COLLAPSE_COSINE = 0.99
+
+
+def mean_pairwise_cosine(embeddings: np.ndarray) -> float:
+    """Mean cosine similarity over all pairs of distinct rows (NaN for fewer than two rows;
+    an all-zero row counts as orthogonal to everything), in O(N D).
+
+    Examples
+    --------
+    >>> round(mean_pairwise_cosine(np.array([[1.0, 0.0], [2.0, 0.0], [1.0, 0.001]])), 3)
+    1.0
+    >>> mean_pairwise_cosine(np.array([[1.0, 0.0], [0.0, 1.0]]))
+    0.0
+    """
+    x = np.asarray(embeddings, dtype=np.float64)
+    n = len(x)
+    if n < 2:
+        return float("nan")
+    unit = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    total = unit.sum(axis=0)
+    return float((total @ total - (unit * unit).sum()) / (n * (n - 1)))
+
+
+def collapse_warnings(mean_cosine: float, report: Dict, name: str = "") -> list:
+    """Plain-language warnings for a collapsed model: graph projections that all point the
+    same way (``mean_cosine`` above :data:`COLLAPSE_COSINE`), and retrieval (``report`` from
+    :func:`retrieval_report`) no better than chance at every k in a direction.
+
+    Examples
+    --------
+    >>> report = retrieval_report(np.ones((8, 4)), np.eye(8, 4), pool_size=8, n_draws=1)
+    >>> [w.split(": ")[1] for w in collapse_warnings(1.0, report, "nmr_13c")[:2]]
+    ['collapsed graph projections', 'retrieval at chance']
+    """
+    prefix = f"{name}: " if name else ""
+    warnings = []
+    if np.isfinite(mean_cosine) and mean_cosine > COLLAPSE_COSINE:
+        warnings.append(f"{prefix}collapsed graph projections: their mean pairwise cosine on the "
+                        f"validation split is {mean_cosine:.4f} (above {COLLAPSE_COSINE}), so "
+                        "nearly every molecule maps to the same point")
+    chance = report["chance"]["pools"]
+    flat = [DIRECTIONS[d] for d, row in report["pools"].items()
+            if all(row[k] <= chance[k] + 1e-9 for k in chance)]
+    if flat:
+        warnings.append(f"{prefix}retrieval at chance: {' and '.join(flat)} is no better than "
+                        f"chance at every k in pools of {report['pool_size']} on the test split")
+    if warnings:
+        warnings.append(f"{prefix}this checkpoint's embeddings carry little information about "
+                        "the molecules; train longer (--epochs) or on more molecules before "
+                        "using them")
+    return warnings
+
+
 def _check_pair(a: np.ndarray, b: np.ndarray):
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if a.ndim != 2 or a.shape != b.shape:

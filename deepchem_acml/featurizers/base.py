@@ -14,6 +14,15 @@ from typing import Any, Iterable, List, Optional
 
 import numpy as np
 
+#: The column of the failure tables written for a user's input file (``failures.csv`` of
+#: ``acml pretrain``, the failures of ``acml evaluate``'s ``report.json``): the failed row's
+#: place in that file, counted from 0 (0 = the first data row under a CSV's header, or the
+#: first record of a spectrum file); the console prints the same numbers.
+FAILURE_ROW_COLUMN = "row_0based"
+#: the reason given for a row whose SMILES cell or spectrum record holds no structure
+NO_SMILES = "no SMILES in the record"
+#: what spectrum files (and some tables) write where a record has no structure
+_NO_SMILES_TEXT = frozenset({"", "n/a", "na", "nan", "none", "null"})
 
 
 class FeaturizationError(ValueError):
@@ -210,6 +219,44 @@ class ReportingFeaturizerMixin:
                 for f in result.features):
             return np.stack(result.features)  # a plain matrix, as dc.feat returns for vectors
         return out
+
+
+def failure_rows(failures: Iterable[FeaturizationFailure]):
+    """Failures as the table written for users: columns :data:`FAILURE_ROW_COLUMN`,
+    ``input``, ``reason``, sorted by row (each failure's ``index`` is its input row).
+
+    Examples
+    --------
+    >>> failure_rows([FeaturizationFailure(7, "C1CC", "RDKit could not parse")]).columns.tolist()
+    ['row_0based', 'input', 'reason']
+    """
+    import pandas as pd
+
+    rows = sorted(((int(f.index), f.input, f.reason) for f in failures), key=lambda r: r[0])
+    return pd.DataFrame(rows, columns=[FAILURE_ROW_COLUMN, "input", "reason"])
+
+
+def is_missing_cell(value: Any) -> bool:
+    """None or NaN (what pandas reads from an empty CSV cell)."""
+    return value is None or (isinstance(value, float) and bool(np.isnan(value)))
+
+
+def lacks_smiles(value: Any) -> bool:
+    """Whether a SMILES cell or record field holds no structure (empty, NaN, ``N/A``...).
+
+    Examples
+    --------
+    >>> [lacks_smiles(v) for v in ["CCO", "", " ", "N/A", None, float("nan"), "C1CC"]]
+    [False, True, True, True, True, True, False]
+    """
+    return is_missing_cell(value) or (isinstance(value, str)
+                                      and value.strip().lower() in _NO_SMILES_TEXT)
+
+
+def empty_cells_as_empty_text(values: Iterable[Any]) -> List[Any]:
+    """An empty table cell (None, NaN) as empty text, so that a featurizer reports what it
+    is (a spectrum featurizer: "empty peak list") rather than a missing input."""
+    return ["" if is_missing_cell(v) else v for v in values]
 
 
 def _as_list(datapoints: Any) -> List[Any]:

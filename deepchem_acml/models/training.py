@@ -87,7 +87,8 @@ class ResumableTraining:
     def train(self, train: dc.data.Dataset, valid: Optional[dc.data.Dataset] = None,
               nb_epoch: int = 100, patience: Optional[int] = None,
               checkpoint_path: Optional[PathLike] = None, checkpoint_every: int = 100,
-              progress: bool = True) -> List[Dict[str, float]]:
+              progress: bool = True, run_identity: Optional[Dict[str, Any]] = None,
+              ) -> List[Dict[str, float]]:
         """Train with validation-based model selection, resumable after a crash.
 
         Each epoch visits ``train`` in an order drawn from ``(seed, epoch)``. After every epoch
@@ -97,7 +98,9 @@ class ResumableTraining:
         written atomically every ``checkpoint_every`` steps (0: only at epoch ends) and at each
         epoch end, and a run started again with the same arguments continues from there: a run
         killed at any point and resumed ends with the same weights as one never interrupted
-        (on CPU).
+        (on CPU). ``run_identity`` (what makes the run this run: a fingerprint of its data,
+        its settings) is stored in the state, and a state written with another identity is
+        refused rather than continued, so two runs never mix in one checkpoint.
 
         Inside a ``torch.distributed`` process group (``torchrun``; see
         :mod:`deepchem_acml.distributed`) the same call trains data-parallel: ``batch_size`` is
@@ -120,11 +123,19 @@ class ResumableTraining:
             Steps between training-state writes (0: only at epoch ends).
         progress : bool, default=True
             Show a progress bar.
+        run_identity : dict, optional
+            JSON-like description of the run (data fingerprint, settings), stored in the
+            training state and compared with the stored one before resuming.
 
         Returns
         -------
         list of dict
             One record per epoch: ``epoch``, ``train_loss``, ``valid_loss``.
+
+        Raises
+        ------
+        ValueError
+            When ``checkpoint_path`` holds the state of a run with another ``run_identity``.
         """
         if checkpoint_every < 0:
             raise ValueError(f"checkpoint_every must be >= 0 (0: only at epoch ends), got "
@@ -132,7 +143,8 @@ class ResumableTraining:
         if valid is not None:
             self._check_trainable(valid)
         history, _ = self._run_epochs(train, valid, nb_epoch, patience, checkpoint_path,
-                                      checkpoint_every, progress, {"shuffle": True})
+                                      checkpoint_every, progress,
+                                      {"shuffle": True, "run_identity": run_identity})
         return history
 
     # ------------------------------------------------------------------- the loop itself
@@ -145,7 +157,7 @@ class ResumableTraining:
 
         self._check_trainable(train)
         self._fit_modality_statistics(train)
-        state = self._starting_state(state_path)
+        state = self._starting_state(state_path, options.get("run_identity"))
         steps = self._steps_per_epoch(len(train))
         bar = tqdm(total=nb_epoch * steps, initial=state["epoch"] * steps + state["step"],
                    desc="ACML training", unit="step", disable=not progress)
@@ -167,14 +179,22 @@ class ResumableTraining:
             self._network.load_state_dict(state["best_state"])
         return state["history"], last_loss
 
-    def _starting_state(self, state_path: Optional[PathLike]) -> Dict[str, Any]:
-        """A saved training state to continue from, or a fresh one."""
+    def _starting_state(self, state_path: Optional[PathLike],
+                        identity: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+        """A saved training state to continue from (only one of the same run), or a fresh
+        one; the identity travels in the state so every later save keeps it."""
         if state_path is not None and os.path.exists(state_path):
+            stored = stored_run_identity(state_path)
+            if identity is not None and stored != identity:
+                raise ValueError(
+                    f"{state_path} is the training state of another run (it differs in: "
+                    f"{', '.join(identity_differences(stored, identity))}); delete it to start "
+                    "over, or pass another checkpoint_path")
             state = self._load_training_state(state_path)
             logger.warning("resuming from %s at epoch %d, step %d", state_path,
                            state["epoch"] + 1, state["step"])
-            return state
-        return fresh_training_state(self._global_step)
+            return {**state, "run_identity": stored if identity is None else identity}
+        return {**fresh_training_state(self._global_step), "run_identity": identity}
 
     def _step_callback(self, state: Dict[str, Any], bar: Any, state_path: Optional[PathLike],
                        state_every: int, options: Dict[str, Any]) -> Callable:
@@ -278,7 +298,9 @@ class ResumableTraining:
         if not distributed.is_main_process():
             return
         payload = self._state_payload(include_optimizer=True)
-        payload.update(rng_state=rng_state(), training_state=dict(state))
+        state = dict(state)
+        payload.update(rng_state=rng_state(), run_identity=state.pop("run_identity", None),
+                       training_state=state)
         save_checkpoint_file(path, payload, kind=TRAINING_STATE_KIND)
 
     def _load_training_state(self, path: PathLike) -> Dict[str, Any]:
@@ -286,6 +308,34 @@ class ResumableTraining:
         # (states of older versions hold only the CPU generator, as "torch_rng_state")
         restore_rng_state(data.get("rng_state", data.get("torch_rng_state")))
         return {"order_key": 0, **data["training_state"]}
+
+
+def stored_run_identity(path: PathLike) -> Optional[Dict[str, Any]]:
+    """The run identity a training-state file was written with (None: a state of a version
+    that did not record one)."""
+    from deepchem_acml.checkpoints import load_checkpoint_file
+
+    return load_checkpoint_file(path, kind=TRAINING_STATE_KIND).get("run_identity")
+
+
+def identity_differences(stored: Optional[Dict[str, Any]],
+                         current: Dict[str, Any]) -> List[str]:
+    """The keys of ``current`` whose values differ from ``stored``'s, each as
+    ``key (stored there, current here)`` (a fingerprint as ``key``, without values).
+
+    Examples
+    --------
+    >>> identity_differences({"seed": 0, "data": {"sha256": "ab"}},
+    ...                      {"seed": 1, "data": {"sha256": "cd"}})
+    ['data', 'seed (0 there, 1 here)']
+    >>> identity_differences(None, {"seed": 0})
+    ['everything (the state records no run identity)']
+    """
+    if stored is None:
+        return ["everything (the state records no run identity)"]
+    keys = sorted(k for k in set(stored) | set(current) if stored.get(k) != current.get(k))
+    return [k if isinstance(current.get(k), dict) or isinstance(stored.get(k), dict)
+            else f"{k} ({stored.get(k)!r} there, {current.get(k)!r} here)" for k in keys]
 
 
 def neighbour_order(features: np.ndarray, batch_size: int,
@@ -353,4 +403,4 @@ def _out_of_patience(state: Dict[str, Any], patience: Optional[int]) -> bool:
 
 
 __all__: Sequence[str] = ("ResumableTraining", "fresh_training_state", "neighbour_order",
-                          "half_neighbour_order")
+                          "half_neighbour_order", "stored_run_identity", "identity_differences")

@@ -2,9 +2,13 @@
 import json
 import subprocess
 
+import numpy as np
+
 import pytest
 
 from deepchem_acml import ACMLModel
+from deepchem_acml.cli.main import main
+from deepchem_acml.data.smiles_files import file_sha256
 
 from .test_demo import _acml
 
@@ -29,7 +33,15 @@ def test_evaluate_writes_report_and_figures(tmp_path, nmr_frame, small_model_kwa
     assert completed.returncode == 0, completed.stderr[-2000:]
     report = json.loads((tmp_path / "report" / "report.json").read_text())
     assert report["n_input"] == 241 and report["n_evaluated"] == 240
-    assert report["failures"][0]["input"] == "C1CC"
+    # the bad row is the file's last data row: 240, counted from 0 under the header
+    assert report["failures"] == [{"row_0based": 240, "input": "C1CC",
+                                   "reason": "graph: RDKit could not parse the SMILES"}]
+    # what was evaluated: the checkpoint (path, hash), the user's data and the split
+    assert report["checkpoint"] == {"path": str((tmp_path / "model.pt").resolve()),
+                                    "sha256": file_sha256(tmp_path / "model.pt")}
+    assert report["data"]["source"] == str(data) and report["data"]["split"] == "every row"
+    assert f"Evaluating {tmp_path / 'model.pt'} on every row of {data}" in completed.stdout
+    assert "property probes" in completed.stderr and "28/28" in completed.stderr  # the bar
     assert report["retrieval"]["pool_size"] == 128
     assert set(report["isomers"]) == {"constitutional", "stereo"}
     assert set(report["properties"]["embeddings"]) == {"ACML", "untrained GIN", "ECFP4"}
@@ -39,6 +51,7 @@ def test_evaluate_writes_report_and_figures(tmp_path, nmr_frame, small_model_kwa
         assert (tmp_path / "report" / figure).stat().st_size > 5000
     markdown = (tmp_path / "report" / "report.md").read_text()
     assert "## Isomer discrimination" in markdown and "## Property correlation" in markdown
+    assert report["checkpoint"]["sha256"] in markdown and f"Data: {data} (241 rows)" in markdown
 
 
 def test_evaluate_puts_an_ms_model_beside_the_mass_rule_offline(tmp_path):
@@ -50,6 +63,11 @@ def test_evaluate_puts_an_ms_model_beside_the_mass_rule_offline(tmp_path):
         capture_output=True, text=True, timeout=600)
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert "Against the mass rule" in completed.stdout
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert report["data"]["source"].endswith("as no --data was given")
+    assert "embedded MassBank subset" in report["data"]["source"]
+    assert report["checkpoint"]["shipped_name"] == "ms_lc"
+    assert "as no --data was given" in completed.stdout
     mass = json.loads((tmp_path / "report" / "report.json").read_text())["mass"]
     assert mass["kind"] == "lc" and mass["n_with_precursor"] > 250
     assert mass["mass_only"]["top1"] > 0.8  # mass alone tells most of a random pool apart
@@ -59,3 +77,46 @@ def test_evaluate_puts_an_ms_model_beside_the_mass_rule_offline(tmp_path):
     assert matched["n_queries"] > 20 and 0 < matched["chance"]["top1"] < 1
     markdown = (tmp_path / "report" / "report.md").read_text()
     assert "## Against the mass rule" in markdown and "Mass-matched pools" in markdown
+
+
+def test_evaluate_without_isomers_says_so_and_draws_readable_figures(tmp_path, nmr_frame,
+                                                                     small_model_kwargs, capsys):
+    """Data with no two molecules of one formula: no accuracy (not NaN) for isomers; the
+    figures: integer k ticks, legends beside the plots, labelled map axes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from rdkit.Chem.rdMolDescriptors import CalcMolFormula
+
+    from deepchem_acml.chem import mol_from_smiles
+    from deepchem_acml.evaluation.report import embedding_map, probe_figure, topk_figure
+    from deepchem_acml.evaluation.retrieval import DEFAULT_KS
+
+    formulas = nmr_frame.smiles.map(lambda s: CalcMolFormula(mol_from_smiles(s)))
+    frame = nmr_frame[~formulas.duplicated(keep=False)].head(40)
+    data = tmp_path / "pairs.csv"
+    frame[["smiles", "spectrum"]].to_csv(data, index=False)
+    model = ACMLModel("nmr_13c", **small_model_kwargs)
+    model.save(tmp_path / "model.pt")
+    code = main(["evaluate", "--checkpoint", str(tmp_path / "model.pt"), "--data", str(data),
+                 "--split", "all", "--n-draws", "1", "--out", str(tmp_path / "report")])
+    console = capsys.readouterr()
+    assert code == 0, console.err[-2000:]
+    assert "no isomer groups in this data" in console.out and "nan" not in console.out
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert report["isomers"]["constitutional"] == {"n_groups": 0, "n_molecules": 0,
+                                                   "group_sizes": {},
+                                                   "note": "no isomer groups in this data"}
+    assert "no isomer groups in this data" in (tmp_path / "report" / "report.md").read_text()
+
+    topk = topk_figure(report["retrieval"]).axes[0]
+    assert topk.get_xticks().tolist() == list(DEFAULT_KS)
+    probes = probe_figure(report["properties"]).axes[0]
+    for ax in (topk, probes):  # the legend starts right of the plot area
+        ax.figure.canvas.draw()
+        legend = ax.get_legend().get_window_extent()
+        assert legend.x0 >= ax.get_window_extent().x1
+    embeddings = np.random.default_rng(0).standard_normal((40, 8))
+    for method, label in (("pca", "principal component 1"), ("tsne", "t-SNE 1")):
+        ax = embedding_map(embeddings, frame.smiles.tolist(), method=method).axes[0]
+        assert ax.get_xlabel().startswith(label) and ax.get_ylabel()
