@@ -438,6 +438,9 @@ def train_with_early_stopping(task: SplitTask, model, data, rows, stopping: Earl
     scored with the training mean of each task (they count). Regression models train on
     standardised targets (``data`` holds them so); predictions are scored in the file's units.
     """
+    from deepchem_acml.evaluation.unit_state import restore_unit_state, save_unit_state
+    from deepchem_acml.models.utils import BestEpoch
+
     scaler, fallback = TargetScaler(task), training_mean(task)
 
     def predict(split):
@@ -448,13 +451,10 @@ def train_with_early_stopping(task: SplitTask, model, data, rows, stopping: Earl
         full[rows[split]] = scaler.inverse(out.reshape(len(data[split]), -1))
         return full
 
-    from deepchem_acml.evaluation.unit_state import restore_unit_state, save_unit_state
-
     progress = restore_unit_state(stopping.state_path, model) or {
-        "best": None, "best_state": None, "best_epoch": 0, "epoch": 0, "stopped": False,
-        "curves": {"valid_curve": [], "test_curve": []}}  # every epoch's scores, for the record
-    best, best_state, best_epoch = (progress[k] for k in ("best", "best_state", "best_epoch"))
-    epoch, curves = progress["epoch"], progress["curves"]
+        "best": {"higher_is_better": task.mode == "classification"}, "epoch": 0,
+        "stopped": False, "curves": {"valid_curve": [], "test_curve": []}}
+    best, epoch, curves = BestEpoch(**progress["best"]), progress["epoch"], progress["curves"]
     for epoch in range(epoch + 1, 0 if progress["stopped"] else stopping.max_epochs + 1):
         model.fit(data["train"], nb_epoch=1, checkpoint_interval=0)
         valid_score = score(task.mode, task.y["valid"], task.w["valid"], predict("valid"))
@@ -463,23 +463,20 @@ def train_with_early_stopping(task: SplitTask, model, data, rows, stopping: Earl
         # Hu et al.'s test score at the last epoch)
         curves["test_curve"].append(round(score(task.mode, task.y["test"], task.w["test"],
                                                 predict("test")), 5))
-        improved = best is None or better(task.mode, valid_score, best)
-        if improved:
-            best, best_epoch = valid_score, epoch
-            best_state = copy.deepcopy(model.model.state_dict())
+        improved = best.update(valid_score, epoch, model.model)
         # (a line per epoch for whoever watches a long run: the runner's --verbose shows it)
         logger.debug("%s epoch %d/%d: valid %.4f (best %.4f at epoch %d)", task.name, epoch,
-                     stopping.max_epochs, valid_score, best, best_epoch)
-        stop = not improved and epoch - best_epoch >= stopping.patience
+                     stopping.max_epochs, valid_score, best.score, best.epoch)
+        stop = not improved and best.epochs_since(epoch) >= stopping.patience
         if stopping.state_path:
             save_unit_state(stopping.state_path, model, {
-                "best": best, "best_state": best_state, "best_epoch": best_epoch,
-                "epoch": epoch, "stopped": stop, "curves": curves})
+                "best": best.as_dict(), "epoch": epoch, "stopped": stop, "curves": curves})
         if stop:
             break
-    model.model.load_state_dict(best_state)
+    best.restore(model.model)
     test, skipped = score_with_skipped(task.mode, task.y["test"], task.w["test"], predict("test"))
-    return MethodResult(test, best, best_epoch, epoch, {"test_tasks_skipped": skipped, **curves})
+    return MethodResult(test, best.score, best.epoch, epoch,
+                        {"test_tasks_skipped": skipped, **curves})
 
 
 def graph_datasets(task: SplitTask, featurize: Callable[[List[str]], Sequence]):
@@ -572,8 +569,9 @@ def deepchem_dgl_model(name: str, task: SplitTask, seed: int, stopping: EarlySto
     import deepchem as dc
     import torch
 
-    torch.manual_seed(seed)  # (not seed_everything: DGL's kernels have no deterministic mode)
-    np.random.seed(seed)
+    from deepchem_acml.models.utils import seed_everything
+
+    seed_everything(seed, deterministic=False)  # (DGL's kernels have no deterministic mode)
     kwargs = dict(n_tasks=len(task.tasks), mode=task.mode,
                   device=torch.device(device) if device else None)
     if name == "DeepChem GCN":
@@ -634,9 +632,10 @@ def untrained_encoder(like: str, seed: int, device: Optional[str] = None):
     import torch
 
     from deepchem_acml.devices import resolve_device
+    from deepchem_acml.models.utils import seed_everything
     from deepchem_acml.nn.gin import GINEncoder
 
-    torch.manual_seed(seed)
+    seed_everything(seed, deterministic=False)
     encoder = GINEncoder(**shipped_architecture(like)).eval()
     return encoder.to(resolve_device(device))
 

@@ -23,6 +23,8 @@ from typing import Any, Dict, List, Sequence, Tuple, Union
 import numpy as np
 import torch
 
+from deepchem_acml.models.utils import seed_everything
+
 SMILES_TOKEN_PATTERN = (r"(\[[^\]]+]|Br?|Cl?|N|O|S|P|F|I|b|c|n|o|s|p|\(|\)|\.|=|#|-|\+|\\|\/|:"
                         r"|~|@|\?|>|\*|\$|%[0-9]{2}|[0-9])")
 SPECIAL_TOKENS = ("<s>", "<pad>", "</s>", "<unk>", "<mask>")
@@ -94,7 +96,7 @@ def pretrain_smiles_roberta(smiles: Sequence[str], out_dir: Union[str, Path], ep
 
     device = resolve_device(device)
     train, valid = split_smiles(smiles, max_length, validation_fraction, seed)
-    torch.manual_seed(seed)
+    seed_everything(seed)
     tokenizer = build_smiles_tokenizer(train, max_length=max_length)
     model = RobertaForMaskedLM(small_roberta_config(len(tokenizer), hidden_size, layers, heads,
                                                     max_length)).to(device)
@@ -110,7 +112,7 @@ def pretrain_smiles_roberta(smiles: Sequence[str], out_dir: Union[str, Path], ep
     bar = tqdm(total=steps, desc="SMILES masked LM", unit="step", disable=not progress)
     for epoch in range(epochs):
         started = time.time()
-        torch.manual_seed(seed + 100 + epoch)
+        seed_everything(seed + 100 + epoch, deterministic=False)  # (each epoch's masks)
         train_loss = train_epoch(model, batches(train_ids, shuffle=True), optimizer, schedule,
                                  bar)
         history.append({"epoch": epoch + 1, "train_loss": train_loss,
@@ -191,7 +193,7 @@ def train_epoch(model: Any, batches, optimizer: torch.optim.Optimizer, schedule:
 @torch.no_grad()
 def evaluate_masked_lm(model: Any, batches, seed: int) -> Dict[str, float]:
     """Masked-token cross-entropy and accuracy (the same masks at every call: seeded)."""
-    torch.manual_seed(seed + 1)
+    seed_everything(seed + 1, deterministic=False)
     model.eval()
     loss_sum = correct = count = 0.0
     for batch in batches:

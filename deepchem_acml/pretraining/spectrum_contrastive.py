@@ -16,6 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from deepchem_acml.nn.loss import acml_contrastive_loss
 from deepchem_acml.nn.spectrum_mlp import SpectrumMLPEncoder
 
 
@@ -41,13 +42,6 @@ def two_views(compounds: Sequence[np.ndarray], rng: np.random.Generator) -> Tupl
         first.append(rows[pick[0]])
         second.append(rows[pick[1]])
     return np.asarray(first), np.asarray(second)
-
-
-def info_nce(a: torch.Tensor, b: torch.Tensor, temperature: float) -> torch.Tensor:
-    """Symmetric InfoNCE between row-paired embeddings (normalised here)."""
-    logits = F.normalize(a, dim=1) @ F.normalize(b, dim=1).T / temperature
-    labels = torch.arange(len(a), device=a.device)
-    return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
 
 
 @torch.no_grad()
@@ -112,15 +106,14 @@ def pretrain_spectrum_contrastive(features: np.ndarray, groups: Sequence[Any], e
     >>> len(history), encoder.embedding_dim
     (2, 8)
     """
-    import copy
-
     from tqdm.auto import tqdm
 
     from deepchem_acml.devices import resolve_device
+    from deepchem_acml.models.utils import BestEpoch, seed_everything
 
     device = resolve_device(device)
     rng = np.random.default_rng(seed)
-    torch.manual_seed(seed)
+    seed_everything(seed)
     compounds = spectra_by_compound(groups)
     order = rng.permutation(len(compounds))
     n_valid = max(2, int(len(compounds) * validation_fraction))
@@ -129,7 +122,7 @@ def pretrain_spectrum_contrastive(features: np.ndarray, groups: Sequence[Any], e
     data = torch.from_numpy(np.asarray(features, dtype=np.float32)).to(device)
     encoder = SpectrumMLPEncoder(data.shape[1], hidden_dims, embedding_dim).to(device)
     optimizer = torch.optim.AdamW(encoder.parameters(), lr=learning_rate, weight_decay=1e-4)
-    history, best = [], (-1.0, None)
+    history, best = [], BestEpoch(higher_is_better=True)
     bar = tqdm(range(epochs), desc="spectrum encoder", unit="epoch", disable=not progress)
     for epoch in bar:
         started, total = time.time(), 0.0
@@ -138,7 +131,8 @@ def pretrain_spectrum_contrastive(features: np.ndarray, groups: Sequence[Any], e
         for start in range(0, len(shuffled) - 1, batch_size):
             a, b = two_views(shuffled[start:start + batch_size], rng)
             views = [F.dropout(data[rows], input_dropout) * (1 - input_dropout) for rows in (a, b)]
-            loss = info_nce(encoder.encode(views[0]), encoder.encode(views[1]), temperature)
+            loss = acml_contrastive_loss(*(F.normalize(encoder.encode(v), dim=1) for v in views),
+                                         temperature, targets="infonce")
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -149,7 +143,6 @@ def pretrain_spectrum_contrastive(features: np.ndarray, groups: Sequence[Any], e
                         "seconds": round(time.time() - started, 1)})
         bar.set_postfix(loss=f"{total / len(train):.3f}", valid_top1=f"{top1:.3f}")
         score = top1 if np.isfinite(top1) else float(epoch)  # no valid pairs: the last epoch
-        if score > best[0]:
-            best = (score, copy.deepcopy(encoder.state_dict()))
-    encoder.load_state_dict(best[1])
+        best.update(score, epoch + 1, encoder)
+    best.restore(encoder)
     return encoder.cpu().eval(), history

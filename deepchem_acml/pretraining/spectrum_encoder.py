@@ -34,16 +34,18 @@ def pretrain_spectrum_autoencoder(spectra: np.ndarray, epochs: int = 20, batch_s
     Trains on ``device`` (None: the GPU when there is one). Returns the trained autoencoder
     (eval mode, on the CPU) and one history record per epoch.
     """
+    from tqdm.auto import tqdm
+
     from deepchem_acml.devices import resolve_device
+    from deepchem_acml.models.utils import seed_everything
 
     device = resolve_device(device)
-    from tqdm.auto import tqdm
 
     spectra = np.asarray(spectra, dtype=np.float32)
     if spectra.ndim != 2 or len(spectra) < 10:
         raise ValueError(f"need an (N >= 10, n_bins) array of spectra, got shape {spectra.shape}")
-    generator = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)  # (the split's own generator)
+    seed_everything(seed)
     order = torch.randperm(len(spectra), generator=generator).numpy()
     n_valid = max(1, int(len(spectra) * validation_fraction))
     valid = torch.from_numpy(spectra[order[:n_valid]]).to(device)
