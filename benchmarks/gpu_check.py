@@ -13,8 +13,9 @@ go on (the JSON is rewritten after every step, so a run cut short still reports)
    (the check of the ``gpu`` tests, which featurize SMILES and so need RDKit);
 3. ``pretraining``: ``ACMLModel`` steps/s on the 13C NMR pairs (batch 128), fp32 and bf16;
 4. ``embedding``: molecules/s of the default frozen encoder, fp32 and bf16;
-5. ``fine-tuning``: ``ACMLPropertyModel`` from the shipped ``smiles`` encoder on BBBP's
-   scaffold split (test ROC-AUC at the best validation epoch; steps/s, fp32 and bf16);
+5. ``fine-tuning``: ``ACMLPropertyModel`` with its defaults (the default pretrained encoder)
+   on BBBP's scaffold split (test ROC-AUC at the best validation epoch; steps/s, fp32 and
+   bf16);
 6. ``determinism``: one seeded pretraining run twice on the device, weights compared;
 7. ``resume on the CPU``: a training state written on the device, resumed on the CPU.
 
@@ -49,6 +50,9 @@ SIZES = {  # molecules, steps and epochs of each mode
     "dry run": dict(pairs=256, pretrain_steps=4, embed=256, finetune_epochs=1, bf16_epochs=1,
                     small_pairs=128, small_epochs=1, bbbp_rows=256),
 }
+#: ``ACMLModel.fit`` without its progress bar and without writing checkpoints into its
+#: model_dir (not part of a training step's cost)
+QUIET = {"progress": False, "checkpoint_interval": 0}
 #: optional backends DeepChem imports when it finds them; kept out, so that DeepChem loads
 #: the same modules on the GPU machine (which has some of them) as in the rehearsal (none)
 KEPT_OUT = ("jax", "jaxlib", "haiku", "optax", "torch_geometric", "tensorflow", "dgl",
@@ -215,10 +219,10 @@ def pretraining(device: str, data, steps: int) -> dict:
     figures = {"pairs": len(data), "batch": 128}
     for precision in ("fp32", "bf16"):
         model = pretraining_model(device, precision)
-        model.fit(data, nb_epoch=1)  # warm-up: builds the optimizer, first kernels
+        model.fit(data, nb_epoch=1, **QUIET)  # warm-up: builds the optimizer, first kernels
         epochs = max(1, math.ceil(steps / max(1, len(data) // 128)))
         first, started = model._global_step, time.time()
-        model.fit(data, nb_epoch=epochs)
+        model.fit(data, nb_epoch=epochs, **QUIET)
         synchronize(device)
         figures[f"steps/s ({precision})"] = round((model._global_step - first)
                                                   / (time.time() - started), 2)
@@ -246,32 +250,38 @@ def bbbp_datasets(bbbp, rows=None) -> dict:
 
     data = {}
     for split in ("train", "valid", "test"):
-        graphs = unpack_graphs({k[len(split) + 1:]: v for k, v in bbbp.items()
-                                if k.startswith(split + "/")}, rows)
+        graphs = unpack_graphs(bbbp_prefix(bbbp, split), rows)
         data[split] = dc.data.NumpyDataset(graphs, bbbp[f"{split}/y"][:len(graphs)],
                                            bbbp[f"{split}/w"][:len(graphs)])
     return data
 
 
-def fine_tuning(device: str, data: dict, epochs: int, bf16_epochs: int) -> dict:
-    """Test ROC-AUC at the best validation epoch (fp32) and steps/s of both precisions."""
+def fine_tuning(device: str, data: dict, atom_features: str, epochs: int,
+                bf16_epochs: int) -> dict:
+    """Test ROC-AUC at the best validation epoch and steps/s, fp32 and bf16, of
+    ``ACMLPropertyModel`` with its defaults."""
     import torch
     from sklearn.metrics import roc_auc_score
 
     from deepchem_acml import ACMLPropertyModel
+    from deepchem_acml.models.finetune import DEFAULT_ENCODER
 
     def auc(model, split):
         return float(roc_auc_score(data[split].y[:, 0], model.predict(data[split])[:, 0, 1]))
 
-    figures = {"task": "BBBP (scaffold split)", "pretrained": "smiles", "batch": 64,
+    figures = {"task": "BBBP (scaffold split)", "encoder": DEFAULT_ENCODER, "batch": 64,
                "train molecules": len(data["train"])}
     for precision, n_epochs in (("fp32", epochs), ("bf16", bf16_epochs)):
-        model = ACMLPropertyModel(1, "classification", pretrained="smiles", seed=0,
-                                  precision=precision, device=torch.device(device))
+        model = ACMLPropertyModel(1, "classification", seed=0, precision=precision,
+                                  device=torch.device(device))
+        if model.graph_featurizer.atom_features != atom_features:
+            raise ValueError(f"the carried BBBP graphs have {atom_features!r} atom features, "
+                             f"the default encoder reads {model.graph_featurizer.atom_features!r}:"
+                             " run benchmarks/gpu_prepare.py again")
         best, training = (-1.0, None, 0), 0.0
         for epoch in range(1, n_epochs + 1):
             started = time.time()
-            model.fit(data["train"], nb_epoch=1)
+            model.fit(data["train"], nb_epoch=1, checkpoint_interval=0)  # no checkpoint files
             synchronize(device)
             training += time.time() - started
             valid = auc(model, "valid")
@@ -291,7 +301,7 @@ def determinism(device: str, data, epochs: int) -> dict:
     states = []
     for _ in range(2):
         model = pretraining_model(device, seed=0)
-        model.fit(data, nb_epoch=epochs)
+        model.fit(data, nb_epoch=epochs, **QUIET)
         states.append({k: v.detach().float().cpu() for k, v in model.model.state_dict().items()})
     difference = max(float((states[0][k] - states[1][k]).abs().max()) for k in states[0])
     return {"pairs": len(data), "epochs": epochs, "bitwise equal": difference == 0.0,
@@ -358,7 +368,7 @@ def run(args) -> dict:
             entry.update(environment(device, imports))
     if check.wanted("device parity"):
         with check.step("device parity") as entry:
-            entry.update(device_parity(device, unpack_graphs(bbbp_prefix(bbbp(), "test"), 256)))
+            entry.update(device_parity(device, unpack_graphs(pairs(), 256)))
     if check.wanted("pretraining"):
         with check.step("pretraining") as entry:
             entry.update(pretraining(device, pairs_dataset(pairs(), size["pairs"]),
@@ -368,8 +378,10 @@ def run(args) -> dict:
             entry.update(embedding(device, unpack_graphs(pairs(), size["embed"])))
     if check.wanted("fine-tuning"):
         with check.step("fine-tuning") as entry:
-            entry.update(fine_tuning(device, bbbp_datasets(bbbp(), size.get("bbbp_rows")),
-                                     size["finetune_epochs"], size["bf16_epochs"]))
+            arrays = bbbp()
+            entry.update(fine_tuning(device, bbbp_datasets(arrays, size.get("bbbp_rows")),
+                                     str(arrays["atom_features"]), size["finetune_epochs"],
+                                     size["bf16_epochs"]))
     if check.wanted("determinism"):
         with check.step("determinism") as entry:
             entry.update(determinism(device, pairs_dataset(pairs(), size["small_pairs"]),

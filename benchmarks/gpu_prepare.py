@@ -5,8 +5,9 @@ in the package's environment, into one ignored folder (default ``runs/gpu_carry/
 
 - ``pairs_13c.npz``: graph arrays of the first 4,000 embedded nmrshiftdb2 13C molecules and
   their frozen ``nmr_13c`` spectrum embeddings (the pretraining inputs);
-- ``bbbp.npz``: graph arrays, labels and weights of BBBP's scaffold split (as the
-  MoleculeNet benchmark splits it);
+- ``bbbp.npz``: graph arrays (the atom features of ``ACMLPropertyModel``'s default
+  encoder), labels and weights of BBBP's scaffold split (as the MoleculeNet benchmark splits
+  it);
 - ``wheels/``: the DeepChem 2.8.0 wheel (pure Python), installed there into a temporary
   folder by ``benchmarks/gpu_check.sh``;
 - ``standin/rdkit``: a stand-in package with no code of RDKit's, so that DeepChem's
@@ -84,16 +85,20 @@ def write_pairs(carry: Path, n: int) -> int:
 
 
 def write_bbbp(carry: Path) -> dict:
-    """BBBP's scaffold split as graph arrays (the benchmark's loader and featurizer)."""
+    """BBBP's scaffold split (the benchmark's loader) as graph arrays, featurized for the
+    default encoder of ``ACMLPropertyModel``."""
     import numpy as np
 
     from deepchem_acml import ACMLGraphFeaturizer
+    from deepchem_acml.embedding import load_graph_encoder
     from deepchem_acml.evaluation.moleculenet import load_split_task
+    from deepchem_acml.models.finetune import DEFAULT_ENCODER
 
+    atom_features = load_graph_encoder(DEFAULT_ENCODER).atom_features
     task = load_split_task("bbbp")
-    arrays = {}
+    arrays = {"atom_features": np.array(atom_features)}
     for split, smiles in task.smiles.items():
-        report = ACMLGraphFeaturizer().featurize_with_report(smiles)
+        report = ACMLGraphFeaturizer(atom_features=atom_features).featurize_with_report(smiles)
         rows = np.asarray(report.indices)
         arrays.update({f"{split}/{k}": v for k, v in pack_graphs(
             [report.features[i] for i in rows]).items()})
@@ -189,6 +194,7 @@ def prepare(carry: Path, cpu_reference: bool, wheel_cache: Path, pairs: int = 40
     summary = {"pairs": write_pairs(carry, pairs), "bbbp": write_bbbp(carry),
                "wheels": write_wheels(carry, wheel_cache)}
     write_standin(carry)
+    (carry / "cpu_reference.json").unlink(missing_ok=True)  # figures of older code: not kept
     if cpu_reference:
         summary["cpu reference"] = measure_cpu_reference(carry)
     return summary
