@@ -101,12 +101,24 @@ def method_recipe(method: str, args: argparse.Namespace) -> dict:
                                       "like": RICH_DISTILLED, "pooling": "mean"},
         "chemprop D-MPNN + RDKit descriptors": {"molecule_featurizers":
                                                 "v1_rdkit_2d_normalized"},
+        "ACMLPropertyModel() defaults": {**neural, "defaults": _property_model_defaults()},
         "ACML frozen + LightGBM": {"pretrained": args.feature_encoder},
         "untrained GIN + LightGBM": {"like": args.feature_encoder},
         "LightGBM on RDKit 2-D descriptors + ACML": {"pretrained": args.feature_encoder},
         "LightGBM on RDKit 2-D descriptors + untrained GIN": {"like": args.feature_encoder},
     }
     return {"method": method, **recipes.get(method, {}), "protocol": 2}
+
+
+def _property_model_defaults() -> dict:
+    # (the defaults row means "whatever the defaults are": changed defaults make a new
+    # recipe, never a cell that mixes two sets of defaults)
+    import inspect
+
+    from deepchem_acml.models.finetune import ACMLPropertyModel
+
+    parameters = inspect.signature(ACMLPropertyModel.__init__).parameters.values()
+    return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
 
 
 def run(args: argparse.Namespace, argv=None) -> int:

@@ -542,9 +542,27 @@ def fit_graph_model(task: SplitTask, pretrained: Optional[str], seed: int,
     model = ACMLPropertyModel(len(task.tasks), task.mode, encoder, seed=seed,
                               device=torch.device(device) if device else None,
                               **{**RECORDED_DEFAULTS, **model_kwargs})
+    return fit_property_model(task, model, stopping)
+
+
+def fit_property_model(task: SplitTask, model, stopping: EarlyStopping) -> MethodResult:
+    """An ``ACMLPropertyModel`` as built, trained on ``task`` with early stopping."""
     data, rows = graph_datasets(task, lambda smiles: model.graph_featurizer.featurize_with_report(
         smiles).features)  # every row: the task holds only molecules this featurizer takes
     return train_with_early_stopping(task, model, data, rows, stopping)
+
+
+def default_property_model(task: SplitTask, seed: int, context: "BenchmarkContext"
+                           ) -> MethodResult:
+    """``ACMLPropertyModel(n_tasks, mode)`` with nothing but the seed and device: what a user
+    gets by default, scored like every other row."""
+    import torch
+
+    from deepchem_acml.models.finetune import ACMLPropertyModel
+
+    device = torch.device(context.device) if context.device else None
+    model = ACMLPropertyModel(len(task.tasks), task.mode, seed=seed, device=device)
+    return fit_property_model(task, model, context.stopping)
 
 
 def train_graph_model(task: SplitTask, pretrained: Optional[str], seed: int, epochs: int = 30,
@@ -700,6 +718,7 @@ METHODS: Dict[str, Callable[..., MethodResult]] = {
         task, None, seed, ctx.stopping, ctx.device,
         **{**shipped_architecture(RICH_DISTILLED), "pooling": "mean"},
         **MEAN_POOLING_SCRATCH_RECIPE, **DESCRIPTORS),
+    "ACMLPropertyModel() defaults": default_property_model,
     "ACML frozen + linear": lambda task, seed, ctx: embedding_probe(
         task, _from_cache(_acml_embed(ctx, task)), seed),
     "untrained GIN + linear": lambda task, seed, ctx: embedding_probe(
