@@ -47,3 +47,6 @@ html_theme = "pydata_sphinx_theme"
 html_title = f"deepchem-acml {release}"
 html_theme_options = {"navigation_with_keys": False, "show_toc_level": 2}
 html_static_path = []
+# No page has children of its own, so the left "Section Navigation" sidebar would be empty on
+# every page: leave it out (the top bar lists the pages, the right bar the page's sections).
+html_sidebars = {"**": []}
