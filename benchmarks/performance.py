@@ -364,7 +364,8 @@ def embedding(n: int = 20_000, rounds: int = 3, large: int = 1_000_000,
     (``embed_library`` on a 2-worker ``LocalCluster``, after the cluster is up); each as a
     ratio to the parse rate, with peak memory of the process tree. Then the whole command for
     one SMILES, and ``acml embed --jobs 2`` on 100k and ``large`` rows (peak memory).
-    ``before``: a checkout of an earlier version whose ``acml embed`` runs beside (same rounds)."""
+    ``before``: a checkout of an earlier version whose ``acml embed`` runs beside (same rounds).
+    The ``_bf16`` rows add ``--precision bf16`` (their "÷ one process" is against fp32)."""
     import shutil
     import statistics
     import tempfile
@@ -383,11 +384,11 @@ def embedding(n: int = 20_000, rounds: int = 3, large: int = 1_000_000,
     if before:
         envs["before"] = dict(os.environ, PYTHONPATH=str(Path(before).resolve()))
 
-    def embed(jobs: int, version: str) -> Dict[str, float]:
-        out = scratch / f"{version}.{jobs}.npy"
+    def embed(jobs: int, version: str, extra: tuple = ()) -> Dict[str, float]:
+        out = scratch / f"{version}.{jobs}{''.join(extra)}.npy"
         run = _run_measured(acml + [str(scratch / "in.smi"), "--out", str(out), "--jobs",
-                                    str(jobs), "--chunk-size", str(n // 4), "--restart"],
-                            envs[version])
+                                    str(jobs), "--chunk-size", str(n // 4), "--restart",
+                                    *extra], envs[version])
         chunks = json.loads(Path(f"{out}.state.json").read_text())["chunk_seconds"]
         # rows after the first chunk over their time: the rate once started
         run["steady_rate"] = (n - n // 4) / sum(chunks[1:])
@@ -412,6 +413,9 @@ def embedding(n: int = 20_000, rounds: int = 3, large: int = 1_000_000,
             for jobs in (1, 2):
                 rows.setdefault(f"{version}_jobs{jobs}", []).append(embed(jobs, version))
         rows.setdefault("dask_2_workers", []).append(dask_path())
+        for jobs in (1, 2):  # opt-in bfloat16 matrix products (AVX512-BF16 / AMX CPUs)
+            rows.setdefault(f"now_jobs{jobs}_bf16", []).append(
+                embed(jobs, "now", ("--precision", "bf16")))
     same = np.array_equal(np.load(scratch / "now.1.npy"), np.load(scratch / "now.2.npy"),
                           equal_nan=True)
     dask_table = pd.read_parquet(scratch / "dask_out" / "embeddings")

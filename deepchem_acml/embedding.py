@@ -202,7 +202,8 @@ def embed_smiles(encoder: GINEncoder, smiles: Sequence, batch_size: int = 256,
 
 
 def embed_smiles_in_processes(source: Union[str, os.PathLike], smiles: Sequence, jobs: int,
-                              batch_size: int = 256, max_atoms: Optional[int] = None
+                              batch_size: int = 256, max_atoms: Optional[int] = None,
+                              precision: Optional[str] = None
                               ) -> Tuple[np.ndarray, FeaturizationResult]:
     """:func:`embed_smiles` on the CPU in ``jobs`` processes (-1: one per core), each
     featurizing *and* embedding its tasks with one thread; what comes back is each task's
@@ -221,6 +222,8 @@ def embed_smiles_in_processes(source: Union[str, os.PathLike], smiles: Sequence,
         Molecules per forward pass.
     max_atoms : int, optional
         Heavy atoms beyond which a molecule is reported.
+    precision : str, optional
+        ``"bf16"`` autocast (default: float32).
 
     Returns
     -------
@@ -235,7 +238,7 @@ def embed_smiles_in_processes(source: Union[str, os.PathLike], smiles: Sequence,
     >>> embeddings.shape, result.indices.tolist()
     ((2, 128), [0, 2])
     """
-    with ProcessEmbedder(source, jobs, batch_size, max_atoms) as pool:
+    with ProcessEmbedder(source, jobs, batch_size, max_atoms, precision=precision) as pool:
         return pool.result(pool.submit(list(smiles)))
 
 
@@ -277,6 +280,8 @@ class ProcessEmbedder:
         Heavy atoms beyond which a molecule is reported.
     task_size : int, default=2048
         SMILES per task.
+    precision : str, optional
+        ``"bf16"`` autocast (default: float32).
 
     Examples
     --------
@@ -287,12 +292,13 @@ class ProcessEmbedder:
     """
 
     def __init__(self, source: Union[str, os.PathLike], jobs: int, batch_size: int = 256,
-                 max_atoms: Optional[int] = None, task_size: int = 2048):
+                 max_atoms: Optional[int] = None, task_size: int = 2048,
+                 precision: Optional[str] = None):
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
         self.source, self.batch_size, self.max_atoms = os.fspath(source), batch_size, max_atoms
-        self.task_size = task_size
+        self.task_size, self.precision = task_size, precision
         self.processes = cpu_processes(jobs)
         context = multiprocessing.get_context(
             "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
@@ -304,7 +310,7 @@ class ProcessEmbedder:
         starts = list(range(0, len(smiles), self.task_size)) or [0]
         futures = [self.executor.submit(_embed_share, self.source,
                                         list(smiles[a:a + self.task_size]), self.batch_size,
-                                        self.max_atoms) for a in starts]
+                                        self.max_atoms, self.precision) for a in starts]
         return futures, starts, len(smiles)
 
     def result(self, handle: tuple) -> Tuple[np.ndarray, FeaturizationResult]:
@@ -334,11 +340,12 @@ def _start_worker(source: str) -> None:
     _process_encoder(source)
 
 
-def _embed_share(source: str, smiles: Sequence, batch_size: int, max_atoms: Optional[int]):
+def _embed_share(source: str, smiles: Sequence, batch_size: int, max_atoms: Optional[int],
+                 precision: Optional[str] = None):
     """One task: (embeddings, its report without the graphs)."""
     torch.set_num_threads(1)  # one process per core
     embeddings, result = embed_smiles(_process_encoder(source), smiles, batch_size,
-                                      max_atoms=max_atoms)
+                                      max_atoms=max_atoms, precision=precision)
     return embeddings, FeaturizationResult([], result.indices, result.failures, len(smiles))
 
 

@@ -124,3 +124,25 @@ def test_two_processes_embed_what_one_does(tmp_path, nmr_frame):
         assert failures["index"].tolist() == [5, 2300]
     assert np.isnan(outputs[2][[5, 2300]]).all()
     np.testing.assert_array_equal(outputs[2], outputs[1])  # same per-row arithmetic
+
+
+def test_bf16_embeds_close_to_fp32_and_is_recorded(tmp_path, nmr_frame):
+    """--precision bf16 (opt-in): the same rows within 1 % of each fp32 row's norm, in one
+    and two processes; a resume with another precision is refused."""
+    smiles = nmr_frame.smiles.iloc[:2400].tolist()
+    path = tmp_path / "in.smi"
+    path.write_text("\n".join(smiles) + "\n")
+    embed_module.embed_file(path, tmp_path / "fp32.npy", chunk_size=1200, progress=False)
+    reference = np.load(tmp_path / "fp32.npy")
+    for jobs in (1, 2):
+        out = tmp_path / f"bf16_{jobs}.npy"
+        embed_module.embed_file(path, out, chunk_size=1200, jobs=jobs, precision="bf16",
+                                progress=False)
+        error = np.linalg.norm(np.load(out) - reference, axis=1)
+        assert (error <= 0.01 * np.linalg.norm(reference, axis=1)).all()
+        assert not np.array_equal(np.load(out), reference)  # bf16 really ran
+    with pytest.raises(ValueError, match=r"other settings \(precision\)"):
+        embed_module.embed_file(path, tmp_path / "bf16_1.npy", chunk_size=1200, progress=False)
+    with pytest.raises(ValueError, match="fp16 needs a CUDA device"):
+        embed_module.embed_file(path, tmp_path / "fp16.npy", precision="fp16", device="cpu",
+                                progress=False)
