@@ -90,6 +90,9 @@ def render_markdown(records: Sequence[Dict[str, Any]]) -> str:
              "![Rank of every method on every task, and its mean rank](moleculenet.png)", "",
              "![Every method per task: mean and standard deviation over seeds]"
              "(moleculenet_tasks.png)", "",
+             "Per task: mean and standard deviation over seeds, methods in the order of their "
+             "mean rank, ACML rows in red, the recommended row in bold; a mean beyond the axis "
+             "is drawn to its edge with its value written there.", "",
              "| method | " + " | ".join(f"{t} ({metric[t]})" for t in tasks) + " |",
              "|---|" + "---|" * len(tasks)]
     best = {t: (max if metric[t].startswith("ROC") else min)(c.mean for c in table[t].values())

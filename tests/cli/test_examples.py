@@ -1,4 +1,4 @@
-"""The quickstart example runs as written and learns (small settings)."""
+"""The examples run as written and learn (small settings)."""
 import importlib.util
 from pathlib import Path
 
@@ -19,7 +19,7 @@ def test_quickstart_trains_and_retrieves_above_chance():
     result = _load("quickstart").main(n_molecules=2000, epochs=8)
     pools = result["report"]["pools"]["modality_to_graph"]
     # 8 epochs on 2,000 molecules: the layer-norm GIN is slow to start on so little (0.15-0.17
-    # top-10 here, chance 0.078; the batch-norm GIN reached 3x chance), see docs/results.md
+    # top-10 here, chance 0.078)
     assert pools["top10"] > 1.5 * result["report"]["chance"]["pools"]["top10"]
     assert result["history"][-1]["valid_loss"] < result["history"][0]["valid_loss"]
 
@@ -27,4 +27,6 @@ def test_quickstart_trains_and_retrieves_above_chance():
 @pytest.mark.slow
 def test_property_prediction_example():
     result = _load("property_prediction").main(epochs=8)
-    assert result["finetuned"] < result["scratch"]
+    # BBBP ROC-AUC: the pretrained default ahead of the same network from random weights
+    assert result["finetuned"] > result["scratch"]
+    assert result["frozen"] > 0.6
