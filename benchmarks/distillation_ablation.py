@@ -323,10 +323,10 @@ def render(out: Path) -> None:
              "spread is over pretraining seeds (the probe itself is deterministic), \"(1 "
              "seed)\" marks a single pretraining run. In brackets: the share of "
              "`teacher + linear`'s margin over chance (0.5) that a row keeps (classification "
-             "only); the last column averages it (the issue's bar: 95 %). First column: "
+             "only); the last column averages it. First column: "
              "held-out R² of a ridge regression from the graph embedding to ChemNet's on 3,000 "
-             "MOSES test molecules (how much of the teacher a linear reader finds). Status and "
-             "reading: [README](README.md#ablation-distilling-the-teacher-into-the-graph).", "",
+             "MOSES test molecules (how much of the teacher a linear reader finds). Reading: "
+             "[README](README.md#ablation-distilling-the-teacher-into-the-graph).", "",
              "| method | " + " | ".join(header) + " | mean share |",
              "|---|" + "---|" * (len(tasks) + 1)]
     for row in rows:

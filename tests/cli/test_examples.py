@@ -30,3 +30,27 @@ def test_property_prediction_example():
     # BBBP ROC-AUC: the pretrained default ahead of the same network from random weights
     assert result["finetuned"] > result["scratch"]
     assert result["frozen"] > 0.6
+
+
+def _readme_blocks(language):
+    import re
+
+    text = (EXAMPLES.parent / "README.md").read_text()
+    return re.findall(rf"^```{language}\n(.*?)^```", text, re.S | re.M)
+
+
+def test_readme_python_snippets_import_what_exists():
+    blocks = _readme_blocks("python")
+    assert len(blocks) == 2
+    for block in blocks:
+        compile(block, "README.md", "exec")
+        imports = "\n".join(line for line in block.splitlines()
+                            if line.startswith(("import ", "from ")))
+        exec(imports, {})
+
+
+@pytest.mark.slow
+def test_readme_python_snippets_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("DEEPCHEM_DATA_DIR", str(tmp_path))
+    for block in _readme_blocks("python"):
+        exec(block.replace("nb_epoch=20", "nb_epoch=1"), {})
