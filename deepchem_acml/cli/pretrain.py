@@ -575,7 +575,7 @@ class PretrainingRun:
     def check_collapse(self, model, valid, reports: Dict[str, Any]):
         """Per modality, the mean pairwise cosine of the graph projections on the validation
         split, and the warnings of :func:`~deepchem_acml.evaluation.retrieval.collapse_warnings`
-        (printed loudly here, kept in ``metrics.json``)."""
+        (printed, framed, after the run's summary; kept in ``metrics.json``)."""
         from deepchem_acml.evaluation.retrieval import (COLLAPSE_COSINE, collapse_warnings,
                                                         mean_pairwise_cosine)
 
@@ -588,8 +588,6 @@ class PretrainingRun:
             cosine[name] = mean_pairwise_cosine(projection[rows, m])
             warnings += collapse_warnings(cosine[name], reports[name],
                                           name if self.joint else "")
-        for warning in warnings:
-            self.say(f"WARNING: {warning}")
         return {"valid_graph_projection_mean_cosine": cosine if self.joint
                 else cosine[self.names[0]], "threshold": COLLAPSE_COSINE}, warnings
 
