@@ -172,3 +172,23 @@ def test_the_collapse_detector_passes_spread_embeddings_and_flags_constant_ones(
     warnings = collapse_warnings(mean_pairwise_cosine(constant), flat)
     assert warnings[0].startswith("collapsed graph projections")
     assert warnings[1].startswith("retrieval at chance:") and "graph → modality" in warnings[1]
+
+
+def test_train_refuses_a_state_written_with_another_run_identity(small_frame, small_model_kwargs,
+                                                                 tmp_path):
+    """The library door behind `acml pretrain`: ACMLModel.train keeps the identity in the
+    state and will not continue a state of another run."""
+    from deepchem_acml import ACMLModel
+
+    model = ACMLModel("nmr_13c", **small_model_kwargs)
+    dataset, _ = model.build_dataset(small_frame.smiles, small_frame.spectrum)
+    state = tmp_path / "state.pt"
+    model.train(dataset, nb_epoch=1, checkpoint_path=state, progress=False,
+                run_identity={"data": {"sha256": "a"}, "seed": 0})
+    again = ACMLModel("nmr_13c", **small_model_kwargs)
+    with pytest.raises(ValueError, match=r"differs in: data, seed \(0 there, 1 here\)"):
+        again.train(dataset, nb_epoch=2, checkpoint_path=state, progress=False,
+                    run_identity={"data": {"sha256": "b"}, "seed": 1})
+    history = again.train(dataset, nb_epoch=2, checkpoint_path=state, progress=False,
+                          run_identity={"data": {"sha256": "a"}, "seed": 0})
+    assert [h["epoch"] for h in history] == [1, 2]  # the same run continues
