@@ -184,3 +184,41 @@ def test_the_number_check_catches_a_changed_number():
     assert unmatched_numbers("top-10 95.4 %", metrics) == ["95.4"]
     # code, link targets and version strings are not quoted measurements
     assert unmatched_numbers("`lr=0.5` [x](a/0.9.md) deepchem 2.8.0\n```\n0.7\n```", {}) == []
+
+
+def test_the_readme_table_is_rendered_between_its_markers(tmp_path):
+    from deepchem_acml.evaluation.benchmark_report import (README_BEGIN, README_END,
+                                                           RECOMMENDED, write_readme_table)
+
+    def record(task, method, seed, score, mode="classification"):
+        return {"task": task, "method": method, "seed": seed, "score": score, "mode": mode,
+                "recipe_id": "r"}
+
+    records = ([record("bbbp", RECOMMENDED, s, v) for s, v in enumerate([0.70, 0.71, 0.72])]
+               + [record("bbbp", "RF on ECFP4 counts", s, v)
+                  for s, v in enumerate([0.80, 0.81, 0.82])]
+               + [record("esol", RECOMMENDED, s, v, "regression")
+                  for s, v in enumerate([1.0, 1.1, 1.2])]
+               + [record("esol", "DeepChem GCN", s, v, "regression")
+                  for s, v in enumerate([1.2, 1.25, 1.3])])
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# title\n\n{README_BEGIN}\nold\n{README_END}\n\nafter\n")
+    assert write_readme_table(records, readme)
+    text = readme.read_text()
+    assert "old" not in text and text.endswith(f"{README_END}\n\nafter\n")
+    assert ("| bbbp (ROC-AUC ↑) | 0.710 ± 0.010 | 2 of 2 | RF on ECFP4 counts | "
+            "0.810 ± 0.010 | loss |") in text
+    assert "| esol (RMSE ↓) | 1.100 ± 0.100 | 1 of 2 | DeepChem GCN | 1.250 ± 0.050 | win |" in text
+    assert "1 win, 0 ties, 1 loss" in text
+    (tmp_path / "plain.md").write_text("no markers")
+    assert not write_readme_table(records, tmp_path / "plain.md")
+
+
+def test_the_readme_names_the_recommended_row_and_has_its_table():
+    from deepchem_acml.evaluation.benchmark_report import README_BEGIN, README_END
+    from deepchem_acml.models.finetune import DEFAULT_ENCODER
+
+    text = (ROOT / "README.md").read_text()
+    assert README_BEGIN in text and README_END in text
+    assert f"`{DEFAULT_ENCODER}`" in text  # the README names the default it describes
+    assert len(text.splitlines()) <= 120
