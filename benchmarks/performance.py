@@ -14,6 +14,8 @@ Reads the MOSES SMILES from the shared data folder ($ACML_DATA_DIR or ../shared/
                                                  # acml embed --jobs 1/2, acml embed-dask on a
                                                  # 2-worker LocalCluster; ratios, peak memory;
                                                  # start-up; 100k vs 1M rows
+    python benchmarks/performance.py embedding-profile  # per molecule: parse, featurize,
+                                                 # collate, forward before/now/bf16, writing
 
 Run on an idle machine: the figures are wall-clock.
 """
@@ -476,10 +478,77 @@ def embedding(n: int = 20_000, rounds: int = 3, large: int = 1_000_000,
     return result
 
 
+def embedding_profile(n: int = 5_000) -> Dict[str, Any]:
+    """Where ``acml embed``'s time goes, per molecule, on ``n`` MOSES SMILES in one process:
+    RDKit parsing alone; featurization (parsing included); collation; the GIN forward as
+    ``acml embed`` ran it before (``no_grad``, torch's default thread count) and now
+    (``inference_mode``, one thread per process), and with ``--precision bf16``; writing the
+    rows to the npy memmap; and the import time of the command (``python -X importtime``)."""
+    import shutil
+    import tempfile
+
+    import torch
+    from rdkit import Chem, RDLogger
+
+    from deepchem_acml.embedding import load_graph_encoder
+    from deepchem_acml.featurizers.molecular_graph import GraphArrayFeaturizer
+
+    RDLogger.DisableLog("rdApp.*")
+    smiles = _moses_or_exit(n)
+    default_threads = torch.get_num_threads()
+    encoder = load_graph_encoder("nmr_13c", device="cpu")
+    graphs = GraphArrayFeaturizer().featurize_with_report(smiles).features
+    batches = [encoder.collate(graphs[i:i + 512]) for i in range(0, len(graphs), 512)]
+
+    def forward(threads: int, mode, precision=None) -> Callable[[], Any]:
+        def run():
+            torch.set_num_threads(threads)
+            with mode(), torch.autocast("cpu", torch.bfloat16, enabled=precision == "bf16"):
+                return [encoder(b) for b in batches]
+        return run
+
+    scratch = Path(tempfile.mkdtemp(prefix="acml-profile-"))
+    matrix = np.lib.format.open_memmap(scratch / "m.npy", mode="w+", dtype=np.float32,
+                                       shape=(n, encoder.hidden_dim))
+    block = np.random.default_rng(0).random((n, encoder.hidden_dim), dtype=np.float32)
+
+    def write():
+        matrix[:] = block
+        matrix.flush()
+
+    seconds = {
+        "rdkit_parse": best_of(lambda: [Chem.MolFromSmiles(s) for s in smiles], 3),
+        "featurize_including_parse": best_of(
+            lambda: GraphArrayFeaturizer().featurize_with_report(smiles), 3),
+        "collate": best_of(lambda: [encoder.collate(graphs[i:i + 512])
+                                    for i in range(0, len(graphs), 512)], 3),
+        f"forward_before_no_grad_{default_threads}_threads": best_of(
+            forward(default_threads, torch.no_grad), 3),
+        "forward_now_inference_mode_1_thread": best_of(forward(1, torch.inference_mode), 3),
+        "forward_bf16_1_thread": best_of(forward(1, torch.inference_mode, "bf16"), 3),
+        "write_npy_rows": best_of(write, 3)}
+    per_molecule_ms = {k: 1e3 * v / n for k, v in seconds.items()}
+    imports = subprocess.run([sys.executable, "-X", "importtime", "-c",
+                              "from deepchem_acml.cli import main, embed; main.build_parser(); "
+                              "import deepchem_acml.embedding, tqdm, rdkit.Chem"],
+                             capture_output=True, text=True).stderr
+    rows = [line.split("|") for line in imports.splitlines() if line.startswith("import time:")]
+    import_seconds = sum(int(cumulative) for _, cumulative, name in rows  # top-level imports
+                         if cumulative.strip().isdigit() and not name.startswith("  ")) / 1e6
+    del matrix
+    shutil.rmtree(scratch)
+    print(f"per molecule ({n} MOSES SMILES, one process, ms; best of three):")
+    for name, value in per_molecule_ms.items():
+        print(f"  {name:<44}{value:8.3f}")
+    print(f"  start-up imports of acml embed: {import_seconds:.2f} s (python -X importtime)")
+    return {"n": n, "per_molecule_ms": per_molecule_ms, "import_seconds": import_seconds,
+            "default_threads": default_threads}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("part", choices=["featurize", "cache", "end-to-end", "stream", "scaling",
-                                         "aggregation", "embedding"])
+                                         "aggregation", "embedding", "embedding-profile"])
     parser.add_argument("--n", type=int, default=20_000, help="embedding: SMILES per path")
     parser.add_argument("--rounds", type=int, default=3, help="embedding: interleaved rounds")
     parser.add_argument("--large", type=int, default=1_000_000,
@@ -490,7 +559,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     runners = {"featurize": featurize, "cache": cache, "end-to-end": end_to_end,
-               "stream": stream, "scaling": scaling, "aggregation": aggregation}
+               "stream": stream, "scaling": scaling, "aggregation": aggregation,
+               "embedding-profile": embedding_profile}
     if args.part == "embedding":
         result = embedding(args.n, args.rounds, args.large, args.before)
     else:
