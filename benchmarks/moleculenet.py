@@ -3,8 +3,9 @@
 Every (task, method, seed) that finishes is appended as one record to
 ``OUT/moleculenet.json`` (score, validation score, best epoch, epochs run, wall time,
 versions, command); a rerun skips what is recorded for the same settings, so the benchmark
-can be stopped at any point and continued. ``--render`` only redraws ``OUT/moleculenet.md``
-and ``OUT/moleculenet.png`` from the records. Methods: ``deepchem_acml.evaluation.moleculenet``.
+can be stopped at any point and continued. ``--render`` only redraws ``OUT/moleculenet.md``,
+``OUT/moleculenet.png`` and ``OUT/moleculenet_tasks.png`` from the records (and, for the
+repository's own records, the README's table). Methods: ``deepchem_acml.evaluation.moleculenet``.
 Reads the MoleculeNet files from the shared data folder ($ACML_DATA_DIR or ../shared/data;
 ESOL and BBBP are embedded in the package). DeepChem's GCN and AttentiveFP need DGL: run
 them from the ``dgl`` tox environment into the same file.
