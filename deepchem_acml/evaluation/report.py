@@ -188,6 +188,11 @@ def correlation_figure(properties: Dict):
     return fig
 
 
+#: the lowest R² drawn in the probe figure: a worse probe (overfit on few molecules, R² far
+#: below 0) is drawn down to it with its value written on the bar, not stretching the axis
+PROBE_FLOOR = -1.0
+
+
 def probe_figure(properties: Dict):
     """Cross-validated linear-probe R² per property, one bar per embedding."""
     import matplotlib.pyplot as plt
@@ -196,11 +201,16 @@ def probe_figure(properties: Dict):
     names = list(properties["embeddings"])
     width = 0.8 / len(names)
     for j, name in enumerate(names):
-        values = [properties["embeddings"][name][p]["linear_r2"] for p in PROPERTIES]
-        ax.bar(np.arange(len(PROPERTIES)) + j * width, values, width, label=name)
+        values = np.array([properties["embeddings"][name][p]["linear_r2"] for p in PROPERTIES])
+        x = np.arange(len(PROPERTIES)) + j * width
+        ax.bar(x, np.maximum(values, PROBE_FLOOR), width, label=name)
+        for xi, value in zip(x[values < PROBE_FLOOR], values[values < PROBE_FLOOR]):
+            ax.text(xi, PROBE_FLOOR + 0.03, f"{value:.1f}", ha="center", va="bottom",
+                    fontsize=7, rotation=90, color="white")
     ax.set_xticks(np.arange(len(PROPERTIES)) + width * (len(names) - 1) / 2, PROPERTIES,
                   rotation=30)
-    ax.set(ylabel="cross-validated R² (linear probe)", ylim=(min(0, ax.get_ylim()[0]), 1))
+    floor = PROBE_FLOOR if ax.get_ylim()[0] < 0 else 0
+    ax.set(ylabel="cross-validated R² (linear probe)", ylim=(floor, 1))
     _legend_beside(ax, fontsize=8)
     ax.set_title("Linear probes: embedding → property")
     fig.tight_layout()

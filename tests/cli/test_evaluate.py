@@ -89,7 +89,8 @@ def test_evaluate_without_isomers_says_so_and_draws_readable_figures(tmp_path, n
     from rdkit.Chem.rdMolDescriptors import CalcMolFormula
 
     from deepchem_acml.chem import mol_from_smiles
-    from deepchem_acml.evaluation.report import embedding_map, probe_figure, topk_figure
+    from deepchem_acml.evaluation.report import (PROBE_FLOOR, embedding_map, probe_figure,
+                                                 topk_figure)
     from deepchem_acml.evaluation.retrieval import DEFAULT_KS
 
     formulas = nmr_frame.smiles.map(lambda s: CalcMolFormula(mol_from_smiles(s)))
@@ -112,6 +113,7 @@ def test_evaluate_without_isomers_says_so_and_draws_readable_figures(tmp_path, n
     topk = topk_figure(report["retrieval"]).axes[0]
     assert topk.get_xticks().tolist() == list(DEFAULT_KS)
     probes = probe_figure(report["properties"]).axes[0]
+    assert probes.get_ylim()[0] >= PROBE_FLOOR  # a very poor probe does not squash the rest
     for ax in (topk, probes):  # the legend starts right of the plot area
         ax.figure.canvas.draw()
         legend = ax.get_legend().get_window_extent()
