@@ -47,7 +47,7 @@ def evaluate_model(model, smiles: Sequence[str], modality_inputs: Sequence[Any],
 
     from deepchem_acml.featurizers.base import (FAILURE_ROW_COLUMN, NO_SMILES,
                                                 FeaturizationFailure, empty_cells_as_empty_text,
-                                                lacks_smiles)
+                                                is_missing_cell, lacks_smiles)
 
     smiles, modality_inputs = list(smiles), empty_cells_as_empty_text(modality_inputs)
     rows = list(range(len(smiles))) if rows is None else [int(r) for r in rows]
@@ -56,8 +56,8 @@ def evaluate_model(model, smiles: Sequence[str], modality_inputs: Sequence[Any],
     bar = tqdm(total=4 + 3 * len(PROPERTIES), desc="evaluate", unit="step", disable=not progress)
     bar.set_postfix_str("featurizing and encoding")
     usable = [i for i, s in enumerate(smiles) if not lacks_smiles(s)]
-    failures = [FeaturizationFailure(i, smiles[i], NO_SMILES)
-                for i in range(len(smiles)) if lacks_smiles(smiles[i])]
+    failures = [FeaturizationFailure(i, "" if is_missing_cell(s) else s, NO_SMILES)
+                for i, s in enumerate(smiles) if lacks_smiles(s)]
     dataset, more = model.build_dataset([smiles[i] for i in usable],
                                         [modality_inputs[i] for i in usable])
     failures += [FeaturizationFailure(usable[f.index], f.input, f.reason) for f in more]

@@ -96,7 +96,10 @@ def test_evaluate_without_isomers_says_so_and_draws_readable_figures(tmp_path, n
     formulas = nmr_frame.smiles.map(lambda s: CalcMolFormula(mol_from_smiles(s)))
     frame = nmr_frame[~formulas.duplicated(keep=False)].head(40)
     data = tmp_path / "pairs.csv"
-    frame[["smiles", "spectrum"]].to_csv(data, index=False)
+    rows = frame[["smiles", "spectrum"]].reset_index(drop=True)
+    rows.loc[40] = ["", rows.spectrum[0]]  # an empty SMILES cell
+    rows.loc[41] = ["CCCCO", ""]           # an empty spectrum cell
+    rows.to_csv(data, index=False)
     model = ACMLModel("nmr_13c", **small_model_kwargs)
     model.save(tmp_path / "model.pt")
     code = main(["evaluate", "--checkpoint", str(tmp_path / "model.pt"), "--data", str(data),
@@ -105,6 +108,9 @@ def test_evaluate_without_isomers_says_so_and_draws_readable_figures(tmp_path, n
     assert code == 0, console.err[-2000:]
     assert "no isomer groups in this data" in console.out and "nan" not in console.out
     report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert report["failures"] == [
+        {"row_0based": 40, "input": "", "reason": "no SMILES in the record"},
+        {"row_0based": 41, "input": "CCCCO", "reason": "nmr_13c: empty peak list"}]
     assert report["isomers"]["constitutional"] == {"n_groups": 0, "n_molecules": 0,
                                                    "group_sizes": {},
                                                    "note": "no isomer groups in this data"}
