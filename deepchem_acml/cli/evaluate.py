@@ -80,7 +80,7 @@ def checkpoint_record(given: str, path: Path) -> dict:
     from deepchem_acml.data.smiles_files import file_sha256
 
     record = {"path": str(Path(path).resolve()), "sha256": file_sha256(path)}
-    if str(given) != str(path):
+    if not Path(given).is_file():  # a name, not a path: a shipped model
         record["shipped_name"] = str(given)
     return record
 
