@@ -12,7 +12,6 @@ The methods, by the names the benchmark table and its records use, are in :data:
 """
 from __future__ import annotations
 
-import copy
 import logging
 import tempfile
 import time
@@ -454,8 +453,9 @@ def train_with_early_stopping(task: SplitTask, model, data, rows, stopping: Earl
     progress = restore_unit_state(stopping.state_path, model) or {
         "best": {"higher_is_better": task.mode == "classification"}, "epoch": 0,
         "stopped": False, "curves": {"valid_curve": [], "test_curve": []}}
-    best, epoch, curves = BestEpoch(**progress["best"]), progress["epoch"], progress["curves"]
-    for epoch in range(epoch + 1, 0 if progress["stopped"] else stopping.max_epochs + 1):
+    best, curves = BestEpoch(**progress["best"]), progress["curves"]
+    epoch = done = progress["epoch"]  # (epochs already trained: those of a stopped unit)
+    for epoch in range(done + 1, 0 if progress["stopped"] else stopping.max_epochs + 1):
         model.fit(data["train"], nb_epoch=1, checkpoint_interval=0)
         valid_score = score(task.mode, task.y["valid"], task.w["valid"], predict("valid"))
         curves["valid_curve"].append(round(valid_score, 5))
@@ -647,8 +647,6 @@ def _embedded_rows(pair) -> Tuple[np.ndarray, np.ndarray]:
 def untrained_encoder(like: str, seed: int, device: Optional[str] = None):
     """A GIN of the shape of checkpoint ``like``, randomly initialised from ``seed``, in eval
     mode."""
-    import torch
-
     from deepchem_acml.devices import resolve_device
     from deepchem_acml.models.utils import seed_everything
     from deepchem_acml.nn.gin import GINEncoder

@@ -28,6 +28,11 @@ class FeatureStandardizer(nn.Module):
     ``±clip`` so that one descriptor far outside the training range (RDKit's ``Ipc`` spans
     dozens of orders of magnitude) cannot swamp the head."""
 
+    median: torch.Tensor
+    mean: torch.Tensor
+    std: torch.Tensor
+    fitted: torch.Tensor
+
     def __init__(self, n_features: int, clip: float = 5.0):
         super().__init__()
         self.clip = clip
@@ -69,6 +74,7 @@ class PropertyNetwork(nn.Module):
         self.feature_standardizer = (FeatureStandardizer(n_molecule_features)
                                      if n_molecule_features else None)
         width = encoder.hidden_dim + n_molecule_features
+        self.head: nn.Module
         if head_hidden == 0:  # a linear head, as in Hu et al. (2020)
             self.head = nn.Linear(width, n_tasks)
         else:
