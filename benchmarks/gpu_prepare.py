@@ -41,9 +41,9 @@ TRAVEL_LIMIT = 64 * 2 ** 20  # bytes: what the GPU machine receives, at most
 TREE_BUDGET = 48 * 2 ** 20
 DEEPCHEM_WHEEL = "deepchem==2.8.0"
 RUN_TIMEOUT_S = 540  # the check stops starting steps at 420 s; a step may run on past it
-STANDIN = '''"""A stand-in for RDKit, carried by the GPU check where RDKit is not installed: DeepChem's
-modules import names of RDKit at module level; any name resolves, iterating one is empty, and
-calling one raises. No code of RDKit's is here."""
+STANDIN = '''"""A stand-in for RDKit, carried by the GPU check where RDKit is not installed:
+DeepChem's modules import names of RDKit at module level; any name resolves, iterating one is
+empty, and calling one raises. No code of RDKit's is here."""
 
 
 class _Absent:
@@ -136,13 +136,16 @@ def measure_cpu_reference(carry: Path) -> dict:
 
     import torch
 
+    load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as out:
         subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_check.py"),
                         "--cpu-reference", "--carry", str(carry), "--out", out], check=True,
                        cwd=ROOT)
         report = json.loads((Path(out) / "gpu_check.json").read_text())
+    # the load says whether other work shared the cores while the figures were taken
     report["machine"] = (f"{platform.machine()} CPU, {os.cpu_count()} cores visible, torch "
-                         f"{torch.__version__} with {torch.get_num_threads()} threads (the "
+                         f"{torch.__version__} with {torch.get_num_threads()} threads, load "
+                         f"average {load:.1f} before and {os.getloadavg()[0]:.1f} after (the "
                          "machine that prepared the carried inputs)")
     (carry / "cpu_reference.json").write_text(json.dumps(report, indent=2))
     return report

@@ -6,7 +6,8 @@ training run's encoder path to the portable ``encoder="contrastive"``. Refuses t
 the shipped copy retrieves the held-out molecules as the trained model does (pools of 128
 within 0.01): MassBank's held-out spectra for MS, the run's own test split otherwise.
 
-    .venv/bin/python benchmarks/ship_pretrained.py --model runs/pretrain_ms_lc_tandem/acml_ms_lc.pt \\
+    .venv/bin/python benchmarks/ship_pretrained.py \\
+        --model runs/pretrain_ms_lc_tandem/acml_ms_lc.pt \\
         --encoder runs/ms_encoders/ms_lc_contrastive.pt --name ms_lc_fragments
     .venv/bin/python benchmarks/ship_pretrained.py \\
         --model runs/pretrain_smiles_distill20/acml_smiles.pt --name smiles_distilled
@@ -95,8 +96,9 @@ def main(argv=None) -> int:
     metrics["shipped_as"] = {"file": target.name, "weights": "float16", "pools_check": after,
                              **({"encoder": encoder_file.name} if encoder_file else {})}
     target.with_name(f"acml_{args.name}.metrics.json").write_text(json.dumps(metrics, indent=2))
-    print(f"wrote {target} ({target.stat().st_size / 1e6:.1f} MB)" + (
-        f" and {encoder_file} ({encoder_file.stat().st_size / 1e6:.1f} MB)" if encoder_file else ""))
+    encoder_note = (f" and {encoder_file} ({encoder_file.stat().st_size / 1e6:.1f} MB)"
+                    if encoder_file else "")
+    print(f"wrote {target} ({target.stat().st_size / 1e6:.1f} MB){encoder_note}")
     return 0
 
 
@@ -142,8 +144,12 @@ def convert_to_float16(name: str) -> bool:
     import torch
 
     from deepchem_acml import ACMLModel
-    from deepchem_acml.checkpoints import (KEPT_IN_FLOAT32, half_precision, load_checkpoint_file,
-                                           save_checkpoint_file)
+    from deepchem_acml.checkpoints import (
+        KEPT_IN_FLOAT32,
+        half_precision,
+        load_checkpoint_file,
+        save_checkpoint_file,
+    )
 
     source = PRETRAINED / f"acml_{name}.pt"
     data = load_checkpoint_file(source)

@@ -72,7 +72,6 @@ def save_checkpoint_file(path: PathLike, payload: Dict[str, Any], kind: str) -> 
     process killed mid-write never leaves a truncated checkpoint behind.
     """
     from deepchem_acml import __version__
-
     from deepchem_acml.files import atomic_path
 
     path = Path(path)

@@ -80,7 +80,8 @@ def test_float16_weights_keep_retrieval_and_embeddings(tmp_path):
     assert all(p.dtype == torch.float32 for p in half.model.parameters())
     frame = read_embedded_nmr_13c().head(600)
     dataset, _ = full.build_dataset(frame.smiles, frame.spectrum)
-    full_embedding, half_embedding = full.predict_embedding(dataset), half.predict_embedding(dataset)
+    full_embedding = full.predict_embedding(dataset)
+    half_embedding = half.predict_embedding(dataset)
     scale = np.abs(full_embedding).mean()
     assert np.abs(half_embedding - full_embedding).mean() < 5e-3 * scale
     scores = [retrieval_in_pools(m.predict(dataset), m.project_modality(dataset.y), 128, 5, 0)
@@ -96,8 +97,13 @@ def test_the_frozen_embedding_faces_default_to_one_shipped_encoder():
     and embed with exactly that model's encoder."""
     import deepchem as dc
 
-    from deepchem_acml import (ACMLEmbedder, ACMLFeaturizer, ACMLGraphFeaturizer, ACMLModel,
-                               ACMLTransformer)
+    from deepchem_acml import (
+        ACMLEmbedder,
+        ACMLFeaturizer,
+        ACMLGraphFeaturizer,
+        ACMLModel,
+        ACMLTransformer,
+    )
     from deepchem_acml.shipped import DEFAULT_ENCODER
 
     model = ACMLModel.from_pretrained(DEFAULT_ENCODER)
@@ -116,7 +122,6 @@ def test_shipped_models_store_float16_weights_but_smiles():
     unchanged by ``benchmarks/ship_pretrained.py --float16``) with the standardisers'
     statistics in float32, except ``acml_smiles.pt``: the MoleculeNet benchmark's records
     name it without a dtype, so its float32 weights stay until the recipe records one."""
-    import torch
 
     from deepchem_acml.checkpoints import KEPT_IN_FLOAT32, load_checkpoint_file
     from deepchem_acml.shipped import PRETRAINED_DIR
