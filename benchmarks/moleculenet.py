@@ -178,16 +178,22 @@ def run(args: argparse.Namespace, argv=None) -> int:
 
 def render(out: Path) -> int:
     from deepchem_acml.evaluation.benchmark_records import read_records
-    from deepchem_acml.evaluation.benchmark_report import (plot, plot_tasks, render_markdown,
-                                                           write_readme_table)
+    from deepchem_acml.evaluation.benchmark_report import (
+        plot,
+        plot_tasks,
+        render_markdown,
+        write_readme_table,
+    )
 
     records = read_records(out / "moleculenet.json")
     (out / "moleculenet.md").write_text(render_markdown(records))
     plot(records, out / "moleculenet.png")
     plot_tasks(records, out / "moleculenet_tasks.png")
-    written = [out / name for name in ("moleculenet.md", "moleculenet.png", "moleculenet_tasks.png")]
+    written = [out / name
+               for name in ("moleculenet.md", "moleculenet.png", "moleculenet_tasks.png")]
     readme = Path(__file__).resolve().parents[1] / "README.md"
-    if out.resolve() == readme.parent / "docs" / "benchmarks" and write_readme_table(records, readme):
+    own = out.resolve() == readme.parent / "docs" / "benchmarks"
+    if own and write_readme_table(records, readme):
         written.append(readme)  # the README's table, only from the repository's own records
     print(f"{len(records)} records; wrote " + ", ".join(str(p) for p in written))
     return 0

@@ -81,7 +81,7 @@ def render_markdown(records: Sequence[Dict[str, Any]]) -> str:
     rows, ACML fine-tuned head to head, and mean ranks."""
     table = cells(records)
     tasks = _ordered(list(table), TASK_ORDER)
-    methods = _ordered({m for found in table.values() for m in found}, METHOD_ORDER)
+    methods = _ordered(sorted({m for found in table.values() for m in found}), METHOD_ORDER)
     metric = {t: "ROC-AUC ↑" if next(iter(table[t].values())).mode == "classification"
               else "RMSE ↓" for t in tasks}
     lines = ["# MoleculeNet benchmark: results", "",
@@ -182,7 +182,8 @@ def comparison_lines(table: Dict[str, Dict[str, Cell]], methods: Sequence[str]) 
         if h["tasks"]:
             delta = {k: f"{v:+.3f}" for k, v in h["delta"].items()}
             lines.append(f"| {other} | {len(h['tasks'])} | {h['wins']} | {h['ties']} | "
-                         f"{h['losses']} | {delta.get('ROC-AUC', '–')} | {delta.get('RMSE', '–')} |")
+                         f"{h['losses']} | {delta.get('ROC-AUC', '–')} | "
+                         f"{delta.get('RMSE', '–')} |")
     return lines
 
 
@@ -239,7 +240,7 @@ def readme_table_lines(records: Sequence[Dict[str, Any]],
                      f"{outcome} |")
     mean = {m: np.mean([r[m] for r in per_task.values() if m in r])
             for m in {m for r in per_task.values() for m in r}}
-    order = sorted(mean, key=mean.get)
+    order = sorted(mean, key=lambda m: mean[m])
     counts = ", ".join(f"{outcomes.count(o)} {o}" + ("" if outcomes.count(o) == 1 else
                                                       "es" if o == "loss" else "s")
                        for o in ("win", "tie", "loss"))

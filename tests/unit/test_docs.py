@@ -60,7 +60,8 @@ def test_every_api_entry_has_a_runnable_example():
         obj = _resolve(name)
         members = ([m for _, m in inspect.getmembers(obj, inspect.isfunction)
                     if m.__module__ == obj.__name__] if inspect.ismodule(obj) else [obj])
-        missing += [f"{name}: {m.__name__}" for m in members if "Examples\n" not in (m.__doc__ or "")]
+        missing += [f"{name}: {m.__name__}" for m in members
+                    if "Examples\n" not in (m.__doc__ or "")]
     assert not missing, missing
 
 
@@ -189,8 +190,12 @@ def test_the_number_check_catches_a_changed_number():
 
 
 def test_the_readme_table_is_rendered_between_its_markers(tmp_path):
-    from deepchem_acml.evaluation.benchmark_report import (README_BEGIN, README_END,
-                                                           RECOMMENDED, write_readme_table)
+    from deepchem_acml.evaluation.benchmark_report import (
+        README_BEGIN,
+        README_END,
+        RECOMMENDED,
+        write_readme_table,
+    )
 
     def record(task, method, seed, score, mode="classification"):
         return {"task": task, "method": method, "seed": seed, "score": score, "mode": mode,
