@@ -6,8 +6,12 @@ import json
 from pathlib import Path
 from typing import Any, Dict, Optional
 
-from deepchem_acml.cli.pretrain import (add_training_arguments, run_pretraining, say_warnings,
-                                       training_kwargs)
+from deepchem_acml.cli.pretrain import (
+    add_training_arguments,
+    run_pretraining,
+    say_warnings,
+    training_kwargs,
+)
 
 #: Chosen so that the demo finishes in about 10 minutes on 2 CPU cores (docs/results.md).
 DEMO_DEFAULTS = dict(epochs=40, hidden_dim=128, batch_size=128, learning_rate=1e-3, seed=0)
@@ -49,12 +53,11 @@ def run_demo(out: Path, max_molecules: Optional[int] = None, **kwargs) -> Dict[s
 def downstream_esol(checkpoint: Path, seed: int = 0) -> Dict[str, Any]:
     """Where users' work begins: the new embeddings on ESOL (shipped), scaffold split,
     beside a random forest on RDKit 2-D descriptors (a strong simple baseline), same split."""
-    from deepchem_acml.evaluation.moleculenet import (BenchmarkContext, load_split_task,
-                                                      run_method)
+    from deepchem_acml.evaluation.moleculenet import BenchmarkContext, load_split_task, run_method
 
     task = load_split_task("esol")
     context = BenchmarkContext(pretrained=str(checkpoint))
-    results = {}
+    results: Dict[str, Dict[str, float]] = {}
     for method in ("ACML frozen + linear", "RF on RDKit 2-D descriptors"):
         result, seconds = run_method(method, task, seed, context)
         results[method] = {"score": result.score, "seconds": seconds}
@@ -62,7 +65,7 @@ def downstream_esol(checkpoint: Path, seed: int = 0) -> Dict[str, Any]:
     print(f"\nDownstream: ESOL solubility, DeepChem scaffold split "
           f"{sizes['train']}/{sizes['valid']}/{sizes['test']}, test RMSE (log mol/L, lower is "
           "better):")
-    for method, result in results.items():
-        print(f"  {method:<30}{result['score']:.3f}")
+    for method, record in results.items():
+        print(f"  {method:<30}{record['score']:.3f}")
     return {"task": "esol", "split": "scaffold 80/10/10", "metric": "RMSE", "sizes": sizes,
             "results": results}

@@ -17,8 +17,7 @@ def _quiet_imports() -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from deepchem_acml.cli import (demo, embed, embed_dask, evaluate, pretrain,
-                                   pretrain_encoder)
+    from deepchem_acml.cli import demo, embed, embed_dask, evaluate, pretrain, pretrain_encoder
 
     parser = argparse.ArgumentParser(
         prog="acml", description="Asymmetric Contrastive Multimodal Learning for DeepChem.")

@@ -184,7 +184,8 @@ def joint_pairs(modalities: List[str], max_molecules: Optional[int] = None,
     spectral = [m for m in modalities if MODALITY_INPUT_COLUMN[m] != "smiles"]
     if not spectral:  # SMILES-derived modalities only: every molecule has all of them
         return read_pairs(modalities[0], None, max_molecules)
-    merged, sources = None, []
+    merged: Any = None
+    sources: List[str] = []
     for name in spectral:
         part, source = read_pairs(name, (paths or {}).get(name), None)
         part = with_inchikeys(part).drop_duplicates("inchikey")[["inchikey", "smiles", "spectrum"]]
@@ -420,7 +421,7 @@ class PretrainingRun:
                  main_process: bool):
         self.out, self.source, self.main_process = out, source, main_process
         self.joint = not isinstance(modality, str)
-        self.names = list(modality) if self.joint else [modality]
+        self.names: List[str] = [modality] if isinstance(modality, str) else list(modality)
         self.excluded: Dict[str, Any] = {}
         self.state_path = out / "training_state.pt"
 
@@ -576,8 +577,11 @@ class PretrainingRun:
         """Per modality, the mean pairwise cosine of the graph projections on the validation
         split, and the warnings of :func:`~deepchem_acml.evaluation.retrieval.collapse_warnings`
         (printed, framed, after the run's summary; kept in ``metrics.json``)."""
-        from deepchem_acml.evaluation.retrieval import (COLLAPSE_COSINE, collapse_warnings,
-                                                        mean_pairwise_cosine)
+        from deepchem_acml.evaluation.retrieval import (
+            COLLAPSE_COSINE,
+            collapse_warnings,
+            mean_pairwise_cosine,
+        )
 
         projection = model.predict(valid)
         if not self.joint:
@@ -599,7 +603,8 @@ class PretrainingRun:
         graph_projection = model.predict(test)
         if not self.joint:
             graph_projection = graph_projection[:, None]
-        reports, saved = {}, {}
+        reports: Dict[str, Any] = {}
+        saved: Dict[str, Any] = {}
         for m, name in enumerate(self.names):
             rows, embeddings = model.modality_embeddings(test, name)
             graph_side, modality_side = graph_projection[rows, m], model.project_modality(
@@ -616,7 +621,7 @@ class PretrainingRun:
             self.say(format_retrieval_table(reports[name]))
         return reports, saved
 
-    def write_test_embeddings(self, model, test, kept, saved: Dict[str, np.ndarray]) -> None:
+    def write_test_embeddings(self, model, test, kept, saved: Dict[str, Any]) -> None:
         smiles_of = dict(zip(kept.inchikey, kept.smiles))
         np.savez_compressed(self.out / "test_embeddings.npz",
                             ids=np.asarray(test.ids, dtype=str),

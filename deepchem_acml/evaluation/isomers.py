@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -34,14 +34,14 @@ def isomer_groups(smiles: Sequence[str], kind: str = "constitutional") -> List[n
         groups[CalcMolFormula(mol) if kind == "constitutional" else key[:14]].append(i)
     result = []
     for members in groups.values():
-        distinct = {skeletons[i] for i in members} if kind == "constitutional" else None
+        distinct = {skeletons[i] for i in members}
         if len(members) >= 2 and (kind == "stereo" or len(distinct) >= 2):
             result.append(np.array(members))
     return result
 
 
 def isomer_discrimination(graph: np.ndarray, modality: np.ndarray, groups: Sequence[np.ndarray],
-                          graph_embedding: np.ndarray = None, seed: int = 0) -> Dict:
+                          graph_embedding: Optional[np.ndarray] = None, seed: int = 0) -> Dict:
     """Within-group retrieval accuracy in both directions, and embedding separation.
 
     For each molecule of each group, its modality projection is ranked against the graph
@@ -55,11 +55,13 @@ def isomer_discrimination(graph: np.ndarray, modality: np.ndarray, groups: Seque
     if not groups:  # no accuracy (not NaN): there is nothing to tell apart
         return {"n_groups": 0, "n_molecules": 0, "group_sizes": {},
                 "note": "no isomer groups in this data"}
-    hits = {"modality_to_graph": [], "graph_to_modality": []}
+    hits: Dict[str, List[bool]] = {"modality_to_graph": [], "graph_to_modality": []}
     pair_distances = []
     for members in groups:
-        hits["modality_to_graph"] += (ranks_of_matches(modality[members], graph[members]) == 1).tolist()
-        hits["graph_to_modality"] += (ranks_of_matches(graph[members], modality[members]) == 1).tolist()
+        to_graph = ranks_of_matches(modality[members], graph[members]) == 1
+        to_modality = ranks_of_matches(graph[members], modality[members]) == 1
+        hits["modality_to_graph"] += to_graph.tolist()
+        hits["graph_to_modality"] += to_modality.tolist()
         block = graph_embedding[members]
         diff = np.linalg.norm(block[:, None, :] - block[None, :, :], axis=-1)
         pair_distances += diff[np.triu_indices(len(members), 1)].tolist()
@@ -78,5 +80,6 @@ def isomer_discrimination(graph: np.ndarray, modality: np.ndarray, groups: Seque
         "chance": chance,
         "mean_isomer_distance": float(np.mean(pair_distances)),
         "mean_random_distance": random_distance,
-        "separation_ratio": float(np.mean(pair_distances) / random_distance) if random_distance else None,
+        "separation_ratio": (float(np.mean(pair_distances) / random_distance)
+                             if random_distance else None),
     }

@@ -25,7 +25,8 @@ def _property_functions() -> Dict[str, Callable]:
     }
 
 
-PROPERTIES = tuple(["MolWt", "LogP", "HBD", "HBA", "TPSA", "RotatableBonds", "QED", "ChiralCenters"])
+PROPERTIES = tuple(["MolWt", "LogP", "HBD", "HBA", "TPSA", "RotatableBonds", "QED",
+                    "ChiralCenters"])
 
 
 def rdkit_properties(smiles: Sequence[str]) -> pd.DataFrame:

@@ -8,7 +8,12 @@ from typing import Any, Dict, List, Optional, Sequence
 import numpy as np
 
 from deepchem_acml.evaluation.isomers import isomer_discrimination, isomer_groups
-from deepchem_acml.evaluation.properties import PROPERTIES, ecfp, property_correlation, rdkit_properties
+from deepchem_acml.evaluation.properties import (
+    PROPERTIES,
+    ecfp,
+    property_correlation,
+    rdkit_properties,
+)
 from deepchem_acml.evaluation.retrieval import DEFAULT_KS, DIRECTIONS, retrieval_report
 
 
@@ -45,9 +50,14 @@ def evaluate_model(model, smiles: Sequence[str], modality_inputs: Sequence[Any],
     """
     from tqdm.auto import tqdm
 
-    from deepchem_acml.featurizers.base import (FAILURE_ROW_COLUMN, NO_SMILES,
-                                                FeaturizationFailure, empty_cells_as_empty_text,
-                                                is_missing_cell, lacks_smiles)
+    from deepchem_acml.featurizers.base import (
+        FAILURE_ROW_COLUMN,
+        NO_SMILES,
+        FeaturizationFailure,
+        empty_cells_as_empty_text,
+        is_missing_cell,
+        lacks_smiles,
+    )
 
     smiles, modality_inputs = list(smiles), empty_cells_as_empty_text(modality_inputs)
     rows = list(range(len(smiles))) if rows is None else [int(r) for r in rows]
@@ -305,7 +315,8 @@ def render_markdown(report: Dict) -> str:
               f"{properties['n_molecules']} molecules; 5-fold cross-validation. Linear: ridge "
               "probe (Pearson r, R²); nonlinear: random-forest probe (R²) and the largest "
               "per-dimension mutual information (nats); strongest single-dimension Pearson r.",
-              "", "| property | embedding | strongest dim r | linear r | linear R² | forest R² | MI |",
+              "",
+              "| property | embedding | strongest dim r | linear r | linear R² | forest R² | MI |",
               "|---|---|---|---|---|---|---|"]
     for prop in PROPERTIES:
         for name, per_property in properties["embeddings"].items():

@@ -60,7 +60,7 @@ def retrieval_in_pools(graph: np.ndarray, modality: np.ndarray, pool_size: int =
     ``pool_size``, the single pool is the whole set.
     """
     graph, modality = _check_pair(graph, modality)
-    ranks = {direction: [] for direction in DIRECTIONS}
+    ranks: Dict[str, list] = {direction: [] for direction in DIRECTIONS}
     for pool in random_pools(len(graph), pool_size, n_draws, seed):
         ranks["modality_to_graph"].append(ranks_of_matches(modality[pool], graph[pool]))
         ranks["graph_to_modality"].append(ranks_of_matches(graph[pool], modality[pool]))

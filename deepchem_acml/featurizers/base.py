@@ -142,7 +142,8 @@ class FeaturizationResult:
         str
             The counts, then one line per failure listed.
         """
-        lines = [f"{len(self.indices)} of {self.n_inputs} inputs featurized, {self.n_failed} failed"]
+        lines = [f"{len(self.indices)} of {self.n_inputs} inputs featurized, "
+                 f"{self.n_failed} failed"]
         lines += [f"  {f}" for f in self.failures[:max_rows]]
         if self.n_failed > max_rows:
             lines.append(f"  ... and {self.n_failed - max_rows} more (see .failure_table())")

@@ -9,10 +9,9 @@ import math
 import os
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
+import deepchem as dc
 import numpy as np
 from torch import nn
-
-import deepchem as dc
 
 from deepchem_acml import distributed
 from deepchem_acml.checkpoints import save_checkpoint_file

@@ -3,7 +3,6 @@ import json
 import subprocess
 
 import numpy as np
-
 import pytest
 
 from deepchem_acml import ACMLModel
@@ -89,8 +88,12 @@ def test_evaluate_without_isomers_says_so_and_draws_readable_figures(tmp_path, n
     from rdkit.Chem.rdMolDescriptors import CalcMolFormula
 
     from deepchem_acml.chem import mol_from_smiles
-    from deepchem_acml.evaluation.report import (PROBE_FLOOR, embedding_map, probe_figure,
-                                                 topk_figure)
+    from deepchem_acml.evaluation.report import (
+        PROBE_FLOOR,
+        embedding_map,
+        probe_figure,
+        topk_figure,
+    )
     from deepchem_acml.evaluation.retrieval import DEFAULT_KS
 
     formulas = nmr_frame.smiles.map(lambda s: CalcMolFormula(mol_from_smiles(s)))

@@ -159,8 +159,11 @@ def test_a_collapsed_run_is_flagged_in_the_console_and_metrics(nmr_frame, tmp_pa
 
 
 def test_the_collapse_detector_passes_spread_embeddings_and_flags_constant_ones():
-    from deepchem_acml.evaluation.retrieval import (collapse_warnings, mean_pairwise_cosine,
-                                                    retrieval_report)
+    from deepchem_acml.evaluation.retrieval import (
+        collapse_warnings,
+        mean_pairwise_cosine,
+        retrieval_report,
+    )
 
     rng = np.random.default_rng(0)
     graph = rng.standard_normal((64, 16))
