@@ -86,9 +86,11 @@ def test_max_atoms_and_repr():
     featurizer = ACMLGraphFeaturizer(max_atoms=3)
     result = featurizer.featurize_with_report(["CCO", "CCCC"])
     assert result.indices.tolist() == [0] and "max_atoms=3" in result.failures[0].reason
-    # DeepChem names its caches from the repr: the atom inputs must be part of it
-    assert repr(featurizer) == "ACMLGraphFeaturizer[max_atoms=3, atom_features='hu']"
+    # DeepChem names its caches from the repr: the atom and molecule inputs must be part of it
+    assert repr(featurizer) == ("ACMLGraphFeaturizer[max_atoms=3, atom_features='hu', "
+                                "molecule_features=None]")
     assert repr(ACMLGraphFeaturizer(atom_features="rich")) != repr(ACMLGraphFeaturizer())
+    assert repr(ACMLGraphFeaturizer(molecule_features="rdkit_2d")) != repr(ACMLGraphFeaturizer())
 
 
 def test_rich_atom_features_read_the_molecule(featurizer):
