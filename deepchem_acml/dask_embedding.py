@@ -66,6 +66,15 @@ def read_library(path: Union[str, os.PathLike], smiles_column: Optional[str] = N
     -------
     dask.dataframe.DataFrame
         One column, ``smiles``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "library.csv"
+    >>> _ = path.write_text("name,SMILES\\na,CCO\\nb,\\nc,c1ccccc1\\n")
+    >>> frame = read_library(path)
+    >>> list(frame.columns), frame.compute()["smiles"].tolist()
+    (['smiles'], ['CCO', '', 'c1ccccc1'])
     """
     import dask.dataframe as dd
 
@@ -126,6 +135,21 @@ def embed_library(path: Union[str, os.PathLike], out: Union[str, os.PathLike],
     dict
         ``n_rows``, ``n_embedded``, ``n_failed``, ``n_partitions``, ``n_skipped`` (partitions
         already written), ``out``.
+
+    Examples
+    --------
+    Without a client, Dask's default scheduler runs the partitions in this process:
+
+    >>> import tempfile, pathlib, pandas as pd
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> pd.DataFrame({"smiles": ["CCO", "C1CC", "CCN"]}).to_parquet(folder / "lib.parquet")
+    >>> summary = embed_library(folder / "lib.parquet", folder / "out")
+    >>> summary["n_rows"], summary["n_failed"], summary["n_skipped"]
+    (3, 1, 0)
+    >>> pd.read_parquet(folder / "out" / "embeddings").shape
+    (3, 129)
+    >>> embed_library(folder / "lib.parquet", folder / "out")["n_skipped"]
+    1
     """
     import dask
 
@@ -262,7 +286,17 @@ def _worker_encoder(pretrained: str):
 
         from deepchem_acml.embedding import load_graph_encoder, set_cpu_threads
 
-        if not torch.cuda.is_available():
+        if not torch.cuda.is_available() and _in_dask_worker():  # never the caller's process
             set_cpu_threads(1)
         _WORKER_ENCODERS[pretrained] = load_graph_encoder(pretrained)
     return _WORKER_ENCODERS[pretrained]
+
+
+def _in_dask_worker() -> bool:
+    try:
+        from distributed import get_worker
+
+        get_worker()
+        return True
+    except (ImportError, ValueError):
+        return False
