@@ -238,8 +238,11 @@ def readme_table_lines(records: Sequence[Dict[str, Any]],
                      f"{format_cell(found[recommended])} | {rank:g} of {len(found)} | "
                      f"{best or '–'} | {format_cell(found[best]) if best else '–'} | "
                      f"{outcome} |")
-    mean = {m: np.mean([r[m] for r in per_task.values() if m in r])
+    runs = {m: [r[m] for r in per_task.values() if m in r]
             for m in {m for r in per_task.values() for m in r}}
+    # rows that ran fewer tasks are not ranked beside it: a mean over two tasks is no match
+    enough = len(tasks) - 1
+    mean = {m: float(np.mean(found)) for m, found in runs.items() if len(found) >= enough}
     order = sorted(mean, key=lambda m: mean[m])
     counts = ", ".join(f"{outcomes.count(o)} {o}" + ("" if outcomes.count(o) == 1 else
                                                       "es" if o == "loss" else "s")
@@ -247,8 +250,9 @@ def readme_table_lines(records: Sequence[Dict[str, Any]],
     lines += ["", f"Against the best baseline of each task: {counts} (a win or loss only where "
               "the difference of the means exceeds the larger standard deviation). Mean rank "
               f"over the tasks each row ran: {mean[recommended]:.2f}, "
-              f"{_ordinal(order.index(recommended) + 1)} of {len(order)} measured rows "
-              f"(best: {order[0]}, {mean[order[0]]:.2f})."]
+              f"{_ordinal(order.index(recommended) + 1)} of the {len(order)} rows that ran at "
+              f"least {enough} of these {len(tasks)} tasks (best: {order[0]}, "
+              f"{mean[order[0]]:.2f})."]
     return lines
 
 
