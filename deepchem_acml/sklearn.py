@@ -1,7 +1,7 @@
 """``ACMLEmbedder``: ACML graph embeddings as a scikit-learn transformer."""
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from typing import Any, Optional, Sequence, Tuple
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -19,6 +19,12 @@ class ACMLEmbedder(TransformerMixin, BaseEstimator):
     checkpoint path) or, when ``pretrained=None``, runs ACML pretraining on the SMILES and the
     modality inputs given to ``fit``. The fitted encoder is kept as plain arrays
     (``encoder_state_``), so the estimator pickles with joblib and ``clone`` works.
+
+    ``X`` is a sequence of SMILES, or a DataFrame read by its ``smiles`` column (any case;
+    a one-column DataFrame by that column, whatever its name); ``fit`` sets
+    ``n_features_in_`` (the DataFrame's number of columns, else 1) and, for a DataFrame,
+    ``feature_names_in_``. The output columns are named as ``acml embed`` names its Parquet
+    columns (:func:`deepchem_acml.embedding.embedding_feature_names`: ``acml000``...).
 
     Parameters
     ----------
@@ -70,8 +76,9 @@ class ACMLEmbedder(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : sequence of str
-            SMILES.
+        X : sequence of str, or pandas.DataFrame
+            SMILES: a list, Series or (n, 1) array, or a DataFrame (its one column, or its
+            ``smiles`` column, any case, among others).
         y : ignored
             Accepted for pipelines.
         modality_inputs : sequence, optional
@@ -80,13 +87,20 @@ class ACMLEmbedder(TransformerMixin, BaseEstimator):
         Returns
         -------
         ACMLEmbedder
-            The fitted estimator (``encoder_state_``, ``n_features_out_``).
+            The fitted estimator (``encoder_state_``, ``n_features_out_``,
+            ``n_features_in_``: a DataFrame's number of columns, else 1; and
+            ``feature_names_in_`` for a DataFrame).
         """
         from deepchem_acml.embedding import load_graph_encoder
 
         if self.on_error not in ON_ERROR:
             raise ValueError(f"on_error must be one of {ON_ERROR}, got {self.on_error!r}")
         smiles = _as_smiles_list(X)
+        self.n_features_in_, names = _input_features(X)
+        if names is not None:
+            self.feature_names_in_ = names
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
         if self.pretrained is not None:
             encoder = load_graph_encoder(self.pretrained, device="cpu")
         else:
@@ -119,7 +133,8 @@ class ACMLEmbedder(TransformerMixin, BaseEstimator):
 
         if getattr(self, "_encoder", None) is None:
             encoder = GINEncoder.from_config(self.encoder_config_)
-            encoder.load_state_dict({k: torch.from_numpy(v) for k, v in self.encoder_state_.items()})
+            encoder.load_state_dict({k: torch.from_numpy(v)
+                                     for k, v in self.encoder_state_.items()})
             from deepchem_acml.devices import resolve_device
 
             self._encoder = encoder.to(resolve_device(self.device)).eval()
@@ -131,8 +146,8 @@ class ACMLEmbedder(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : sequence of str
-            SMILES.
+        X : sequence of str, or pandas.DataFrame
+            SMILES, as :meth:`fit` takes them (a DataFrame's ``smiles`` column).
 
         Returns
         -------
@@ -174,10 +189,13 @@ class ACMLEmbedder(TransformerMixin, BaseEstimator):
 
 
 def _as_smiles_list(X: Any) -> list:
-    """Accept a list/tuple/Series of SMILES, or a (n, 1) array/DataFrame column."""
+    """Accept a list/tuple/Series of SMILES, a (n, 1) array, or a DataFrame: its one column,
+    or its ``smiles`` column (any case) among others."""
     if isinstance(X, str):
         raise TypeError("ACMLEmbedder takes a sequence of SMILES, not a single string: wrap it "
                         "in a list")
+    if hasattr(X, "columns") and hasattr(X, "iloc"):  # a DataFrame
+        X = X.iloc[:, 0] if len(X.columns) == 1 else X[_smiles_column(X)]
     if hasattr(X, "to_numpy"):
         X = X.to_numpy()
     array = np.asarray(X, dtype=object)
@@ -185,5 +203,31 @@ def _as_smiles_list(X: Any) -> list:
         array = array[:, 0]
     if array.ndim != 1:
         raise ValueError(f"ACMLEmbedder takes one SMILES per sample; got an array of shape "
-                         f"{array.shape}")
+                         f"{array.shape} (a DataFrame is read by its 'smiles' column)")
     return list(array)
+
+
+def _smiles_column(frame: Any) -> Any:
+    """The column of ``frame`` named ``smiles`` (that spelling first, then any case)."""
+    columns = list(frame.columns)
+    if "smiles" in columns:
+        return "smiles"
+    matches = [c for c in columns if isinstance(c, str) and c.lower() == "smiles"]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise ValueError(f"ACMLEmbedder reads SMILES from a DataFrame's 'smiles' column; this "
+                         f"one has more than one: {matches}. Pass the one to use (X[name])")
+    raise ValueError("ACMLEmbedder reads SMILES from the 'smiles' column of a DataFrame with "
+                     f"several columns (any case); this one has columns {columns}: name the "
+                     "SMILES column 'smiles', or pass that column alone (X[name])")
+
+
+def _input_features(X: Any) -> Tuple[int, Optional[np.ndarray]]:
+    """(``n_features_in_``, ``feature_names_in_`` or None) of a fit's input, as scikit-learn
+    counts them: a DataFrame's columns (named when every name is a string), else one feature,
+    the SMILES."""
+    if hasattr(X, "columns") and hasattr(X, "iloc"):
+        names = np.asarray(X.columns, dtype=object)
+        return len(names), names if all(isinstance(n, str) for n in names) else None
+    return 1, None

@@ -133,14 +133,17 @@ def _pretrain_tandem_encoder(args: argparse.Namespace, source: str) -> int:
     from deepchem_acml.data.spectrum_files import read_massbank, spectrum_inputs
     from deepchem_acml.data.splits import inchikey_split
     from deepchem_acml.featurizers.spectra import TandemSpectrumFeaturizer
-    from deepchem_acml.modalities.spectra import SPECTRUM_MODALITIES, save_spectrum_encoder
+    from deepchem_acml.modalities.spectra import (SPECTRUM_MODALITIES, TANDEM_MISSING_METADATA,
+                                                  save_spectrum_encoder)
     from deepchem_acml.pretraining.spectrum_contrastive import pretrain_spectrum_contrastive
 
     # the same keys, filter and split as the one-spectrum-per-compound pairs ACML trains on
     spectra = read_massbank(source, kind=MASSBANK_KIND_OF[args.modality], all_spectra=True)
     spectra, _ = heavy_atom_filter(with_inchikeys(spectra))
     spectra = spectra.iloc[inchikey_split(spectra.inchikey.tolist())[0]]
-    featurizer = TandemSpectrumFeaturizer()
+    # EI spectra have no precursor, adduct or ion mode: no warning for them
+    featurizer = TandemSpectrumFeaturizer(
+        missing_metadata=TANDEM_MISSING_METADATA.get(args.modality, "warn"))
     result = featurizer.featurize_with_report(spectrum_inputs(spectra))
     groups = spectra.inchikey.to_numpy()[result.indices]
     what = SPECTRUM_MODALITIES[args.modality]

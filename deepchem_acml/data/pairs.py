@@ -38,8 +38,13 @@ def read_pairs(modality: str, path: Optional[Union[str, Path]] = None,
     (:func:`~deepchem_acml.data.spectrum_files.spectrum_inputs`). ``all_spectra``: every
     MassBank spectrum of a compound as its own row (default: one per compound)."""
     from deepchem_acml.data.nmrshiftdb2 import read_nmrshiftdb2
-    from deepchem_acml.data.spectrum_files import (READERS, read_massbank, read_spectrum_file,
-                                                   records_frame, spectrum_inputs)
+    from deepchem_acml.data.spectrum_files import (
+        READERS,
+        read_massbank,
+        read_spectrum_file,
+        records_frame,
+        spectrum_inputs,
+    )
 
     if modality not in MODALITY_INPUT_COLUMN:
         raise ValueError(f"no paired data reader for modality {modality!r}; choose from "
@@ -55,7 +60,8 @@ def read_pairs(modality: str, path: Optional[Union[str, Path]] = None,
     elif name.endswith(tuple(READERS)):
         frame = records_frame(read_spectrum_file(path))
     else:
-        frame = pd.read_csv(path, nrows=max_molecules)
+        # peak text stays text: a column of single shifts ("170.2") would become floats
+        frame = pd.read_csv(path, nrows=max_molecules, dtype={"spectrum": str})
         frame.columns = ["smiles" if c.lower() == "smiles" else c for c in frame.columns]
     if max_molecules is not None:
         frame = frame.head(max_molecules)

@@ -270,16 +270,50 @@ def read_spectrum_file(path: PathLike) -> List[Dict[str, Any]]:
 
 def records_frame(records: List[Dict[str, Any]]) -> pd.DataFrame:
     """Spectrum records as a frame with :data:`SPECTRUM_COLUMNS` (``accession``: the record's
-    position in the file), ready for ``ACMLModel.build_dataset(frame.smiles, frame.spectrum)``.
-    A record that could not be read whole has, as its spectrum, an
+    position in the file), then :data:`METADATA_COLUMNS` as :func:`read_massbank` gives them,
+    ready for ``ACMLModel.build_dataset(frame.smiles, spectrum_inputs(frame))``. A record that
+    could not be read whole has, as its spectrum, an
     :class:`~deepchem_acml.featurizers.spectra.UnreadableSpectrum` with the reason, which the
-    featurizer reports for that row; ``precursor_mz`` from ``PEPMASS`` / ``PrecursorMZ``."""
+    featurizer reports for that row.
+
+    The metadata, from MGF and MSP fields (keys in any case): ``precursor_mz`` from
+    ``PEPMASS`` / ``PrecursorMZ``; ``adduct`` from ``ADDUCT`` / ``Precursor_type`` or, as GNPS
+    writes it, the last word of ``NAME`` (``... M+H`` becomes ``[M+H]+``, the charge's sign
+    from the ion mode or ``CHARGE``); ``ion_mode`` (``positive``/``negative``, None when
+    unknown) from ``IONMODE`` / ``Ion_mode`` or the adduct's sign; ``collision_energy`` as
+    written. A field that is absent or unknown is None (NaN for the precursor).
+
+    Parameters
+    ----------
+    records : list of dict
+        From :func:`read_spectrum_file` or one of the readers.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per record, in file order.
+
+    Examples
+    --------
+    >>> from deepchem_acml.data.sources import EMBEDDED_DIR
+    >>> frame = records_frame(read_mgf(EMBEDDED_DIR / "spectra" / "gnps_pesticides.mgf.gz"))
+    >>> float(frame.precursor_mz[0]), frame.adduct[0], frame.ion_mode[0]
+    (183.057, '[M-H]-', 'negative')
+    """
     from deepchem_acml.featurizers.spectra import UnreadableSpectrum
 
-    rows = [(r["inchikey"], r["smiles"], i,
-             r["peaks"] if not r.get("problem") else UnreadableSpectrum(r["problem"]),
-             _file_precursor(r["metadata"])) for i, r in enumerate(records)]
-    return pd.DataFrame(rows, columns=SPECTRUM_COLUMNS + ["precursor_mz"])
+    rows = []
+    for i, r in enumerate(records):
+        metadata = r["metadata"]
+        mode = _file_ion_mode(metadata)
+        adduct = _file_adduct(metadata, mode)
+        if mode is None and adduct and adduct[-1] in "+-":
+            mode = "positive" if adduct[-1] == "+" else "negative"
+        energy = metadata.get("collision_energy") or metadata.get("collisionenergy")
+        rows.append((r["inchikey"], r["smiles"], i,
+                     r["peaks"] if not r.get("problem") else UnreadableSpectrum(r["problem"]),
+                     _file_precursor(metadata), adduct, mode, energy or None))
+    return pd.DataFrame(rows, columns=SPECTRUM_COLUMNS + list(METADATA_COLUMNS))
 
 
 def _file_precursor(metadata: Dict[str, str]) -> float:
@@ -287,6 +321,51 @@ def _file_precursor(metadata: Dict[str, str]) -> float:
     text = (metadata.get("pepmass") or metadata.get("precursormz")
             or metadata.get("precursor_mz") or "nan")
     return _number(text.split()[0]) if text.split() else float("nan")
+
+
+_ION_MODES = {"positive": "positive", "pos": "positive", "p": "positive", "+": "positive",
+              "negative": "negative", "neg": "negative", "n": "negative", "-": "negative"}
+#: an adduct as files write it: ``[M+H]+``, ``[M-H2O+H]1+``, ``[2M+Na]+``, ``M+H``, ``M-H``,
+#: ``M+``, ``[M]+*`` (the part in brackets, then the charge)
+_ADDUCT = re.compile(r"^\[?(\d*M(?:[+-]\d*[A-Za-z][A-Za-z0-9]*)*)\]?(\d*[+-]\*?)?$")
+
+
+def _file_ion_mode(metadata: Dict[str, str]) -> Optional[str]:
+    """``positive``/``negative`` from ``IONMODE`` (MGF) or ``Ion_mode`` (MSP), else None."""
+    text = str(metadata.get("ionmode") or metadata.get("ion_mode") or "").strip().lower()
+    return _ION_MODES.get(text)
+
+
+def _file_adduct(metadata: Dict[str, str], mode: Optional[str]) -> Optional[str]:
+    """The adduct of an MGF or MSP record, bracketed with its charge (``[M+H]+``), or None."""
+    for key in ("adduct", "precursor_type", "precursortype"):
+        written = str(metadata.get(key) or "").strip()
+        if written:
+            return _bracketed_adduct(written, metadata, mode) or written
+    words = str(metadata.get("name") or "").split()
+    return _bracketed_adduct(words[-1], metadata, mode) if len(words) > 1 else None
+
+
+def _bracketed_adduct(text: str, metadata: Dict[str, str], mode: Optional[str]
+                      ) -> Optional[str]:
+    """``text`` as ``[M+H]+``: the charge as written, else its sign from the ion mode, else
+    from ``CHARGE`` (``1+``, ``-1``); None when ``text`` is no adduct or has no sign to be
+    had, or is a bare ``M`` (which names no adduct)."""
+    match = _ADDUCT.match(text.strip())
+    if not match or (match.group(1) == "M" and not match.group(2)):
+        return None
+    charge = match.group(2)
+    if not charge:
+        sign = {"positive": "+", "negative": "-"}.get(mode or "")
+        charge_field = str(metadata.get("charge") or "").strip()
+        if sign is None and charge_field[-1:] in ("+", "-"):
+            sign = charge_field[-1]
+        elif sign is None and charge_field[:1] in ("+", "-"):
+            sign = charge_field[0]
+        if sign is None:
+            return None
+        charge = sign
+    return f"[{match.group(1)}]{charge}"
 
 
 def iter_massbank(path: PathLike) -> Iterator[Dict[str, Any]]:
@@ -336,7 +415,8 @@ def read_massbank(path: Optional[PathLike] = None, kind: str = "lc",
 
     if kind not in ("lc", "gc"):
         raise ValueError(f"kind must be 'lc' (LC-MS/MS) or 'gc' (GC-MS, EI), got {kind!r}")
-    path = Path(path) if path is not None else shared_data_dir() / "massbank" / "massbank_open.jsonl.gz"
+    path = (Path(path) if path is not None
+            else shared_data_dir() / "massbank" / "massbank_open.jsonl.gz")
     chosen: Dict[str, tuple] = {}
     for record in iter_massbank(path):
         is_ei = bool(record.get("is_EI"))
@@ -352,7 +432,8 @@ def read_massbank(path: Optional[PathLike] = None, kind: str = "lc",
             chosen[record["accession"]] = (rank, record)
         elif key not in chosen or rank < chosen[key][0]:
             chosen[key] = (rank, record)
-    rows = [_massbank_row(r) for _, r in sorted(chosen.values(), key=lambda item: item[1]["accession"])]
+    rows = [_massbank_row(r)
+            for _, r in sorted(chosen.values(), key=lambda item: item[1]["accession"])]
     return pd.DataFrame(rows, columns=SPECTRUM_COLUMNS + ["precursor_mz", "adduct", "ion_mode",
                                                           "collision_energy"])
 
@@ -373,9 +454,10 @@ def spectrum_inputs(frame: pd.DataFrame) -> List[Any]:
     """Each row's spectrum with the row's metadata (:data:`METADATA_COLUMNS` the frame has),
     as the dicts :class:`~deepchem_acml.featurizers.spectra.TandemSpectrumFeaturizer` reads
     (``mz``, ``intensities``, ``precursor_mz``, ...); the peak-only featurizers read them too.
-    A spectrum that is not an (n, 2) peak array (an
-    :class:`~deepchem_acml.featurizers.spectra.UnreadableSpectrum`, None, text) is passed
-    through unchanged, for the featurizer to read or report.
+    A spectrum is an (n, 2) peak array, or peak text (a CSV cell) in any style
+    :func:`~deepchem_acml.featurizers.spectra.parse_peak_list` reads. Anything else (an
+    :class:`~deepchem_acml.featurizers.spectra.UnreadableSpectrum`, None, text that does not
+    parse) is passed through unchanged, for the featurizer to report.
 
     Parameters
     ----------
@@ -389,16 +471,27 @@ def spectrum_inputs(frame: pd.DataFrame) -> List[Any]:
 
     Examples
     --------
-    >>> frame = pd.DataFrame({"spectrum": [np.array([[41.0, 100.0], [57.1, 20.0]]), None],
-    ...                       "precursor_mz": [75.08, float("nan")]})
-    >>> first, second = spectrum_inputs(frame)
+    >>> frame = pd.DataFrame({"spectrum": [np.array([[41.0, 100.0], [57.1, 20.0]]), None,
+    ...                                    "41:100;57.1:20"],
+    ...                       "precursor_mz": [75.08, float("nan"), 75.08]})
+    >>> first, second, third = spectrum_inputs(frame)
     >>> first["mz"].tolist(), float(first["precursor_mz"]), second
     ([41.0, 57.1], 75.08, None)
+    >>> third["intensities"].tolist(), float(third["precursor_mz"])
+    ([100.0, 20.0], 75.08)
     """
+    from deepchem_acml.featurizers.base import FeaturizationError
+    from deepchem_acml.featurizers.spectra import UnreadableSpectrum, parse_peak_list
+
     present = [c for c in METADATA_COLUMNS if c in frame.columns]
     inputs = []
     for position, spectrum in enumerate(frame["spectrum"]):
         peaks = np.asarray(spectrum) if isinstance(spectrum, (list, np.ndarray)) else None
+        if isinstance(spectrum, str) and not isinstance(spectrum, UnreadableSpectrum):
+            try:
+                peaks = np.column_stack(parse_peak_list(spectrum))
+            except FeaturizationError:
+                peaks = None  # the featurizer reports it, with the same reason
         if peaks is None or peaks.ndim != 2 or peaks.shape[1] != 2:
             inputs.append(spectrum)
             continue

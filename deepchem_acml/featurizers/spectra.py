@@ -3,12 +3,18 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Dict, Optional, Tuple
+import warnings
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
 from deepchem.feat import Featurizer
 
-from deepchem_acml.featurizers.base import FeaturizationError, ReportingFeaturizerMixin
+from deepchem_acml.featurizers.base import (
+    FeaturizationError,
+    FeaturizationResult,
+    ReportingFeaturizerMixin,
+    _as_list,
+)
 
 Peaks = Tuple[np.ndarray, np.ndarray]  # positions, intensities
 
@@ -30,11 +36,10 @@ class UnreadableSpectrum(str):
 def parse_peak_list(spectrum: Any) -> Peaks:
     """Read a peak list in any of the forms users have into (positions, intensities).
 
-    Accepted forms: an nmrshiftdb2 string ``"shift;multiplicity;atom|shift;...|"``; text of
-    ``mz:intensity`` pairs or of two-column lines (position and intensity per line); a plain
-    string of positions separated by commas or whitespace; a 1-D sequence of positions; a 2-D
+    Accepted forms: text (see Notes for the grammar); a 1-D sequence of positions; a 2-D
     array-like of ``(position, intensity)`` rows; or a dict with ``"positions"`` (or ``"mz"``)
-    and ``"intensities"``. Peaks without an intensity get intensity 1.
+    and ``"intensities"``. Peaks without an intensity get intensity 1. Every peak of the
+    input is kept, or the whole spectrum is refused with a reason: nothing is cut short.
 
     Parameters
     ----------
@@ -50,16 +55,54 @@ def parse_peak_list(spectrum: Any) -> Peaks:
     ------
     FeaturizationError
         With a reason for anything that is not a clean, non-empty peak list: ``None``, empty
-        input, text that does not parse, NaN or infinite values, negative intensities, wrong
-        array shapes.
+        input, text that does not parse or could only be read by guessing, NaN or infinite
+        values, negative intensities, wrong array shapes.
+
+    Notes
+    -----
+    Peak text is read in the first of these styles that applies (numbers use ``.`` for
+    decimals and may use scientific notation; surrounding blanks, ``\\r\\n`` line ends and
+    trailing separators are ignored):
+
+    1. **List text**, as pandas or NumPy write a list or array into a CSV cell (text that
+       starts with ``[``, ``(`` or ``array(``): ``"[170.2, 128.5]"`` or ``"[170.2 128.5]"``
+       (positions); ``"[[41.0, 100.0], [43.0, 50.0]]"``, ``"[(41.0, 100.0), (43.0, 50.0)]"``
+       or NumPy's ``"[[ 41. 100.]\\n [ 43.  50.]]"`` (rows of position and intensity).
+    2. **nmrshiftdb2** (text with a ``|``): entries ``shift;intensity;atom`` joined by
+       ``|``, e.g. ``"56.8;0.0D;6|126.2;0.0S;0|"``. The shift is the peak; the other fields
+       are annotations (nmrshiftdb2 writes an intensity of 0.0 with the multiplicity for 98 %
+       of its 13C peaks), so every peak has intensity 1, as the shipped encoders were
+       trained. An entry may be a shift alone (``"170.2|128.5|"``).
+    3. **mz:intensity pairs** (text with a ``:``), separated by spaces, commas, semicolons
+       or line breaks: ``"41:100 43:50"``, ``"41:100;43:50"``, ``"41:100, 43:50"``.
+    4. **One line of positions**, separated by spaces, tabs, commas or semicolons:
+       ``"170.2;128.5;20.1"``, ``"170.2, 128.5, 20.1"``, ``"170.2 128.5 20.1"``. A single
+       line is always positions only: ``"41 100"`` is two peaks (a peak with its intensity
+       is written ``"41:100"`` or on a line of its own among others).
+    5. **One peak per line** (two or more lines), a position alone or a position and its
+       intensity separated by a space, tab, comma or semicolon: ``"7.26;100\\n1.25;50"``,
+       ``"41 100\\n43 50"``, ``"170.2\\n128.5"``. Every line has the same number of fields.
+
+    Refused, with the reason, rather than read by guessing: a comma that may be a decimal
+    comma (no ``.`` anywhere, and the text on one line or its fields also separated by spaces
+    or ``;``: ``"170,2;128,5"``, ``"41,5 100"``); an array NumPy summarized with ``...``
+    (peaks are missing from the text); lines or list rows of different or other widths;
+    tokens that are not all ``mz:intensity`` pairs; unbalanced brackets; anything that is not
+    a number (``"170.2 ppm"``, a single nmrshiftdb2 entry without its ``|``).
 
     Examples
     --------
-    >>> pos, inten = parse_peak_list("56.8;0.0D;6|126.2;0.0D;0|")
+    >>> pos, inten = parse_peak_list("56.8;0.0D;6|126.2;0.0S;0|")
     >>> pos.tolist(), inten.tolist()
     ([56.8, 126.2], [1.0, 1.0])
     >>> [v.tolist() for v in parse_peak_list("41 100\\n43 50\\n57 20")]
     [[41.0, 43.0, 57.0], [100.0, 50.0, 20.0]]
+    >>> [v.tolist() for v in parse_peak_list("170.2;128.5;20.1")]
+    [[170.2, 128.5, 20.1], [1.0, 1.0, 1.0]]
+    >>> [v.tolist() for v in parse_peak_list("[[41.0, 100.0], [43.0, 50.0]]")]
+    [[41.0, 43.0], [100.0, 50.0]]
+    >>> [v.tolist() for v in parse_peak_list("41:100;43:50")]
+    [[41.0, 43.0], [100.0, 50.0]]
     """
     if spectrum is None:
         raise FeaturizationError("spectrum is None")
@@ -90,6 +133,9 @@ def _peaks_from_dict(spectrum: dict) -> Peaks:
 
 def _peaks_from_array(spectrum: Any) -> Peaks:
     array = _as_float_array(spectrum, "spectrum")
+    if array.ndim == 0:
+        raise FeaturizationError(f"a single number ({spectrum!r}) is not a peak list: one peak "
+                                 f"is [{spectrum!r}] (featurize takes a list of spectra)")
     if array.ndim == 1:
         return array, np.ones_like(array)
     if array.ndim == 2 and array.shape[1] == 2:
@@ -124,57 +170,139 @@ def _as_float_array(values: Any, what: str) -> np.ndarray:
     return array
 
 
+#: what separates the fields of a peak line, or the peaks of a one-line list
+_FIELD_SEPARATOR = re.compile(r"[\s,;]+")
+
+
 def _parse_peak_text(text: str) -> Peaks:
-    """Peak text in the forms spectra are written in: nmrshiftdb2 (``shift;mult;atom|...``),
-    MoNA/MassBank ``mz:intensity`` pairs, two-column lines (``mz intensity`` per line, space,
-    tab or comma separated), or one line of positions (space or comma separated). Numbers may
-    use scientific notation. A comma that may be a decimal comma (``1,5``; ``41,5 100``) is
-    refused: guessing would misplace peaks."""
+    """Peak text in the styles of :func:`parse_peak_list` (its Notes, tried in that order);
+    anything else, and text one could only read by guessing, raises with the reason."""
     text = text.strip()
     if not text:
         raise FeaturizationError("empty peak list")
-    if "|" in text or ";" in text:  # nmrshiftdb2: shift;multiplicity-or-coupling;atom|...
-        fields = [entry.split(";")[0] for entry in text.split("|") if entry.strip()]
-        positions = _numbers(fields, text)
-        return positions, np.ones_like(positions)
-    if _ambiguous_comma(text):
-        raise FeaturizationError(f"ambiguous comma in {text[:60]!r}: write decimals with '.' "
-                                 "and separate peaks with spaces or ', '")
-    if ":" in text:  # MoNA / MassBank: "41:100 43:50"
-        pairs = [token.split(":") for token in re.split(r"[\s,]+", text) if token]
-        if any(len(pair) != 2 for pair in pairs):
-            raise FeaturizationError(f"peak text mixes 'mz:intensity' pairs with other "
-                                     f"fields: {text[:60]!r}")
-        values = _numbers([v for pair in pairs for v in pair], text).reshape(-1, 2)
-        return values[:, 0], values[:, 1]
-    rows = [re.split(r"[\s,]+", line.strip()) for line in text.splitlines() if line.strip()]
-    widths = {len(row) for row in rows}
-    if len(rows) > 1 and widths == {2}:  # two columns: position, intensity
-        values = _numbers([v for row in rows for v in row], text).reshape(-1, 2)
-        return values[:, 0], values[:, 1]
-    if len(rows) > 1 and widths != {1}:
-        raise FeaturizationError(f"peak text has lines of {sorted(widths)} columns; expected "
-                                 "one position or a position and an intensity per line")
-    positions = _numbers([v for row in rows for v in row], text)
+    if text.startswith(("[", "(", "array(")):
+        return _parse_list_text(text)
+    if "|" in text:
+        return _parse_nmrshiftdb2(text)
+    if _decimal_comma(text):
+        raise FeaturizationError(
+            f"a comma in {_shown(text)} may be a decimal comma (no '.' anywhere, and the "
+            "peaks are also separated by spaces or ';'): write decimals with '.'")
+    if ":" in text:
+        return _parse_colon_pairs(text)
+    return _parse_lines(text)
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
+def _parse_nmrshiftdb2(text: str) -> Peaks:
+    """``shift;intensity-and-multiplicity;atom|...``: the first field of each entry is the
+    peak; the others are annotations (nmrshiftdb2 writes 0.0 for the intensity of 98 % of its
+    13C peaks), so every peak has intensity 1, as the shipped encoders were trained."""
+    entries = [entry for entry in text.split("|") if entry.strip()]
+    positions = _numbers([entry.split(";")[0] for entry in entries], text)
     return positions, np.ones_like(positions)
 
 
-def _ambiguous_comma(text: str) -> bool:
-    """A comma between digits, no decimal point anywhere, and either one line (``1,5``) or
-    lines that also separate fields by spaces (``41,5 100``): a decimal comma cannot be told
-    from a separator. Comma-separated columns alone (``41,100`` per line) are not ambiguous."""
+def _parse_colon_pairs(text: str) -> Peaks:
+    """``mz:intensity`` pairs separated by spaces, commas, semicolons or line breaks."""
+    pairs = [token.split(":") for token in _fields(text)]
+    if any(len(pair) != 2 for pair in pairs):
+        raise FeaturizationError(f"peak text {_shown(text)} is not all 'mz:intensity' pairs: "
+                                 "every peak needs its own position:intensity pair")
+    values = _numbers([v for pair in pairs for v in pair], text).reshape(-1, 2)
+    return values[:, 0], values[:, 1]
+
+
+def _parse_lines(text: str) -> Peaks:
+    """One line: positions. Several: one peak per line, a position alone or a position and
+    its intensity, the same on every line."""
+    rows = [_fields(line) for line in text.splitlines() if line.strip()]
+    if len(rows) == 1:
+        return _positions_only(rows[0], text)
+    return _peaks_from_rows(rows, text, lambda widths: (
+        f"peak text {_shown(text)} has lines of {widths} columns; expected one peak per line, "
+        "a position or a position and its intensity, the same on every line"))
+
+
+def _fields(text: str) -> List[str]:
+    return [f for f in _FIELD_SEPARATOR.split(text.strip()) if f]
+
+
+def _positions_only(fields: List[str], text: str) -> Peaks:
+    positions = _numbers(fields, text)
+    return positions, np.ones_like(positions)
+
+
+def _peaks_from_rows(rows: List[List[str]], text: str, refusal: Callable[[list], str]) -> Peaks:
+    """Rows of one field (positions) or of two (position, intensity), all alike; else the
+    reason ``refusal(widths)`` gives for the widths met."""
+    widths = sorted({len(row) for row in rows})
+    if widths == [1]:
+        return _positions_only([row[0] for row in rows], text)
+    if widths == [2]:
+        values = _numbers([v for row in rows for v in row], text).reshape(-1, 2)
+        return values[:, 0], values[:, 1]
+    raise FeaturizationError(refusal(widths))
+
+
+_LIST_ROW = re.compile(r"[\[(]([^\[\]()]*)[\])]")
+
+
+def _parse_list_text(text: str) -> Peaks:
+    """A list or array as pandas and NumPy write one into a CSV cell: ``[170.2, 128.5]``,
+    ``[170.2 128.5]``, ``[[41.0, 100.0], [43.0, 50.0]]``, ``[(41.0, 100.0), ...]``,
+    ``array([...])``."""
+    body = text
+    if body.startswith("array("):
+        body = re.sub(r",\s*dtype=[\w.]+\s*\)$", ")", body)
+        if not body.endswith(")"):
+            raise FeaturizationError(f"unbalanced brackets in {_shown(text)}")
+        body = body[len("array("):-1].strip()
+    if "..." in body:
+        raise FeaturizationError(
+            f"{_shown(text)} is an array NumPy summarized with '...': peaks are missing from "
+            "the text. Write the full list (list(peaks), or np.set_printoptions(threshold="
+            "sys.maxsize) before saving)")
+    closing = {"[": "]", "(": ")"}.get(body[:1])
+    if closing is None or not body.endswith(closing) \
+            or body.count("[") != body.count("]") or body.count("(") != body.count(")"):
+        raise FeaturizationError(f"unbalanced brackets in {_shown(text)}")
+    inner = body[1:-1]
+    if not re.search(r"[\[\]()]", inner):  # a flat list: positions
+        return _positions_only(_fields(inner), text)
+    if _LIST_ROW.sub("", inner).strip(" \t\r\n,;"):
+        raise FeaturizationError(f"list text {_shown(text)} mixes rows and bare values, or "
+                                 "nests deeper than rows of (position, intensity)")
+    return _peaks_from_rows([_fields(row) for row in _LIST_ROW.findall(inner)], text,
+                            lambda widths: f"list text {_shown(text)} has rows of {widths} "
+                            "values; expected every row to be (position, intensity)")
+
+
+def _decimal_comma(text: str) -> bool:
+    """A comma between digits and no decimal point anywhere, where a comma cannot be a column
+    separator: on a single line (``1,5``; ``170,2;128,5``), or on lines whose fields are also
+    separated by spaces or ``;`` (``41,5 100``; ``170,2;100``). Comma-separated columns alone
+    (``41,100`` on each of several lines) are read as columns."""
     if "." in text or not re.search(r"\d,\d", text):
         return False
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return len(lines) == 1 or any(re.search(r"\S\s+\S", line) for line in lines)
+    return len(lines) == 1 or any(re.search(r"\S\s+\S", line) or ";" in line for line in lines)
+
+
+#: a number as peak text writes one (``float`` alone would also take ``1_000``); NaN and
+#: infinity parse, and are then reported by name
+_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|[-+]?(nan|inf|infinity)",
+                     re.IGNORECASE)
 
 
 def _numbers(fields, text: str) -> np.ndarray:
-    try:
-        return np.array([float(f) for f in fields], dtype=np.float64)
-    except ValueError:
-        raise FeaturizationError(f"peak list text does not parse as numbers: {text[:60]!r}") \
-            from None
+    fields = [field.strip() for field in fields]
+    if not all(_NUMBER.fullmatch(field) for field in fields):
+        raise FeaturizationError(f"peak list text does not parse as numbers: {_shown(text)}")
+    return np.array([float(field) for field in fields], dtype=np.float64)
 
 
 class PeakListFeaturizer(ReportingFeaturizerMixin, Featurizer):
@@ -183,6 +311,15 @@ class PeakListFeaturizer(ReportingFeaturizerMixin, Featurizer):
     Each peak adds its intensity to the bin holding its position (so in an NMR peak list
     with one row per atom, symmetric atoms add up); optional Gaussian broadening spreads each
     peak over neighbouring bins, which makes spectra measured a little apart still overlap.
+
+    Inputs are read by :func:`parse_peak_list`: position lists, (position, intensity) rows,
+    dicts, and peak text in five styles (its Notes give the rules): list text as pandas and
+    NumPy write it (``"[170.2, 128.5]"``), nmrshiftdb2 (``"56.8;0.0D;6|126.2;0.0S;0|"``),
+    ``mz:intensity`` pairs (``"41:100;43:50"``), one line of positions (``"170.2;128.5;20.1"``,
+    commas or spaces too) and one peak per line with or without its intensity
+    (``"7.26;100\\n1.25;50"``). Every peak of an input is kept, or the input is a failure
+    with its reason (a possible decimal comma, a NumPy-summarized array, lines of different
+    widths, ...): never a shortened spectrum.
 
     Parameters
     ----------
@@ -265,6 +402,10 @@ NMR_AXES: Dict[str, Dict[str, float]] = {
 
 class NMRSpectrumFeaturizer(PeakListFeaturizer):
     """NMR peak lists (shifts in ppm) to binned vectors, with per-nucleus default axes.
+
+    Peak lists in any form :func:`parse_peak_list` reads (see :class:`PeakListFeaturizer`):
+    ``"170.2;128.5;20.1"`` is three peaks, ``"7.26;100\\n1.25;50"`` two with their
+    intensities, nmrshiftdb2's ``"20.1;0.0Q;0|170.2;0.0S;1|"`` two of intensity 1.
 
     Parameters
     ----------
@@ -352,6 +493,64 @@ class MassSpectrumFeaturizer(PeakListFeaturizer):
 #: adducts with their own input of :class:`TandemSpectrumFeaturizer` (others share "other")
 TANDEM_ADDUCTS = ("[M+H]+", "[M-H]-", "[M+Na]+", "[M+NH4]+", "[M]+")
 ION_MODES = ("positive", "negative")
+#: the metadata of an LC-MS/MS spectrum the fragment-aware encoder was trained with, and how
+#: a message names it. Without them it retrieves held-out MassBank compounds far worse (top-10
+#: in pools of 128 over 598 test spectra: 0.758 with all, 0.545 without the precursor m/z,
+#: 0.658 without the adduct, 0.760 without the ion mode, 0.370 from bare peaks); the EI model
+#: does not use them (0.850 with, 0.863 without, 80 test spectra). benchmarks/ms_metadata.py,
+#: docs/benchmarks/ms_metadata.json.
+TANDEM_METADATA = {"precursor_mz": "precursor m/z", "adduct": "adduct", "ion_mode": "ion mode"}
+#: what :class:`TandemSpectrumFeaturizer` does with a spectrum missing any of them
+MISSING_METADATA = ("warn", "error", "ignore")
+
+
+class MissingMetadataWarning(UserWarning):
+    """Spectra reached :class:`TandemSpectrumFeaturizer` without the precursor m/z, adduct or
+    ion mode the fragment-aware LC-MS/MS encoder was trained with (see
+    :data:`TANDEM_METADATA`).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _ = TandemSpectrumFeaturizer(max_mz=100.0).featurize([[[41.0, 100.0]]])
+    >>> str(caught[0].message)[:80]
+    'TandemSpectrumFeaturizer: of 1 spectra, 1 have no precursor m/z, 1 no adduct, 1 '
+    """
+
+
+def missing_metadata(spectrum: Any) -> List[str]:
+    """The keys of :data:`TANDEM_METADATA` that ``spectrum`` lacks, as the featurizer reads
+    them: a peak list that is not a dict lacks all three; a precursor must be a positive
+    number, an ion mode ``positive`` or ``negative`` (any case), an adduct non-empty.
+
+    Parameters
+    ----------
+    spectrum : dict or peak list
+        One input of :class:`TandemSpectrumFeaturizer`.
+
+    Returns
+    -------
+    list of str
+        The keys lacking, in the order of :data:`TANDEM_METADATA`.
+
+    Examples
+    --------
+    >>> missing_metadata({"mz": [41.0], "precursor_mz": 59.05, "ion_mode": "POSITIVE"})
+    ['adduct']
+    >>> missing_metadata([[41.0, 100.0]])
+    ['precursor_mz', 'adduct', 'ion_mode']
+    """
+    metadata = spectrum if isinstance(spectrum, dict) else {}
+    present = {"precursor_mz": _finite_or_none(metadata.get("precursor_mz")) is not None,
+               "adduct": bool(metadata.get("adduct")) and not _is_nan(metadata.get("adduct")),
+               "ion_mode": str(metadata.get("ion_mode") or "").lower() in ION_MODES}
+    return [key for key in TANDEM_METADATA if not present[key]]
+
+
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)
 
 
 class TandemSpectrumFeaturizer(ReportingFeaturizerMixin, Featurizer):
@@ -376,6 +575,14 @@ class TandemSpectrumFeaturizer(ReportingFeaturizerMixin, Featurizer):
     ``"collision_energy"`` (a number, or text such as ``"35 eV"`` or ``"30 % (nominal)"``:
     its first number).
 
+    The precursor m/z, adduct and ion mode matter for LC-MS/MS: the shipped fragment-aware
+    ``ms_lc`` model retrieves held-out compounds at top-10 0.758 (pools of 128) with them and
+    0.370 from bare peaks (:data:`TANDEM_METADATA`). So spectra missing any of them are
+    counted, and by default a :class:`MissingMetadataWarning` says how many lack which, once
+    per call; ``missing_metadata="error"`` reports each such spectrum as a failure instead.
+    EI spectra have none of them and the EI model does not use them: ``get_modality("ms_gc",
+    encoder="contrastive")`` builds its featurizer with ``missing_metadata="ignore"``.
+
     Parameters
     ----------
     max_mz : float, default=1000.0
@@ -384,6 +591,11 @@ class TandemSpectrumFeaturizer(ReportingFeaturizerMixin, Featurizer):
         Upper end of the neutral-loss axis.
     intensity_power : float, default=0.5
         Exponent applied to intensities before scaling.
+    missing_metadata : {"warn", "error", "ignore"}, default="warn"
+        What a spectrum without a precursor m/z, an adduct or an ion mode (see
+        :func:`missing_metadata`) gets: counted in one warning per call, reported as that
+        row's failure, or nothing (EI). Not part of :meth:`config`: it is a policy of the
+        caller, not of the stored encoder.
 
     Examples
     --------
@@ -400,11 +612,15 @@ class TandemSpectrumFeaturizer(ReportingFeaturizerMixin, Featurizer):
     """
 
     def __init__(self, max_mz: float = 1000.0, max_loss: float = 200.0,
-                 intensity_power: float = 0.5):
+                 intensity_power: float = 0.5, missing_metadata: str = "warn"):
         if not (max_mz > 0 and max_loss > 0):
             raise ValueError(f"max_mz and max_loss must be positive, got {max_mz}, {max_loss}")
+        if missing_metadata not in MISSING_METADATA:
+            raise ValueError(f"missing_metadata must be one of {MISSING_METADATA}, got "
+                             f"{missing_metadata!r}")
         self.max_mz, self.max_loss = float(max_mz), float(max_loss)
         self.intensity_power = float(intensity_power)
+        self.missing_metadata = missing_metadata
 
     @property
     def n_features(self) -> int:
@@ -417,6 +633,64 @@ class TandemSpectrumFeaturizer(ReportingFeaturizerMixin, Featurizer):
         return {"max_mz": self.max_mz, "max_loss": self.max_loss,
                 "intensity_power": self.intensity_power}
 
+    def missing_metadata_message(self, datapoints: Iterable[Any]) -> Optional[str]:
+        """How many of ``datapoints`` lack each of :data:`TANDEM_METADATA`, and what to do,
+        or None when none lacks any (or ``missing_metadata="ignore"``).
+
+        Parameters
+        ----------
+        datapoints : iterable
+            The inputs, as :meth:`featurize_with_report` takes them.
+
+        Returns
+        -------
+        str or None
+            The message of the :class:`MissingMetadataWarning`.
+        """
+        if self.missing_metadata == "ignore":
+            return None
+        datapoints = list(datapoints)
+        counts = {key: 0 for key in TANDEM_METADATA}
+        for point in datapoints:
+            for key in missing_metadata(point):
+                counts[key] += 1
+        if not any(counts.values()):
+            return None
+        lacking = [f"{n} {'have ' if i == 0 else ''}no {TANDEM_METADATA[key]}"
+                   for i, (key, n) in enumerate(counts.items())]
+        return (f"of {len(datapoints)} spectra, {', '.join(lacking)}. The fragment-aware "
+                "LC-MS/MS encoder was trained with them and retrieves held-out compounds far "
+                "worse without (top-10 in pools of 128: 0.76 with all, 0.55 without the "
+                "precursor m/z, 0.37 from bare peaks). Give them as dicts with 'precursor_mz', "
+                "'adduct' and 'ion_mode' (spectrum_inputs(frame) makes them from such columns), "
+                "as those columns of a CSV, in MGF files as PEPMASS, ADDUCT and IONMODE, in MSP "
+                "files as PrecursorMZ, Precursor_type and Ion_mode. EI spectra have none: "
+                "missing_metadata='ignore'")
+
+    def featurize_with_report(self, datapoints: Iterable[Any]) -> FeaturizationResult:
+        """As :meth:`ReportingFeaturizerMixin.featurize_with_report`, then one
+        :class:`MissingMetadataWarning` with the counts when spectra lack metadata (with
+        ``missing_metadata="warn"``).
+
+        Parameters
+        ----------
+        datapoints : iterable
+            One spectrum per input.
+
+        Returns
+        -------
+        FeaturizationResult
+            The features and the failures.
+        """
+        datapoints = _as_list(datapoints)
+        result = super().featurize_with_report(datapoints)
+        if self.missing_metadata == "warn":
+            message = self.missing_metadata_message(datapoints)
+            if message:
+                warnings.warn(f"{type(self).__name__}: {message}", MissingMetadataWarning,
+                              stacklevel=2)
+        return result
+
     def _prepare_input(self, datapoint: Any) -> Tuple[Peaks, Dict[str, Any]]:
         metadata = {}
         if isinstance(datapoint, dict):
@@ -425,6 +699,12 @@ class TandemSpectrumFeaturizer(ReportingFeaturizerMixin, Featurizer):
         positions, intensities = parse_peak_list(datapoint)
         if np.any(positions < 0):
             raise FeaturizationError("negative m/z")
+        if self.missing_metadata == "error":
+            lacking = missing_metadata(datapoint)
+            if lacking:
+                raise FeaturizationError(
+                    f"no {', '.join(TANDEM_METADATA[key] for key in lacking)}: the "
+                    "fragment-aware LC-MS/MS encoder needs them (missing_metadata='error')")
         return (positions, intensities), metadata
 
     def _featurize_checked(self, prepared: Tuple[Peaks, Dict[str, Any]]) -> np.ndarray:

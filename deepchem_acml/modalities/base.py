@@ -1,6 +1,8 @@
 """A chemical modality = a featurizer (raw input -> array) + a frozen encoder (array -> vector)."""
 from __future__ import annotations
 
+import contextlib
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -149,9 +151,11 @@ class Modality:
             Which inputs worked, and the failures (its ``features`` is left empty).
         """
         inputs = list(inputs)
-        if cache_path is None:
-            return self._embed(inputs, batch_size, device, progress)
-        return self._embed_with_cache(inputs, Path(cache_path), batch_size, device, progress)
+        with _one_metadata_warning(self, inputs):
+            if cache_path is None:
+                return self._embed(inputs, batch_size, device, progress)
+            return self._embed_with_cache(inputs, Path(cache_path), batch_size, device,
+                                          progress)
 
     #: inputs per cache part: a killed run loses at most one part of frozen-encoder work
     CACHE_PART_SIZE = 20000
@@ -217,6 +221,24 @@ class Modality:
         if self.options:
             config["options"] = self.options
         return config
+
+
+@contextlib.contextmanager
+def _one_metadata_warning(modality: Modality, inputs: List[Any]):
+    """One warning for all of ``inputs`` when the featurizer counts missing metadata (the
+    fragment-aware MS featurizer), instead of one a batch; given on cached runs too."""
+    check = getattr(modality.featurizer, "missing_metadata_message", None)
+    if check is None:
+        yield
+        return
+    from deepchem_acml.featurizers.spectra import MissingMetadataWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MissingMetadataWarning)
+        yield
+    message = check(inputs)
+    if message:
+        warnings.warn(f"{modality.name}: {message}", MissingMetadataWarning, stacklevel=3)
 
 
 def _read_embedding_cache(path: Path, key: str, inputs: List[Any]

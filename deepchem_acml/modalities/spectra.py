@@ -6,17 +6,25 @@ from pathlib import Path
 from typing import Optional, Union
 
 from deepchem_acml.checkpoints import load_checkpoint_file, save_checkpoint_file
-from deepchem_acml.featurizers.spectra import (SPECTRUM_FEATURIZERS, PeakListFeaturizer,
-                                              TandemSpectrumFeaturizer)
+from deepchem_acml.featurizers.spectra import (
+    SPECTRUM_FEATURIZERS,
+    PeakListFeaturizer,
+    TandemSpectrumFeaturizer,
+)
 from deepchem_acml.modalities.base import PRETRAINED_DIR, Modality, register_modality
-from deepchem_acml.shipped import SPECTRUM_ENCODER_KIND
 from deepchem_acml.nn.spectrum_autoencoder import SpectrumAutoencoder
 from deepchem_acml.nn.spectrum_mlp import SpectrumMLPEncoder
+from deepchem_acml.shipped import SPECTRUM_ENCODER_KIND
 
 SHIPPED_NMR_13C = PRETRAINED_DIR / "nmr_13c_autoencoder.pt"
 #: modality name -> what its spectra are, for messages and model cards
 SPECTRUM_MODALITIES = {"nmr_13c": "13C NMR", "nmr_1h": "1H NMR", "ms_lc": "LC-MS/MS",
                        "ms_gc": "GC-MS (EI)"}
+#: what the fragment-aware featurizer of a modality does with spectra missing their precursor
+#: m/z, adduct or ion mode (:class:`~deepchem_acml.featurizers.spectra.TandemSpectrumFeaturizer`;
+#: default "warn"): EI spectra have none, and the EI model retrieves as well without them
+#: (top-10 among 80 held-out compounds: 0.850 with, 0.863 without)
+TANDEM_MISSING_METADATA = {"ms_gc": "ignore"}
 #: encoder classes a stored spectrum encoder can name (files before the MLP name none: the
 #: autoencoder)
 SPECTRUM_ENCODERS = {"SpectrumAutoencoder": SpectrumAutoencoder,
@@ -48,6 +56,8 @@ def load_spectrum_modality(name: str, checkpoint: Union[str, Path]) -> Modality:
     encoder.load_state_dict(data["state_dict"])
     featurizer_class = SPECTRUM_FEATURIZERS[data.get("featurizer", "NMRSpectrumFeaturizer")]
     featurizer = featurizer_class(**data["featurizer_config"])
+    if isinstance(featurizer, TandemSpectrumFeaturizer):
+        featurizer.missing_metadata = TANDEM_MISSING_METADATA.get(name, "warn")
     if featurizer.n_bins != encoder.n_bins:
         raise ValueError(f"{checkpoint}: featurizer gives {featurizer.n_bins} bins but the "
                          f"encoder expects {encoder.n_bins}")
