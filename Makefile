@@ -17,7 +17,9 @@ venv: $(STAMP)
 
 $(STAMP): setup.cfg pyproject.toml requirements/constraints.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	# The CPU wheel of torch first, so nothing later can pull a CUDA build.
+	# torch first, pinned, so that no later requirement pulls another build. (Here the pin
+	# resolves to the CPU wheel on the local disk; from public PyPI on Linux it is a CUDA
+	# build: CPU-only users install torch from the CPU index first, see docs/guide/install.md.)
 	$(PIP) torch==2.13.0
 	$(PIP) -e '.[test,smiles,image,parquet,docs,spectra,distributed]' tox
 	touch $(STAMP)
