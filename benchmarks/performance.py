@@ -163,10 +163,10 @@ def end_to_end(sizes=(10_000, 100_000)) -> Dict[str, Any]:
 def stream(chunk_size: int = 10_000) -> Dict[str, Any]:
     """Peak RSS and time of ``acml embed`` over all MOSES training SMILES (the gzipped CSV as
     it is), and its cumulative cost after 10k, 100k, 1M rows (chunk timings of the run)."""
-    from deepchem_acml.data.sources import moses_smiles_path
-
     import shutil
     import tempfile
+
+    from deepchem_acml.data.sources import moses_smiles_path
 
     scratch = Path(tempfile.mkdtemp(prefix="acml-stream-"))  # 800 MB of embeddings, not docs
     target = scratch / "moses_embeddings.npy"
@@ -348,12 +348,14 @@ from distributed import Client, LocalCluster
 from deepchem_acml.dask_embedding import embed_library
 cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
 client = Client(cluster)
-client.run(lambda: __import__("deepchem_acml.dask_embedding").dask_embedding._worker_encoder("nmr_13c"))
+warm = lambda: __import__("deepchem_acml.dask_embedding").dask_embedding._worker_encoder("nmr_13c")
+client.run(warm)
 ready = time.perf_counter()
 summary = embed_library(sys.argv[1], sys.argv[2], client=client, restart=True)
 done = time.perf_counter()
 client.close(); cluster.close()
-print(json.dumps({"startup": ready - started, "embed": done - ready, "n_failed": summary["n_failed"]}))
+print(json.dumps({"startup": ready - started, "embed": done - ready,
+                  "n_failed": summary["n_failed"]}))
 """
 
 
@@ -535,7 +537,6 @@ def embedding_profile(n: int = 5_000) -> Dict[str, Any]:
     rows = [line.split("|") for line in imports.splitlines() if line.startswith("import time:")]
     import_seconds = sum(int(cumulative) for _, cumulative, name in rows  # top-level imports
                          if cumulative.strip().isdigit() and not name.startswith("  ")) / 1e6
-    del matrix
     shutil.rmtree(scratch)
     print(f"per molecule ({n} MOSES SMILES, one process, ms; best of three):")
     for name, value in per_molecule_ms.items():

@@ -6,7 +6,7 @@ once per worker process) and is written as one Parquet part aligned with its inp
 with a CSV of the rows that failed::
 
     OUT/_run.json                          what was asked for (checked on a rerun)
-    OUT/embeddings/part-000000.parquet     columns row, acml000...: every input row, NaN where it failed
+    OUT/embeddings/part-000000.parquet     row, acml000...: every input row (NaN: failed)
     OUT/failures/part-000000.csv           index, input, reason (index = input row)
 
 A part is written whole and renamed (a worker that dies leaves nothing half-written), its
@@ -85,7 +85,10 @@ def read_library(path: Union[str, os.PathLike], smiles_column: Optional[str] = N
     if path.is_dir() or name.endswith(".parquet"):
         import pyarrow.parquet as pq
 
-        schema = pq.read_schema(path if path.is_file() else next(iter(sorted(path.rglob("*.parquet")))))
+        first = path if path.is_file() else min(path.rglob("*.parquet"), default=None)
+        if first is None:
+            raise ValueError(f"{path} holds no .parquet file")
+        schema = pq.read_schema(first)
         column = find_column(schema.names, smiles_column, path)
         frame = dd.read_parquet(str(path), columns=[column])
     elif name.endswith((".csv", ".csv.gz")):

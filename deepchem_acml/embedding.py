@@ -11,9 +11,9 @@ import torch
 from deepchem_acml.checkpoints import load_checkpoint_file
 from deepchem_acml.chem import MAX_EMBEDDED_ATOMS  # noqa: F401  (re-exported)
 from deepchem_acml.devices import DeviceLike, autocast, resolve_device
-from deepchem_acml.shipped import ACML_CHECKPOINT_KIND, checkpoint_file
 from deepchem_acml.featurizers.base import FeaturizationResult
 from deepchem_acml.nn.gin import GINEncoder
+from deepchem_acml.shipped import ACML_CHECKPOINT_KIND, checkpoint_file
 
 EncoderSource = Union[str, os.PathLike, GINEncoder, "ACMLModel"]  # noqa: F821
 

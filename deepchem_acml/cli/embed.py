@@ -14,9 +14,8 @@ from typing import List, Optional
 import numpy as np
 
 from deepchem_acml.chem import MAX_EMBEDDED_ATOMS
+from deepchem_acml.data.smiles_files import count_rows, file_sha256, input_kind, iter_smiles_chunks
 from deepchem_acml.files import atomic_path
-from deepchem_acml.data.smiles_files import (count_rows, file_sha256, input_kind,
-                                             iter_smiles_chunks)
 
 FORMATS = ("npy", "parquet", "diskdataset")
 
@@ -323,8 +322,12 @@ def _finish_chunk(run, state, engine, chunk_index, smiles, handle, width, chunk_
 def _engine(encoder, pretrained, jobs: int, batch_size: int, max_atoms: Optional[int],
             precision: str = "fp32"):
     """Worker processes that featurize and embed (CPU, ``jobs`` > 1), or this process."""
-    from deepchem_acml.embedding import (ProcessEmbedder, _PROCESS_ENCODERS, cpu_processes,
-                                         set_cpu_threads)
+    from deepchem_acml.embedding import (
+        _PROCESS_ENCODERS,
+        ProcessEmbedder,
+        cpu_processes,
+        set_cpu_threads,
+    )
 
     on_cpu = next(encoder.parameters()).device.type == "cpu"
     processes = cpu_processes(jobs) if on_cpu else 1

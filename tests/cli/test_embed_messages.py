@@ -12,7 +12,6 @@ import time
 import numpy as np
 import pytest
 
-from deepchem_acml.cli import embed as embed_module
 from deepchem_acml.cli.main import main
 
 from .test_demo import _acml
