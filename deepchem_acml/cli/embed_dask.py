@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -45,6 +46,9 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Dask's own INFO lines (scheduler, nanny, workers) are for debugging clusters, not for
+    # this command's user; set before distributed is imported so spawned workers inherit it
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
     from deepchem_acml.dask_embedding import embed_library, require_dask
 
     try:
