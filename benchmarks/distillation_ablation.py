@@ -47,7 +47,8 @@ TASKS = ["bbbp", "bace", "clintox", "sider", "tox21", "hiv", "esol", "freesolv",
 def skeleton(smiles_list):
     from deepchem_acml.data.pairs import inchikeys_of
 
-    return [k.split("-")[0] if isinstance(k, str) and k else None for k in inchikeys_of(smiles_list)]
+    return [k.split("-")[0] if isinstance(k, str) and k else None
+            for k in inchikeys_of(smiles_list)]
 
 
 def pretraining_molecules(n: int, tasks) -> tuple:
@@ -67,10 +68,15 @@ def distilled_encoder(smiles, teacher, start, seed, out: Path, max_epochs: int):
     """Train (or load) the GIN that regresses the teacher embedding; returns the encoder."""
     import torch
 
-    from deepchem_acml.evaluation.moleculenet import (ACML_RECIPE, RECORDED_DEFAULTS,
-                                                      EarlyStopping, SplitTask,
-                                                      graph_datasets, shipped_architecture,
-                                                      train_with_early_stopping)
+    from deepchem_acml.evaluation.moleculenet import (
+        ACML_RECIPE,
+        RECORDED_DEFAULTS,
+        EarlyStopping,
+        SplitTask,
+        graph_datasets,
+        shipped_architecture,
+        train_with_early_stopping,
+    )
     from deepchem_acml.models.finetune import ACMLPropertyModel
     from deepchem_acml.nn.gin import GINEncoder
 
@@ -152,7 +158,8 @@ def teacher_readability(encoder, work: Path, n: int = 3000) -> float:
     from deepchem_acml.modalities import get_modality
 
     smiles = pd.read_csv(shared_data_dir() / "moses" / "test.csv.gz", nrows=n)["SMILES"].tolist()
-    teacher, report = get_modality("smiles").embed(smiles, cache_path=work / f"chemnet_test_{n}.npz")
+    teacher, report = get_modality("smiles").embed(
+        smiles, cache_path=work / f"chemnet_test_{n}.npz")
     graph, rows = encoder_embedder(encoder)([smiles[i] for i in report.indices])
     teacher = teacher[rows]
     cut = 2 * len(rows) // 3
@@ -165,8 +172,12 @@ def teacher_readability(encoder, work: Path, n: int = 3000) -> float:
 
 def record_readability(path: Path, method: str, encoder, recipe: dict, work: Path, argv,
                        seed: int = 0, checkpoint: Optional[str] = None) -> None:
-    from deepchem_acml.evaluation.benchmark_records import (append_record, is_recorded,
-                                                            read_records, recipe_id)
+    from deepchem_acml.evaluation.benchmark_records import (
+        append_record,
+        is_recorded,
+        read_records,
+        recipe_id,
+    )
     from deepchem_acml.provenance import command_line, package_versions
 
     if is_recorded(read_records(path), READABILITY_TASK, method, seed, recipe_id(recipe)):
@@ -238,8 +249,12 @@ def probe_checkpoint(path: Path, label: str, seed: int, checkpoint: str, tasks, 
     """``ACML frozen + linear`` for another ACML checkpoint (pretrained with ``seed``), one
     record per task."""
     from deepchem_acml.embedding import load_graph_encoder
-    from deepchem_acml.evaluation.benchmark_records import (append_record, is_recorded,
-                                                            read_records, recipe_id)
+    from deepchem_acml.evaluation.benchmark_records import (
+        append_record,
+        is_recorded,
+        read_records,
+        recipe_id,
+    )
     from deepchem_acml.evaluation.moleculenet import embedding_probe, load_split_task
     from deepchem_acml.provenance import command_line, package_versions
 
@@ -263,8 +278,12 @@ def probe_checkpoint(path: Path, label: str, seed: int, checkpoint: str, tasks, 
 
 def regression_variants(args, path: Path, argv) -> None:
     """The GINs trained only to regress the teacher embedding, probed."""
-    from deepchem_acml.evaluation.benchmark_records import (append_record, is_recorded,
-                                                            read_records, recipe_id)
+    from deepchem_acml.evaluation.benchmark_records import (
+        append_record,
+        is_recorded,
+        read_records,
+        recipe_id,
+    )
     from deepchem_acml.evaluation.moleculenet import embedding_probe, load_split_task
     from deepchem_acml.modalities import get_modality
     from deepchem_acml.provenance import command_line, package_versions
@@ -276,7 +295,8 @@ def regression_variants(args, path: Path, argv) -> None:
         smiles, cache_path=args.work / f"chemnet_{args.molecules}.npz")
     smiles = [smiles[i] for i in report.indices]
     recipe = {"molecules": args.molecules, "max_epochs": args.max_epochs, "patience": 5,
-              "target": "standardised ChemNet embedding (512), MSE", "probe": "as ACML frozen + linear"}
+              "target": "standardised ChemNet embedding (512), MSE",
+              "probe": "as ACML frozen + linear"}
     for method, start in VARIANTS.items():
         for seed in args.seeds:
             todo = [t for t in args.tasks if not is_recorded(read_records(path), t, method, seed,

@@ -71,10 +71,15 @@ def default_methods() -> list:
 
 def method_recipe(method: str, args: argparse.Namespace) -> dict:
     """The settings a record of ``method`` depends on (a change makes a new recipe id)."""
-    from deepchem_acml.evaluation.moleculenet import (ACML_RECIPE, DESCRIPTORS,
-                                                      HEAD_FIRST_RECIPE, HU_RECIPE,
-                                                      MEAN_POOLING_SCRATCH_RECIPE,
-                                                      RICH_DISTILLED, SLOW_ENCODER_RECIPE)
+    from deepchem_acml.evaluation.moleculenet import (
+        ACML_RECIPE,
+        DESCRIPTORS,
+        HEAD_FIRST_RECIPE,
+        HU_RECIPE,
+        MEAN_POOLING_SCRATCH_RECIPE,
+        RICH_DISTILLED,
+        SLOW_ENCODER_RECIPE,
+    )
 
     neural = {"max_epochs": args.max_epochs, "patience": args.patience}
     recipes = {
@@ -125,10 +130,18 @@ def _property_model_defaults() -> dict:
 def run(args: argparse.Namespace, argv=None) -> int:
     import torch
 
-    from deepchem_acml.evaluation.benchmark_records import (append_record, is_recorded,
-                                                            read_records, recipe_id)
-    from deepchem_acml.evaluation.moleculenet import (BenchmarkContext, EarlyStopping,
-                                                      load_split_task, run_method)
+    from deepchem_acml.evaluation.benchmark_records import (
+        append_record,
+        is_recorded,
+        read_records,
+        recipe_id,
+    )
+    from deepchem_acml.evaluation.moleculenet import (
+        BenchmarkContext,
+        EarlyStopping,
+        load_split_task,
+        run_method,
+    )
     from deepchem_acml.provenance import command_line, package_versions
 
     if args.threads:

@@ -46,8 +46,8 @@ def held_out(modality: str):
 def evaluate(label: str, source: str) -> dict:
     """Random-pool retrieval and both mass protocols of one model on its held-out molecules."""
     from deepchem_acml import ACMLModel
-    from deepchem_acml.evaluation.mass_baseline import mass_protocols
     from deepchem_acml.data.pairs import MASSBANK_KIND_OF
+    from deepchem_acml.evaluation.mass_baseline import mass_protocols
     from deepchem_acml.evaluation.retrieval import retrieval_in_pools
 
     model = ACMLModel.from_pretrained(source)
@@ -69,9 +69,12 @@ def ceilings(modality: str) -> dict:
     molecule's skeleton (the best any 2-D graph model can do: stereoisomers stay tied) and
     one that knows the molecule itself. The rest of the gap to 1 is the rule's own misses
     (precursors that match no [M + adduct], unknown adducts)."""
-    from deepchem_acml.evaluation.mass_baseline import (mass_rule_then_model_retrieval,
-                                                        monoisotopic_masses, precursors_of)
     from deepchem_acml.data.pairs import MASSBANK_KIND_OF
+    from deepchem_acml.evaluation.mass_baseline import (
+        mass_rule_then_model_retrieval,
+        monoisotopic_masses,
+        precursors_of,
+    )
 
     frame = held_out(modality)
     masses = monoisotopic_masses(frame.smiles)

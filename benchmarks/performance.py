@@ -3,11 +3,11 @@ to OUT/performance.json (merged with earlier parts); docs/performance.md quotes 
 Reads the MOSES SMILES from the shared data folder ($ACML_DATA_DIR or ../shared/data).
 
     python benchmarks/performance.py featurize   # ACML vs DeepChem graph featurizers, joblib
-    python benchmarks/performance.py cache       # training with the frozen-embedding cache vs recompute
+    python benchmarks/performance.py cache       # training with the embedding cache vs recompute
     python benchmarks/performance.py end-to-end  # SMILES -> embedding vs bare RDKit; 10k/100k
     python benchmarks/performance.py stream      # `acml embed` over all MOSES SMILES: peak RSS,
                                                  # cost after 10k/100k/1M/1.58M rows
-    python benchmarks/performance.py scaling     # `acml embed` of 20k SMILES with 1 and 2 processes;
+    python benchmarks/performance.py scaling     # `acml embed` of 20k SMILES, 1 and 2 processes;
                                                  # one SMILES, the whole command
     python benchmarks/performance.py aggregation # GIN forward: sparse aggregation vs gather/scatter
     python benchmarks/performance.py embedding   # side by side on the same SMILES: RDKit parsing,
@@ -62,7 +62,8 @@ def featurize(n: int = 20000) -> Dict[str, Any]:
     from deepchem_acml.featurizers.graph import ACMLGraphFeaturizer
 
     smiles = moses_smiles(n)
-    candidates = {"ACMLGraphFeaturizer": lambda: ACMLGraphFeaturizer().featurize_with_report(smiles),
+    candidates = {"ACMLGraphFeaturizer":
+                  lambda: ACMLGraphFeaturizer().featurize_with_report(smiles),
                   "dc.feat.SNAPFeaturizer": lambda: dc.feat.SNAPFeaturizer().featurize(smiles),
                   "dc.feat.MolGraphConvFeaturizer":
                       lambda: dc.feat.MolGraphConvFeaturizer(use_edges=True).featurize(smiles)}

@@ -21,7 +21,8 @@ def main() -> int:
         "`inchikey_split(seed=0)`, never seen in training, nor by the frozen spectrum "
         "encoders or the SMILES RoBERTa). The joint model is one graph encoder trained against "
         "several modalities at once; each of its rows is measured on the test molecules that "
-        "have that modality. Pools: the right partner among 128 candidates drawn from the test split "
+        "have that modality. Pools: the right partner among 128 candidates drawn from the test "
+        "split "
         "(10 draws; chance top-10 = 0.078); full: among the whole test split. Ties count "
         "against the query. CPU-only runs; the command of each is in its metrics file.",
         "",

@@ -31,7 +31,9 @@ from typing import Any, List, Optional, Union
 import numpy as np
 
 from deepchem_acml.chem import MAX_EMBEDDED_ATOMS
+from deepchem_acml.featurizers.base import FAILURE_ROW_COLUMN
 from deepchem_acml.files import atomic_path
+from deepchem_acml.shipped import DEFAULT_ENCODER
 
 EMBEDDINGS, FAILURES, RUN_FILE = "embeddings", "failures", "_run.json"
 
@@ -105,7 +107,7 @@ def read_library(path: Union[str, os.PathLike], smiles_column: Optional[str] = N
 
 
 def embed_library(path: Union[str, os.PathLike], out: Union[str, os.PathLike],
-                  pretrained: str = "nmr_13c", smiles_column: Optional[str] = None,
+                  pretrained: str = DEFAULT_ENCODER, smiles_column: Optional[str] = None,
                   client: Any = None, blocksize: Union[str, int, None] = "64MB",
                   batch_size: int = 512, max_atoms: Optional[int] = MAX_EMBEDDED_ATOMS,
                   restart: bool = False) -> dict:
@@ -118,7 +120,7 @@ def embed_library(path: Union[str, os.PathLike], out: Union[str, os.PathLike],
         Parquet file or folder, or CSV (:func:`read_library`).
     out : path-like
         The output folder (on a file system every worker can write to).
-    pretrained : str, default="nmr_13c"
+    pretrained : str, default="smiles_distilled"
         A shipped model name or a checkpoint path that every worker can read.
     smiles_column : str, optional
         The SMILES column (default: ``smiles`` in any case).
@@ -156,11 +158,11 @@ def embed_library(path: Union[str, os.PathLike], out: Union[str, os.PathLike],
     """
     import dask
 
-    from deepchem_acml.cli.embed import check_pretrained
     from deepchem_acml.embedding import encoder_digest
+    from deepchem_acml.shipped import checkpoint_file
 
     require_dask()
-    check_pretrained(pretrained)
+    checkpoint_file(pretrained)  # (a clear error for a name that is neither shipped nor a file)
     path, out = Path(path), Path(out)
     if not path.exists():
         raise FileNotFoundError(f"no input at {path}")
@@ -268,7 +270,7 @@ def _embed_partition(frame, index: int, start: int, out: str, pretrained: str, b
     with atomic_path(_failures_path(out, index)) as temporary:
         with open(temporary, "w", newline="") as handle:
             writer = csv.writer(handle)
-            writer.writerow(["index", "input", "reason"])
+            writer.writerow([FAILURE_ROW_COLUMN, "input", "reason"])
             writer.writerows((f.index + start, f.input, f.reason) for f in result.failures)
     columns = {"row": pa.array(np.arange(start, start + len(smiles), dtype=np.int64))}
     columns.update({name: pa.array(block[:, j])

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Optional
 
-import numpy as np
 import deepchem as dc
+import numpy as np
 import torch
 
 from deepchem_acml.shipped import DEFAULT_ENCODER

@@ -15,7 +15,9 @@ import numpy as np
 
 from deepchem_acml.chem import MAX_EMBEDDED_ATOMS
 from deepchem_acml.data.smiles_files import count_rows, file_sha256, input_kind, iter_smiles_chunks
+from deepchem_acml.featurizers.base import FAILURE_ROW_COLUMN
 from deepchem_acml.files import atomic_path
+from deepchem_acml.shipped import DEFAULT_ENCODER
 
 FORMATS = ("npy", "parquet", "diskdataset")
 
@@ -42,8 +44,9 @@ def add_parser(commands) -> None:
                              "(dc.data.DiskDataset(OUT) loads it) of the rows that worked, in "
                              "input order, ids = their SMILES, no tasks (y and w have 0 "
                              "columns); the rows left out are those in OUT.failures.csv")
-    parser.add_argument("--pretrained", default="nmr_13c",
-                        help="shipped model name or ACML checkpoint path")
+    parser.add_argument("--pretrained", default=DEFAULT_ENCODER,
+                        help="shipped model name or ACML checkpoint path (default: "
+                             "%(default)s, the frozen-embedding default of every face)")
     parser.add_argument("--smiles-column", default=None,
                         help="CSV column with the SMILES (default: 'smiles', any case)")
     parser.add_argument("--chunk-size", type=int, default=20000)
@@ -201,7 +204,7 @@ class EmbedRun:
             if self.out.exists():
                 shutil.rmtree(self.out)
             self.out.mkdir(parents=True)
-        self.failures_path.write_text("index,input,reason\n")
+        self.failures_path.write_text(f"{FAILURE_ROW_COLUMN},input,reason\n")
         state = {"settings": self.settings, "chunks_done": 0, "n_embedded": 0, "n_failed": 0,
                  "chunk_seconds": []}
         self.save(state)
@@ -212,7 +215,7 @@ class EmbedRun:
         _write_json_atomically(self.state_path, state)
 
 
-def embed_file(input_path: Path, out: Path, fmt: str = "npy", pretrained: str = "nmr_13c",
+def embed_file(input_path: Path, out: Path, fmt: str = "npy", pretrained: str = DEFAULT_ENCODER,
                smiles_column: Optional[str] = None, chunk_size: int = 20000,
                batch_size: int = 512, jobs: int = 1, progress: bool = True,
                restart: bool = False, max_atoms: Optional[int] = MAX_EMBEDDED_ATOMS,
@@ -410,7 +413,8 @@ def _keep_failures_before(path: Path, first_unfinished_row: int) -> None:
     import pandas as pd
 
     failures = pd.read_csv(path, dtype={"input": str}, keep_default_na=False)
-    failures[failures["index"] < first_unfinished_row].to_csv(path, index=False)
+    failures = failures.rename(columns={"index": FAILURE_ROW_COLUMN})  # (older runs' name)
+    failures[failures[FAILURE_ROW_COLUMN] < first_unfinished_row].to_csv(path, index=False)
 
 
 # DeepChem's own shard names and metadata: dc.data.DiskDataset(OUT) reads the folder as is

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from deepchem_acml.chem import MAX_EMBEDDED_ATOMS
+from deepchem_acml.shipped import DEFAULT_ENCODER
 
 
 def add_parser(commands) -> None:
@@ -29,9 +30,9 @@ def add_parser(commands) -> None:
     parser.add_argument("--workers", type=int, default=None,
                         help="local cluster: worker processes, one thread each (default: "
                              "one per core)")
-    parser.add_argument("--pretrained", default="nmr_13c",
-                        help="shipped model name or ACML checkpoint path (readable by every "
-                             "worker)")
+    parser.add_argument("--pretrained", default=DEFAULT_ENCODER,
+                        help="shipped model name or ACML checkpoint path, readable by every "
+                             "worker (default: %(default)s)")
     parser.add_argument("--smiles-column", default=None,
                         help="column with the SMILES (default: 'smiles', any case)")
     parser.add_argument("--blocksize", default="64MB",
@@ -49,11 +50,13 @@ def run(args: argparse.Namespace) -> int:
     # Dask's own INFO lines (scheduler, nanny, workers) are for debugging clusters, not for
     # this command's user; set before distributed is imported so spawned workers inherit it
     os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
+    from deepchem_acml.cli.embed import check_pretrained
     from deepchem_acml.dask_embedding import embed_library, require_dask
 
     try:
         require_dask()
-    except ImportError as err:
+        check_pretrained(args.pretrained)
+    except (ImportError, ValueError) as err:
         print(f"acml embed-dask: error: {err}", file=sys.stderr)
         return 2
     from distributed import Client, LocalCluster

@@ -50,13 +50,13 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from deepchem_acml.provenance import command_line
     from deepchem_acml.data.nmrshiftdb2 import heavy_atom_filter
-    from deepchem_acml.data.pairs import NUCLEUS_OF, with_inchikeys, read_pairs
+    from deepchem_acml.data.pairs import NUCLEUS_OF, read_pairs, with_inchikeys
     from deepchem_acml.data.splits import inchikey_split
     from deepchem_acml.featurizers.spectra import MassSpectrumFeaturizer, NMRSpectrumFeaturizer
     from deepchem_acml.modalities.spectra import SPECTRUM_MODALITIES, save_spectrum_encoder
     from deepchem_acml.pretraining.spectrum_encoder import pretrain_spectrum_autoencoder
+    from deepchem_acml.provenance import command_line
 
     frame, source = read_pairs(args.modality, args.data, args.max_molecules)
     frame, _ = heavy_atom_filter(with_inchikeys(frame))
@@ -101,9 +101,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _pretrain_smiles_roberta(args: argparse.Namespace, frame, source: str) -> int:
-    from deepchem_acml.provenance import command_line
     from deepchem_acml.featurizers.molecule_inputs import canonical_smiles
     from deepchem_acml.pretraining.smiles_mlm import pretrain_smiles_roberta
+    from deepchem_acml.provenance import command_line
 
     canonical = [canonical_smiles(s) for s in frame.smiles]  # as the featurizer feeds the encoder
     print(f"{len(canonical)} SMILES from {source} (validation/test molecules of the canonical "
@@ -127,15 +127,18 @@ def _pretrain_tandem_encoder(args: argparse.Namespace, source: str) -> int:
     metadata, through the contrastive recipe."""
     import numpy as np
 
-    from deepchem_acml.provenance import command_line
     from deepchem_acml.data.nmrshiftdb2 import heavy_atom_filter
     from deepchem_acml.data.pairs import MASSBANK_KIND_OF, with_inchikeys
     from deepchem_acml.data.spectrum_files import read_massbank, spectrum_inputs
     from deepchem_acml.data.splits import inchikey_split
     from deepchem_acml.featurizers.spectra import TandemSpectrumFeaturizer
-    from deepchem_acml.modalities.spectra import (SPECTRUM_MODALITIES, TANDEM_MISSING_METADATA,
-                                                  save_spectrum_encoder)
+    from deepchem_acml.modalities.spectra import (
+        SPECTRUM_MODALITIES,
+        TANDEM_MISSING_METADATA,
+        save_spectrum_encoder,
+    )
     from deepchem_acml.pretraining.spectrum_contrastive import pretrain_spectrum_contrastive
+    from deepchem_acml.provenance import command_line
 
     # the same keys, filter and split as the one-spectrum-per-compound pairs ACML trains on
     spectra = read_massbank(source, kind=MASSBANK_KIND_OF[args.modality], all_spectra=True)

@@ -12,8 +12,8 @@ from typing import Optional, Tuple, Union
 
 import pandas as pd
 
-from deepchem_acml.files import open_text
 from deepchem_acml.data.sources import EMBEDDED_NMR_1H, EMBEDDED_NMR_13C, shared_data_dir
+from deepchem_acml.files import open_text
 
 COLUMNS = ["inchikey", "smiles", "nmrshiftdb2_id", "spectrum"]
 

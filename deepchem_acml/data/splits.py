@@ -7,7 +7,8 @@ from typing import Sequence, Tuple
 import numpy as np
 
 
-def inchikey_split(inchikeys: Sequence[str], fractions: Tuple[float, float, float] = (0.8, 0.1, 0.1),
+def inchikey_split(inchikeys: Sequence[str],
+                   fractions: Tuple[float, float, float] = (0.8, 0.1, 0.1),
                    seed: int = 0) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Train/valid/test indices from a hash of each InChIKey's connectivity block.
 
@@ -18,12 +19,14 @@ def inchikey_split(inchikeys: Sequence[str], fractions: Tuple[float, float, floa
 
     Examples
     --------
-    >>> train, valid, test = inchikey_split(["BSYNRYMUTXBXSQ-UHFFFAOYSA-N"] * 2 + ["LFQSCWFLJHTTHZ-UHFFFAOYSA-N"])
+    >>> keys = ["BSYNRYMUTXBXSQ-UHFFFAOYSA-N"] * 2 + ["LFQSCWFLJHTTHZ-UHFFFAOYSA-N"]
+    >>> train, valid, test = inchikey_split(keys)
     >>> sorted(np.concatenate([train, valid, test]).tolist())
     [0, 1, 2]
     """
     if len(fractions) != 3 or any(f < 0 for f in fractions) or not np.isclose(sum(fractions), 1):
-        raise ValueError(f"fractions must be three non-negative numbers summing to 1, got {fractions}")
+        raise ValueError("fractions must be three non-negative numbers summing to 1, got "
+                         f"{fractions}")
     positions = np.array([_unit_hash(str(key)[:14], seed) for key in inchikeys])
     cut_train, cut_valid = fractions[0], fractions[0] + fractions[1]
     indices = np.arange(len(positions))

@@ -342,7 +342,8 @@ def linear_probe_grid(mode: str, seed: int) -> Dict[str, Callable[[], Any]]:
     return {f"C={c}": (lambda c=c: make(c)) for c in (0.01, 0.1, 1.0, 10.0)}
 
 
-def embedding_probe(task: SplitTask, embed: Callable[[Sequence[str]], Tuple[np.ndarray, np.ndarray]],
+def embedding_probe(task: SplitTask,
+                    embed: Callable[[Sequence[str]], Tuple[np.ndarray, np.ndarray]],
                     seed: int) -> MethodResult:
     """A linear probe on frozen embeddings. ``embed(smiles)`` returns the embeddings of the
     molecules it takes and their indices; the others are predicted with the training mean
@@ -379,8 +380,10 @@ def features_method(featurize: Callable[[Sequence[str]], np.ndarray], grid_of: C
     return run
 
 
-def stacked_features_method(*parts: Callable[[SplitTask, int, "BenchmarkContext"],
-                                              Dict[str, np.ndarray]]) -> Callable[..., MethodResult]:
+FeatureBlock = Callable[[SplitTask, int, "BenchmarkContext"], Dict[str, np.ndarray]]
+
+
+def stacked_features_method(*parts: FeatureBlock) -> Callable[..., MethodResult]:
     """A method: the features of ``parts`` side by side (NaN imputed from the training
     split), then the boosting grid chosen on validation: trees reading frozen embeddings,
     alone or beside RDKit descriptors."""
@@ -534,8 +537,7 @@ def fit_graph_model(task: SplitTask, pretrained: Optional[str], seed: int,
     """
     import torch
 
-    from deepchem_acml.models.finetune import (GIN_ARGUMENTS, SCRATCH_GIN_DEFAULTS,
-                                               ACMLPropertyModel)
+    from deepchem_acml.models.finetune import GIN_ARGUMENTS, SCRATCH_GIN_DEFAULTS, ACMLPropertyModel
 
     gin = {k: model_kwargs.pop(k) for k in GIN_ARGUMENTS if k in model_kwargs}
     encoder = dict(SCRATCH_GIN_DEFAULTS, **gin) if pretrained is None else pretrained
@@ -666,8 +668,8 @@ def _untrained_embed(context: BenchmarkContext, seed: int):
 def _teacher_embed(context: BenchmarkContext, task: SplitTask):
     """The frozen modality encoder the shipped checkpoint was aligned with, on SMILES."""
     from deepchem_acml.checkpoints import load_checkpoint_file
-    from deepchem_acml.shipped import ACML_CHECKPOINT_KIND, checkpoint_file
     from deepchem_acml.modalities.base import modality_from_config
+    from deepchem_acml.shipped import ACML_CHECKPOINT_KIND, checkpoint_file
 
     def compute():
         source = context.pretrained

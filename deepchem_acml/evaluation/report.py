@@ -50,14 +50,7 @@ def evaluate_model(model, smiles: Sequence[str], modality_inputs: Sequence[Any],
     """
     from tqdm.auto import tqdm
 
-    from deepchem_acml.featurizers.base import (
-        FAILURE_ROW_COLUMN,
-        NO_SMILES,
-        FeaturizationFailure,
-        empty_cells_as_empty_text,
-        is_missing_cell,
-        lacks_smiles,
-    )
+    from deepchem_acml.featurizers.base import FAILURE_ROW_COLUMN, empty_cells_as_empty_text
 
     smiles, modality_inputs = list(smiles), empty_cells_as_empty_text(modality_inputs)
     rows = list(range(len(smiles))) if rows is None else [int(r) for r in rows]
@@ -65,13 +58,7 @@ def evaluate_model(model, smiles: Sequence[str], modality_inputs: Sequence[Any],
     out.mkdir(parents=True, exist_ok=True)
     bar = tqdm(total=4 + 3 * len(PROPERTIES), desc="evaluate", unit="step", disable=not progress)
     bar.set_postfix_str("featurizing and encoding")
-    usable = [i for i, s in enumerate(smiles) if not lacks_smiles(s)]
-    failures = [FeaturizationFailure(i, "" if is_missing_cell(s) else s, NO_SMILES)
-                for i, s in enumerate(smiles) if lacks_smiles(s)]
-    dataset, more = model.build_dataset([smiles[i] for i in usable],
-                                        [modality_inputs[i] for i in usable])
-    failures += [FeaturizationFailure(usable[f.index], f.input, f.reason) for f in more]
-    kept = [usable[int(i)] for i in dataset.ids]
+    dataset, kept, failures = _paired_dataset(model, smiles, modality_inputs)
     kept_smiles = [smiles[i] for i in kept]
     graph_projection = model.predict(dataset)
     modality_projection = model.project_modality(dataset.y)
@@ -109,6 +96,25 @@ def evaluate_model(model, smiles: Sequence[str], modality_inputs: Sequence[Any],
     bar.update(1)
     bar.close()
     return report
+
+
+def _paired_dataset(model, smiles: List[Any], modality_inputs: List[Any]):
+    """The model's dataset of the usable pairs, the input rows it kept (in its order), and
+    one failure per row left out (a row without SMILES is reported as such, not parsed)."""
+    from deepchem_acml.featurizers.base import (
+        NO_SMILES,
+        FeaturizationFailure,
+        is_missing_cell,
+        lacks_smiles,
+    )
+
+    usable = [i for i, s in enumerate(smiles) if not lacks_smiles(s)]
+    failures = [FeaturizationFailure(i, "" if is_missing_cell(s) else s, NO_SMILES)
+                for i, s in enumerate(smiles) if lacks_smiles(s)]
+    dataset, more = model.build_dataset([smiles[i] for i in usable],
+                                        [modality_inputs[i] for i in usable])
+    failures += [FeaturizationFailure(usable[f.index], f.input, f.reason) for f in more]
+    return dataset, [usable[int(i)] for i in dataset.ids], failures
 
 
 def _property_baselines(model, dataset, graph_embedding: np.ndarray,

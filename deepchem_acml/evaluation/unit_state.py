@@ -12,8 +12,11 @@ from typing import Any, Dict, Optional, Union
 import numpy as np
 import torch
 
-from deepchem_acml.checkpoints import (load_checkpoint_file, register_checkpoint_kind,
-                                       save_checkpoint_file)
+from deepchem_acml.checkpoints import (
+    load_checkpoint_file,
+    register_checkpoint_kind,
+    save_checkpoint_file,
+)
 from deepchem_acml.devices import restore_rng_state, rng_state
 
 UNIT_STATE_KIND = register_checkpoint_kind("benchmark_unit_state",

@@ -9,7 +9,6 @@ import numpy as np
 from deepchem.feat import MolecularFeaturizer
 
 from deepchem_acml.chem import MAX_EMBEDDED_ATOMS
-
 from deepchem_acml.featurizers.base import FeaturizationResult, ReportingFeaturizerMixin
 from deepchem_acml.shipped import DEFAULT_ENCODER
 
@@ -63,7 +62,7 @@ class ACMLFeaturizer(ReportingFeaturizerMixin, MolecularFeaturizer):
     def __str__(self) -> str:
         """``ACMLFeaturizer_<name>_<content hash>`` (plus ``max_atoms`` when not the default):
         safe as a folder name, and different for every checkpoint content."""
-        self.encoder  # the name describes the weights this featurizer embeds with
+        _ = self.encoder  # (loads the weights: the name describes what this featurizer embeds with)
         label = re.sub(r"[^A-Za-z0-9_-]+", "-", Path(str(self.pretrained)).stem)
         limit = "" if self.max_atoms == MAX_EMBEDDED_ATOMS else f"_max_atoms_{self.max_atoms}"
         return f"ACMLFeaturizer_{label}_{self._digest}{limit}"

@@ -8,11 +8,16 @@ from typing import Any, Optional
 from deepchem.feat import GraphData, MolecularFeaturizer
 
 from deepchem_acml.featurizers.descriptors import check_molecule_features, rdkit_descriptors
-
 from deepchem_acml.featurizers.molecular_graph import (  # noqa: F401  (the codes, re-exported)
-    ATOM_FEATURES, RICH_ATOM_VOCABULARY, NUM_ATOM_TYPES, NUM_BOND_DIRECTIONS, NUM_BOND_TYPES,
-    NUM_CHIRALITY_TAGS, SELF_LOOP_BOND_TYPE,
-    GraphArrayFeaturizer)
+    ATOM_FEATURES,
+    NUM_ATOM_TYPES,
+    NUM_BOND_DIRECTIONS,
+    NUM_BOND_TYPES,
+    NUM_CHIRALITY_TAGS,
+    RICH_ATOM_VOCABULARY,
+    SELF_LOOP_BOND_TYPE,
+    GraphArrayFeaturizer,
+)
 
 
 class ACMLGraphFeaturizer(GraphArrayFeaturizer, MolecularFeaturizer):

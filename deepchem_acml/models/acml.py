@@ -7,15 +7,18 @@ import logging
 import os
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
+import deepchem as dc
 import numpy as np
 import torch
-
-import deepchem as dc
 from deepchem.models.optimizers import AdamW
 
 from deepchem_acml import distributed
-from deepchem_acml.checkpoints import (CheckpointError, half_precision, load_checkpoint_file,
-                                       save_checkpoint_file)
+from deepchem_acml.checkpoints import (
+    CheckpointError,
+    half_precision,
+    load_checkpoint_file,
+    save_checkpoint_file,
+)
 from deepchem_acml.featurizers.base import FeaturizationFailure
 from deepchem_acml.featurizers.graph import ACMLGraphFeaturizer
 from deepchem_acml.modalities import Modality, get_modality, modality_from_config

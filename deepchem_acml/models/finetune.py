@@ -4,13 +4,12 @@ from __future__ import annotations
 import os
 from typing import Optional, Union
 
+import deepchem as dc
 import numpy as np
 import torch
-from torch import nn
-
-import deepchem as dc
 from deepchem.models.losses import L2Loss, SigmoidCrossEntropy
 from deepchem.models.optimizers import AdamW
+from torch import nn
 
 from deepchem_acml.devices import autocast, check_precision
 from deepchem_acml.featurizers.descriptors import check_molecule_features, rdkit_descriptor_names

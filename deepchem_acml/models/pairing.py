@@ -12,9 +12,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-import numpy as np
-
 import deepchem as dc
+import numpy as np
 
 from deepchem_acml.featurizers.base import FeaturizationFailure
 from deepchem_acml.modalities import Modality

@@ -35,7 +35,7 @@ def dgl_import_error() -> Optional[str]:
         return None
     try:
         import dgl  # noqa: F401
-    except Exception as err:  # a wheel built for another torch fails with OSError, FileNotFoundError...
+    except Exception as err:  # another torch's wheel: OSError, FileNotFoundError...
         return (f"dgl is installed but does not import with torch {torch.__version__}: "
                 f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}. DGL's "
                 "last Linux wheels (2.1.0) work only with torch 2.0.0-2.2.1, and DeepChem "

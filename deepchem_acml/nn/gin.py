@@ -15,10 +15,17 @@ import torch
 from torch import nn
 
 from deepchem_acml.data.batching import GraphBatch, collate_graphs
-from deepchem_acml.nn import dgl_backend
 from deepchem_acml.featurizers.molecular_graph import (
-    NUM_ATOM_TYPES, NUM_BOND_DIRECTIONS, NUM_BOND_TYPES, NUM_CHIRALITY_TAGS, RICH_ATOM_VOCABULARY,
-    SELF_LOOP_BOND_TYPE, GraphArrayFeaturizer, check_atom_features)
+    NUM_ATOM_TYPES,
+    NUM_BOND_DIRECTIONS,
+    NUM_BOND_TYPES,
+    NUM_CHIRALITY_TAGS,
+    RICH_ATOM_VOCABULARY,
+    SELF_LOOP_BOND_TYPE,
+    GraphArrayFeaturizer,
+    check_atom_features,
+)
+from deepchem_acml.nn import dgl_backend
 
 POOLINGS = ("sum", "mean", "max")
 NORMS = ("layer", "batch")

@@ -51,7 +51,8 @@ def acml_contrastive_loss(graph: torch.Tensor, modality: torch.Tensor, temperatu
     if targets not in TARGETS:
         raise ValueError(f"targets must be one of {TARGETS}, got {targets!r}")
     if graph.shape != modality.shape or graph.dim() != 2:
-        raise ValueError(f"graph and modality projections must both be (N, D) of the same shape; got "
+        raise ValueError("graph and modality projections must both be (N, D) of the same shape; "
+                         "got "
                          f"{tuple(graph.shape)} and {tuple(modality.shape)}")
     if not (torch.isfinite(graph).all() and torch.isfinite(modality).all()):
         raise FloatingPointError("non-finite values in the projections fed to the ACML loss")

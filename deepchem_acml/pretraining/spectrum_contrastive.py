@@ -34,7 +34,8 @@ def spectra_by_compound(groups: Sequence[Any]) -> List[np.ndarray]:
     return [np.asarray(rows) for rows in first.values()]
 
 
-def two_views(compounds: Sequence[np.ndarray], rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
+def two_views(compounds: Sequence[np.ndarray], rng: np.random.Generator
+              ) -> Tuple[np.ndarray, np.ndarray]:
     """Two spectra of each compound, different ones where it has several."""
     first, second = [], []
     for rows in compounds:

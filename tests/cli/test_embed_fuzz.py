@@ -14,12 +14,13 @@ from hypothesis import strategies as st
 
 from deepchem_acml.cli import embed as embed_module
 from deepchem_acml.embedding import embed_smiles, load_graph_encoder
+from deepchem_acml.shipped import DEFAULT_ENCODER
 
 pytestmark = pytest.mark.torch
 
 POOL = ["CCO", "c1ccccc1", "CC(=O)O", "CCN", "OCCO", "CCCl", "c1ccncc1", "C[C@H](N)O",
         "F/C=C/F", "[NH4+].[Cl-]", "C1CC", "not a smiles", "#comment", "C" * 600, "CC#N"]
-ENCODER = load_graph_encoder("nmr_13c")
+ENCODER = load_graph_encoder(DEFAULT_ENCODER)
 REFERENCE = {}
 for _smiles in POOL:
     _embedded, _result = embed_smiles(ENCODER, [_smiles], max_atoms=500)
@@ -66,7 +67,7 @@ def expected_smiles(path, kind, table):
 def check_output(out, failures_path, smiles):
     matrix = np.load(out)
     assert matrix.shape == (len(smiles), ENCODER.hidden_dim)
-    failed = set(pd.read_csv(failures_path, keep_default_na=False)["index"].tolist())
+    failed = set(pd.read_csv(failures_path, keep_default_na=False)["row_0based"].tolist())
     for i, s in enumerate(smiles):
         if REFERENCE.get(s) is None:
             assert i in failed and np.isnan(matrix[i]).all(), (i, s)

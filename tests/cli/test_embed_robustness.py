@@ -7,6 +7,7 @@ import pytest
 from deepchem_acml.cli import embed as embed_module
 from deepchem_acml.cli.main import main
 from deepchem_acml.embedding import embed_smiles, load_graph_encoder
+from deepchem_acml.shipped import DEFAULT_ENCODER
 
 pytestmark = pytest.mark.torch
 
@@ -16,7 +17,7 @@ SMILES = ["CCO", "c1ccccc1", "CC(=O)O", "CCN", "C1CC", "OCCO", "CCCl", "c1ccncc1
 @pytest.fixture(scope="module")
 def reference():
     """Each SMILES embedded on its own by the library (NaN where it fails)."""
-    encoder = load_graph_encoder("nmr_13c")
+    encoder = load_graph_encoder(DEFAULT_ENCODER)
     rows = []
     for s in SMILES + ["CCCC", "CCCCC", "CC=O", "C#N", "COC"]:
         embedded, result = embed_smiles(encoder, [s])
@@ -59,7 +60,7 @@ def test_blank_lines_and_multiline_quoted_fields_keep_rows_aligned(tmp_path, ref
                                                             ("CCO", "c1ccccc1", "CC(=O)O")]),
                                atol=1e-5)
     failures = pd.read_csv(summary["failures"], keep_default_na=False)
-    assert failures["index"].tolist() == [2] and failures["input"].tolist() == ["C1CC"]
+    assert failures["row_0based"].tolist() == [2] and failures["input"].tolist() == ["C1CC"]
     assert np.isnan(matrix[2]).all()
 
 
@@ -84,8 +85,8 @@ def test_resuming_a_messy_file_continues_on_the_same_rows(tmp_path, monkeypatch)
     resumed = embed_module.embed_file(source, tmp_path / "b.npy", chunk_size=5, progress=False)
     assert resumed["n_rows"] == straight["n_rows"] == len(SMILES) * 3
     np.testing.assert_array_equal(np.load(tmp_path / "b.npy"), np.load(tmp_path / "a.npy"))
-    assert (pd.read_csv(resumed["failures"])["index"].tolist()
-            == pd.read_csv(straight["failures"])["index"].tolist())
+    assert (pd.read_csv(resumed["failures"])["row_0based"].tolist()
+            == pd.read_csv(straight["failures"])["row_0based"].tolist())
 
 
 def test_a_removed_output_is_rebuilt_not_reported_as_done(tmp_path, capsys):

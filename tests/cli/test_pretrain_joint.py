@@ -52,4 +52,5 @@ def test_joint_pretraining_writes_per_modality_retrieval_and_a_loadable_checkpoi
     assert saved["nmr_1h_graph_projection"].shape == (counts["nmr_1h"], 32)
     restored = JointACMLModel.load(out / "acml_joint.pt")
     assert list(restored.modalities) == ["nmr_13c", "nmr_1h", "smiles"]
-    assert json.loads((out / "metrics.json").read_text())["model"]["modalities"][2]["name"] == "smiles"
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["model"]["modalities"][2]["name"] == "smiles"

@@ -12,6 +12,7 @@ pytestmark = pytest.mark.torch
 from deepchem_acml.cli.main import main  # noqa: E402
 from deepchem_acml.dask_embedding import embed_library  # noqa: E402
 from deepchem_acml.embedding import embed_smiles, load_graph_encoder  # noqa: E402
+from deepchem_acml.shipped import DEFAULT_ENCODER  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +41,7 @@ def library(tmp_path, nmr_frame):
 
 
 def expected_rows(smiles):
-    encoder = load_graph_encoder("nmr_13c", device="cpu")
+    encoder = load_graph_encoder(DEFAULT_ENCODER, device="cpu")
     embedded, result = embed_smiles(encoder, smiles, batch_size=512)
     rows = np.full((len(smiles), encoder.hidden_dim), np.nan, dtype=np.float32)
     rows[result.indices] = embedded
@@ -60,7 +61,7 @@ def test_partitions_come_back_aligned_with_their_failures_and_resume(client, lib
     np.testing.assert_allclose(got, expected_rows(smiles), rtol=1e-6, atol=1e-6)
     failures = pd.concat(pd.read_csv(p, keep_default_na=False)
                          for p in sorted((out / "failures").glob("*.csv")))
-    assert failures["index"].tolist() == [5, 120, 250]
+    assert failures["row_0based"].tolist() == [5, 120, 250]
     assert failures["reason"].tolist()[1] == "input is None"
 
     (out / "embeddings" / "part-000001.parquet").unlink()  # a partition lost

@@ -1,9 +1,8 @@
 """ACMLModel on real nmrshiftdb2 13C spectra with the shipped frozen encoder."""
+import deepchem as dc
 import numpy as np
 import pytest
 import torch
-
-import deepchem as dc
 
 from deepchem_acml import ACMLModel
 from deepchem_acml.checkpoints import CheckpointError

@@ -4,15 +4,19 @@ import importlib.util
 import logging
 from pathlib import Path
 
+import deepchem as dc
 import numpy as np
 import pytest
 import torch
 
-import deepchem as dc
-
 from deepchem_acml.evaluation.benchmark_records import read_records
-from deepchem_acml.evaluation.moleculenet import (EarlyStopping, SplitTask, TargetScaler,
-                                                  load_split_task, train_with_early_stopping)
+from deepchem_acml.evaluation.moleculenet import (
+    EarlyStopping,
+    SplitTask,
+    TargetScaler,
+    load_split_task,
+    train_with_early_stopping,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -67,7 +71,8 @@ class ScriptedModel:
 
     def predict(self, dataset):
         split = "valid" if len(dataset) == len(self.y["valid"]) else "test"
-        q = float(self.model.weight.detach())  # the weights decide: restoring them restores the score
+        # the weights decide: restoring them restores the score
+        q = float(self.model.weight.detach())
         y = self.y[split]
         noise = np.random.default_rng(0).normal(size=y.shape)
         return q * y + (1 - q) * noise
@@ -91,7 +96,8 @@ def test_early_stopping_keeps_the_best_validation_epoch_and_stops_after_patience
     assert len(progress) == 6 and progress[-1].startswith("toy epoch 6/8")  # a line per epoch
     assert "at epoch 3" in progress[-1]
     assert len(result.details["valid_curve"]) == len(result.details["test_curve"]) == 6
-    assert float(model.model.weight.detach()) == pytest.approx(0.9)   # the best epoch's weights restored
+    # the best epoch's weights restored
+    assert float(model.model.weight.detach()) == pytest.approx(0.9)
     expected = np.sqrt(np.mean((scaler.inverse(model.predict(data["test"])) - y["test"]) ** 2))
     assert result.score == pytest.approx(expected)
 
@@ -248,14 +254,19 @@ def test_trees_read_frozen_embeddings_beside_descriptors_with_their_untrained_co
 
 
 def test_descriptor_blocks_are_the_molecules_descriptors_and_embeddings_row_for_row():
-    from deepchem_acml.evaluation.moleculenet import (BenchmarkContext, acml_block,
-                                                      descriptor_block, untrained_block)
+    from deepchem_acml.evaluation.moleculenet import (
+        BenchmarkContext,
+        acml_block,
+        descriptor_block,
+        untrained_block,
+    )
     from deepchem_acml.featurizers.descriptors import rdkit_descriptors
 
     task = load_split_task("esol")
     context = BenchmarkContext()
     descriptors = descriptor_block(task, 0, context)
-    np.testing.assert_array_equal(descriptors["test"][:5], rdkit_descriptors(task.smiles["test"][:5]))
+    np.testing.assert_array_equal(descriptors["test"][:5],
+                                  rdkit_descriptors(task.smiles["test"][:5]))
     embeddings = acml_block(task, 0, context)
     assert embeddings["train"].shape == (902, 128) and not np.isnan(embeddings["train"]).any()
     untrained = {seed: untrained_block(task, seed, context)["valid"] for seed in (0, 1)}

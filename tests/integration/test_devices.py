@@ -1,16 +1,26 @@
 """Every face that runs a network takes a device, leaves what it is handed alone, and
 resumes training across devices. Each test runs on the CPU and again on CUDA where there is
 a GPU (``-m gpu`` selects them; the CUDA variants are skipped here otherwise)."""
+import deepchem as dc
 import numpy as np
 import pytest
 import torch
 
-import deepchem as dc
-
-from deepchem_acml import (ACMLEmbedder, ACMLFeaturizer, ACMLGraphFeaturizer, ACMLModel,
-                           ACMLPropertyModel, ACMLTransformer)
-from deepchem_acml.devices import (autocast, enable_determinism, resolve_device,
-                                   restore_rng_state, rng_state)
+from deepchem_acml import (
+    ACMLEmbedder,
+    ACMLFeaturizer,
+    ACMLGraphFeaturizer,
+    ACMLModel,
+    ACMLPropertyModel,
+    ACMLTransformer,
+)
+from deepchem_acml.devices import (
+    autocast,
+    enable_determinism,
+    resolve_device,
+    restore_rng_state,
+    rng_state,
+)
 from deepchem_acml.embedding import embed_smiles, load_graph_encoder
 from deepchem_acml.modalities import get_modality
 

@@ -1,14 +1,17 @@
 """Fine-tuning a pretrained ACML encoder for property prediction."""
+import deepchem as dc
 import numpy as np
 import pytest
 import torch
 
-import deepchem as dc
-
 from deepchem_acml import ACMLGraphFeaturizer, ACMLPropertyModel
-from deepchem_acml.evaluation.moleculenet import (MEAN_POOLING_SCRATCH_RECIPE,
-                                                  SLOW_ENCODER_RECIPE, load_split_task,
-                                                  shipped_architecture, train_graph_model)
+from deepchem_acml.evaluation.moleculenet import (
+    MEAN_POOLING_SCRATCH_RECIPE,
+    SLOW_ENCODER_RECIPE,
+    load_split_task,
+    shipped_architecture,
+    train_graph_model,
+)
 
 pytestmark = pytest.mark.torch
 
@@ -107,7 +110,8 @@ def test_the_encoder_can_learn_slower_than_the_head_and_pool_by_mean():
     assert [g["lr"] for g in groups] == [pytest.approx(1e-3), pytest.approx(1e-4)]
     encoder_ids = {id(p) for p in model.model.encoder.parameters()}
     assert {id(p) for p in groups[1]["params"]} == encoder_ids
-    assert any(not np.allclose(a, b.detach()) for a, b in zip(before, model.model.encoder.parameters()))
+    assert any(not np.allclose(a, b.detach())
+               for a, b in zip(before, model.model.encoder.parameters()))
     summed = ACMLPropertyModel(1, "regression", encoder="nmr_13c",
                                encoder_pooling=None).model.encoder.eval()
     averaged = ACMLPropertyModel(1, "regression", encoder="nmr_13c",
@@ -155,7 +159,8 @@ def test_descriptors_beside_the_graph_help_on_esol_and_travel_with_the_weights(t
                                        molecule_features="rdkit_2d")
     assert with_descriptors.score < plain.score - 0.2, (with_descriptors.score, plain.score)
 
-    model = ACMLPropertyModel(1, "regression", encoder=dict(num_layers=2, hidden_dim=32), molecule_features="rdkit_2d",
+    model = ACMLPropertyModel(1, "regression", encoder=dict(num_layers=2, hidden_dim=32),
+                              molecule_features="rdkit_2d",
                               model_dir=str(tmp_path), seed=0, batch_size=64)
     X = model.graph_featurizer.featurize(task.smiles["train"][:64])
     assert X[0].molecule_features.shape == (len(X[0].molecule_features),) and \
@@ -165,7 +170,8 @@ def test_descriptors_beside_the_graph_help_on_esol_and_travel_with_the_weights(t
     standardizer = model.model.feature_standardizer
     assert bool(standardizer.fitted) and float(standardizer.std.min()) > 0
     model.save_checkpoint()
-    reloaded = ACMLPropertyModel(1, "regression", encoder=dict(num_layers=2, hidden_dim=32), molecule_features="rdkit_2d",
+    reloaded = ACMLPropertyModel(1, "regression", encoder=dict(num_layers=2, hidden_dim=32),
+                                 molecule_features="rdkit_2d",
                                  model_dir=str(tmp_path), seed=1, batch_size=64)
     reloaded.restore()
     np.testing.assert_allclose(reloaded.predict(data), model.predict(data), rtol=1e-5)
@@ -187,8 +193,11 @@ def test_the_defaults_are_the_benchmarks_best_fine_tuning_recipe_on_validation()
     mean, at a tenth of the head's learning rate — the row
     'ACML fine-tuned (smiles_rich_distilled, slow encoder, mean pooling)'."""
     from deepchem_acml.embedding import load_graph_encoder
-    from deepchem_acml.evaluation.moleculenet import (ACML_RECIPE, RICH_DISTILLED,
-                                                      SLOW_ENCODER_RECIPE)
+    from deepchem_acml.evaluation.moleculenet import (
+        ACML_RECIPE,
+        RICH_DISTILLED,
+        SLOW_ENCODER_RECIPE,
+    )
 
     model = ACMLPropertyModel(1, "classification")
     shipped = load_graph_encoder(RICH_DISTILLED, device="cpu")

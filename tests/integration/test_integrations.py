@@ -1,10 +1,9 @@
 """The three public faces in their ecosystems: DeepChem transformer and featurizer, sklearn."""
+import deepchem as dc
 import joblib
 import numpy as np
 import pandas as pd
 import pytest
-
-import deepchem as dc
 
 from deepchem_acml import ACMLGraphFeaturizer
 from deepchem_acml.data.moleculenet import moleculenet_dir

@@ -1,8 +1,8 @@
 """Joint ACML: one graph encoder, several modalities, missing ones masked (never imputed)."""
+import deepchem as dc
 import numpy as np
 import pytest
 
-import deepchem as dc
 from deepchem_acml import JointACMLModel
 from deepchem_acml.data.nmrshiftdb2 import read_embedded_nmr_13c
 

@@ -1,10 +1,9 @@
 """``atom_features="rich"`` end to end on real nmrshiftdb2 compounds: an ACML model featurizes,
 trains, saves and reloads with the richer atom inputs, its encoder embeds and fine-tunes with
 the matching featurizer, and a Hu-input model refuses its weights with a clear error."""
+import deepchem as dc
 import numpy as np
 import pytest
-
-import deepchem as dc
 
 from deepchem_acml import ACMLModel
 from deepchem_acml.checkpoints import CheckpointError

@@ -7,11 +7,10 @@ import subprocess
 import sys
 import warnings
 
+import deepchem as dc
 import numpy as np
 import pytest
 import torch
-
-import deepchem as dc
 
 from deepchem_acml import ACMLEmbedder, ACMLFeaturizer, ACMLGraphFeaturizer, ACMLModel
 from deepchem_acml.checkpoints import CheckpointError, load_checkpoint_file

@@ -6,7 +6,8 @@ PACKAGE = Path(__file__).resolve().parents[2] / "deepchem_acml"
 LAYERS = [
     {"chem", "files", "provenance", "devices", "checkpoints", "shipped", "distributed"},
     {"featurizers"}, {"data"}, {"nn"}, {"modalities"}, {"embedding"},
-    {"featurizers.embedding", "trans", "sklearn"}, {"models"}, {"evaluation"}, {"pretraining"},
+    {"featurizers.embedding", "trans", "sklearn", "dask_embedding"}, {"models"},
+    {"evaluation"}, {"pretraining"},
     {"cli"},
 ]
 

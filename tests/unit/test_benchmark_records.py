@@ -5,10 +5,18 @@ import multiprocessing
 import numpy as np
 import pytest
 
-from deepchem_acml.evaluation.benchmark_records import (Cell, append_record, cells,
-                                                        current_records, head_to_head,
-                                                        is_recorded, mean_ranks, read_records,
-                                                        recipe_id, wins)
+from deepchem_acml.evaluation.benchmark_records import (
+    Cell,
+    append_record,
+    cells,
+    current_records,
+    head_to_head,
+    is_recorded,
+    mean_ranks,
+    read_records,
+    recipe_id,
+    wins,
+)
 from deepchem_acml.evaluation.benchmark_report import plot, render_markdown
 
 
@@ -101,7 +109,8 @@ def test_a_file_of_another_kind_is_refused(tmp_path):
 
 def test_rendered_table_and_figure(tmp_path):
     records = ([record("bbbp", "ACML fine-tuned", s, v) for s, v in enumerate([0.70, 0.71, 0.72])]
-               + [record("bbbp", "RF on ECFP4 counts", s, v) for s, v in enumerate([0.60, 0.61, 0.62])]
+               + [record("bbbp", "RF on ECFP4 counts", s, v)
+                  for s, v in enumerate([0.60, 0.61, 0.62])]
                + [record("bbbp", "ACML frozen + linear", s, 0.65) for s in range(3)]
                + [record("esol", "ACML fine-tuned", 0, 1.1, "regression")])
     text = render_markdown(records)

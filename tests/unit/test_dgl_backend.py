@@ -11,7 +11,8 @@ import pytest
 from deepchem_acml.nn.dgl_backend import dgl_import_error
 
 DGL_WORKS = importlib.util.find_spec("dgl") is not None and dgl_import_error() is None
-needs_dgl = pytest.mark.skipif(not DGL_WORKS, reason="dgl not installed here: `tox -e dgl` runs these")
+needs_dgl = pytest.mark.skipif(not DGL_WORKS,
+                               reason="dgl not installed here: `tox -e dgl` runs these")
 # float32 rounding of sums taken in another order, through five layers, on sum-pooled values
 # up to ~100: measured at most 6.5e-5 absolute.
 PARITY = dict(atol=1e-4, rtol=1e-4)
@@ -25,7 +26,8 @@ def test_a_broken_dgl_install_is_named_with_what_to_do(tmp_path):
     (package / "__init__.py").write_text(
         'raise FileNotFoundError("Cannot find DGL C++ graphbolt library at '
         '.../libgraphbolt_pytorch_2.13.0.so")\n')
-    environment = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    path = f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
+    environment = {**os.environ, "PYTHONPATH": path}
     completed = subprocess.run([sys.executable, "-c", "import deepchem_acml"],
                                capture_output=True, text=True, env=environment, timeout=120)
     assert completed.returncode != 0

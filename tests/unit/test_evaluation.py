@@ -2,8 +2,13 @@ import numpy as np
 import pytest
 
 from deepchem_acml.evaluation.isomers import isomer_discrimination, isomer_groups
-from deepchem_acml.evaluation.properties import (dimension_correlations, ecfp, probe_scores,
-                                                 property_correlation, rdkit_properties)
+from deepchem_acml.evaluation.properties import (
+    dimension_correlations,
+    ecfp,
+    probe_scores,
+    property_correlation,
+    rdkit_properties,
+)
 
 
 def test_hand_made_constitutional_isomer_groups():
@@ -75,7 +80,8 @@ def test_property_correlation_compares_named_embeddings(small_frame):
     smiles = small_frame.smiles.tolist()[:120]
     fingerprints = ecfp(smiles)
     weights = rdkit_properties(smiles)["MolWt"].to_numpy()[:, None]
-    report = property_correlation({"ECFP4": fingerprints, "oracle": np.hstack([weights, fingerprints[:, :3]])},
+    oracle = np.hstack([weights, fingerprints[:, :3]])
+    report = property_correlation({"ECFP4": fingerprints, "oracle": oracle},
                                   smiles, folds=3)
     assert report["n_molecules"] == 120
     assert report["embeddings"]["oracle"]["MolWt"]["linear_r"] > 0.99

@@ -5,8 +5,13 @@ import numpy as np
 import pytest
 
 from deepchem_acml.data.sources import EMBEDDED_DIR
-from deepchem_acml.data.spectrum_files import (read_massbank, read_mgf, read_msp,
-                                               read_spectrum_file, records_frame)
+from deepchem_acml.data.spectrum_files import (
+    read_massbank,
+    read_mgf,
+    read_msp,
+    read_spectrum_file,
+    records_frame,
+)
 from deepchem_acml.featurizers.spectra import MassSpectrumFeaturizer
 
 SPECTRA = EMBEDDED_DIR / "spectra"
@@ -70,8 +75,11 @@ def test_massbank_precursors_match_the_molecules_through_their_adducts():
     molecule's monoisotopic mass plus its adduct's shift: the reader and the adduct table of
     the mass-only baseline agree with real data."""
     from deepchem_acml.data.sources import EMBEDDED_DIR
-    from deepchem_acml.evaluation.mass_baseline import (ADDUCT_SHIFTS, mass_only_retrieval,
-                                                        monoisotopic_masses)
+    from deepchem_acml.evaluation.mass_baseline import (
+        ADDUCT_SHIFTS,
+        mass_only_retrieval,
+        monoisotopic_masses,
+    )
 
     frame = read_massbank(EMBEDDED_DIR / "spectra" / "massbank_subset.jsonl.gz", kind="lc")
     known = frame[frame.adduct.isin(list(ADDUCT_SHIFTS)) & frame.precursor_mz.notna()]

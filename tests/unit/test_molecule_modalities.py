@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from deepchem_acml.featurizers.molecule_inputs import (ChemNetSmilesFeaturizer,
-                                                       MoleculeImageFeaturizer)
+from deepchem_acml.featurizers.molecule_inputs import (
+    ChemNetSmilesFeaturizer,
+    MoleculeImageFeaturizer,
+)
 from deepchem_acml.modalities import get_modality
 
 BAD_INPUTS = ["not a smiles", "", None, "C1CC", 42]

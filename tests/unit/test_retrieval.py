@@ -1,8 +1,12 @@
 import numpy as np
 import pytest
 
-from deepchem_acml.evaluation.retrieval import (format_retrieval_table, ranks_of_matches,
-                                                retrieval_in_pools, retrieval_report)
+from deepchem_acml.evaluation.retrieval import (
+    format_retrieval_table,
+    ranks_of_matches,
+    retrieval_in_pools,
+    retrieval_report,
+)
 
 
 def test_perfect_embeddings_retrieve_everything():

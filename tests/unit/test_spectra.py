@@ -21,7 +21,8 @@ def test_accepted_forms(spectrum):
 
 @pytest.mark.parametrize("spectrum, reason", [
     (None, "None"), ("", "empty"), ([], "empty"), ("abc;x|", "does not parse"),
-    ([1.0, float("nan")], "NaN"), ([[1.0, -2.0]], "negative"), ([[1.0, float("inf")]], "NaN or inf"),
+    ([1.0, float("nan")], "NaN"), ([[1.0, -2.0]], "negative"),
+    ([[1.0, float("inf")]], "NaN or inf"),
     (np.zeros((2, 3)), "shape"), ([[1.0, 0.0]], "zero"), (float("nan"), "missing"),
 ])
 def test_bad_spectra_raise_with_a_reason(spectrum, reason):

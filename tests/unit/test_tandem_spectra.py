@@ -6,8 +6,11 @@ import torch
 
 from deepchem_acml.data.sources import EMBEDDED_MASSBANK
 from deepchem_acml.data.spectrum_files import read_massbank, spectrum_inputs
-from deepchem_acml.featurizers.spectra import (MassSpectrumFeaturizer, TandemSpectrumFeaturizer,
-                                               UnreadableSpectrum)
+from deepchem_acml.featurizers.spectra import (
+    MassSpectrumFeaturizer,
+    TandemSpectrumFeaturizer,
+    UnreadableSpectrum,
+)
 
 
 def test_peaks_of_one_nominal_mass_keep_their_exact_masses_apart():
@@ -15,7 +18,8 @@ def test_peaks_of_one_nominal_mass_keep_their_exact_masses_apart():
     co, ethylene = featurizer.featurize([{"mz": [27.9949], "intensities": [1.0]},
                                          {"mz": [28.0313], "intensities": [1.0]}])
     assert co[28] == ethylene[28] == 1.0  # same nominal bin
-    assert co[100 + 28] == pytest.approx(2 * -0.0051) and ethylene[100 + 28] == pytest.approx(0.0626)
+    assert co[100 + 28] == pytest.approx(2 * -0.0051)
+    assert ethylene[100 + 28] == pytest.approx(0.0626)
 
 
 def test_neutral_losses_come_from_the_precursor_or_else_the_heaviest_peak():
@@ -72,7 +76,8 @@ def replicate_measurements(frame, rng):
         noisy = peaks[keep] * [1.0, 1.0]
         noisy[:, 0] += rng.uniform(-0.003, 0.003, keep.sum())
         noisy[:, 1] *= rng.uniform(0.1, 1.9, keep.sum())
-        noise = np.column_stack([rng.uniform(50, 500, 5), rng.uniform(0, 0.3, 5) * noisy[:, 1].max()])
+        noise = np.column_stack([rng.uniform(50, 500, 5),
+                                 rng.uniform(0, 0.3, 5) * noisy[:, 1].max()])
         replicates.append(np.vstack([noisy, noise]))
     return frame.assign(spectrum=replicates)
 
@@ -85,7 +90,10 @@ def test_contrastive_pretraining_learns_to_match_a_compounds_spectra(tmp_path):
     from deepchem_acml.modalities.spectra import save_spectrum_encoder
     from deepchem_acml.nn.spectrum_mlp import SpectrumMLPEncoder
     from deepchem_acml.pretraining.spectrum_contrastive import (
-        pretrain_spectrum_contrastive, same_compound_top1, spectra_by_compound)
+        pretrain_spectrum_contrastive,
+        same_compound_top1,
+        spectra_by_compound,
+    )
 
     frame = read_massbank(EMBEDDED_MASSBANK, kind="lc")
     both = pd.concat([frame, replicate_measurements(frame, np.random.default_rng(0))])
