@@ -11,7 +11,7 @@ PIP := $(VENV)/bin/python -m pip install --disable-pip-version-check -q -c requi
 REHEARSAL := .venv-gpu-rehearsal
 REHEARSAL_STAMP := $(REHEARSAL)/.installed-stamp
 
-.PHONY: venv demo test test-all docs clean gpu-rehearsal-env gpu-rehearsal
+.PHONY: venv demo test test-all lint docs clean gpu-rehearsal-env gpu-rehearsal
 
 venv: $(STAMP)
 
@@ -46,10 +46,22 @@ demo: $(STAMP)
 # against it there). The rehearsal environment is built first, so that the suite rehearses
 # the GPU check (tests/cli/test_gpu_check.py).
 test: $(STAMP) $(REHEARSAL_STAMP)
+	$(MAKE) lint
 	$(VENV)/bin/python -m pytest
 	$(MAKE) docs
 	$(VENV)/bin/tox -e dgl
 	$(VENV)/bin/tox -e matchms
+
+# The linter on everything (settings in pyproject.toml), the type checker on the public faces
+# (the models users build, the featurizers, transformer, estimator and embedding functions).
+TYPED := deepchem_acml/__init__.py deepchem_acml/models/finetune.py \
+	deepchem_acml/featurizers/base.py deepchem_acml/featurizers/graph.py \
+	deepchem_acml/featurizers/embedding.py deepchem_acml/featurizers/descriptors.py \
+	deepchem_acml/featurizers/spectra.py deepchem_acml/trans.py deepchem_acml/sklearn.py \
+	deepchem_acml/embedding.py deepchem_acml/modalities/image.py deepchem_acml/modalities/smiles.py
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy $(TYPED)
 
 # The documentation site, warnings as errors (docstrings, links, the table of contents), into
 # docs/_build/html (not committed).

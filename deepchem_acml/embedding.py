@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Optional, Sequence, Tuple, Union
+from typing import Any, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -15,7 +15,9 @@ from deepchem_acml.featurizers.base import FeaturizationResult
 from deepchem_acml.nn.gin import GINEncoder
 from deepchem_acml.shipped import ACML_CHECKPOINT_KIND, checkpoint_file
 
-EncoderSource = Union[str, os.PathLike, GINEncoder, "ACMLModel"]  # noqa: F821
+#: a shipped name, a checkpoint path, a GINEncoder, or an ACMLModel (typed Any: the models
+#: layer sits above this one)
+EncoderSource = Union[str, os.PathLike, GINEncoder, Any]
 
 
 def embedding_feature_names(n_features: int) -> list:
@@ -63,7 +65,7 @@ def load_graph_encoder(source: EncoderSource, backend: str = "torch",
     import copy
 
     if isinstance(source, GINEncoder) or _is_acml_model(source):
-        module = source if isinstance(source, GINEncoder) else source.model.graph_encoder
+        module = source if isinstance(source, GINEncoder) else _graph_encoder_of(source)
         return copy.deepcopy(module).to(resolve_device(device)).eval()
     data = load_checkpoint_file(checkpoint_file(source), kind=ACML_CHECKPOINT_KIND)
     encoder = GINEncoder.from_config(data["config"]["hyperparameters"], backend)
@@ -107,7 +109,7 @@ def encoder_digest(source: EncoderSource) -> str:
 
     digest = hashlib.sha256()
     if isinstance(source, GINEncoder) or _is_acml_model(source):
-        module = source if isinstance(source, GINEncoder) else source.model.graph_encoder
+        module = source if isinstance(source, GINEncoder) else _graph_encoder_of(source)
         for name, tensor in sorted(module.state_dict().items()):
             digest.update(name.encode())
             digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
@@ -357,3 +359,8 @@ def _process_encoder(source: str) -> GINEncoder:
     if source not in _PROCESS_ENCODERS:
         _PROCESS_ENCODERS[source] = load_graph_encoder(source, device="cpu")
     return _PROCESS_ENCODERS[source]
+
+
+def _graph_encoder_of(model: Any) -> GINEncoder:
+    """The GIN inside an ``ACMLModel``."""
+    return model.model.graph_encoder

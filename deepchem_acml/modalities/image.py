@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
 import torch
 from torch import nn
@@ -19,10 +19,13 @@ class ImageNetEncoder(nn.Module):
     """A frozen CNN whose globally average-pooled last feature map is the embedding. Takes
     uint8-valued ``(N, 3, H, W)`` images and applies ImageNet normalisation itself."""
 
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(self, features: nn.Module, embedding_dim: int, source: str):
         super().__init__()
         self.features, self.embedding_dim, self.source = features, embedding_dim, source
-        self.features.to(memory_format=torch.channels_last)
+        self.features.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
 
@@ -36,7 +39,7 @@ class ImageNetEncoder(nn.Module):
 
 
 class _EfficientNetFeatures(nn.Module):
-    def __init__(self, network: nn.Module):
+    def __init__(self, network: Any):  # (an EfficientNet, with its own extract_features)
         super().__init__()
         self.network = network
 

@@ -80,7 +80,7 @@ class TransformerEncoder(nn.Module):
     """A HuggingFace encoder; the embedding is the attention-masked mean of the last hidden
     states."""
 
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: Any):  # (a HuggingFace model: an nn.Module with a config)
         super().__init__()
         self.model = model
         self.embedding_dim = int(model.config.hidden_size)
@@ -121,7 +121,7 @@ def smiles(checkpoint: Optional[Union[str, os.PathLike]] = None, encoder: str = 
     if checkpoint is not None and not Path(checkpoint).is_file():
         raise FileNotFoundError(f"no SMILES encoder checkpoint at {checkpoint} (a HuggingFace "
                                 "directory or a ChemNet weights file)")
-    return chemnet_smiles(checkpoint)
+    return chemnet_smiles(None if checkpoint is None else Path(checkpoint))
 
 
 register_modality("smiles", smiles)
