@@ -7,10 +7,8 @@ that modality encodes flows into the graph embeddings.
 The public names below are imported on first use, so that ``import deepchem_acml`` (and the
 ``acml`` command) stay fast and DeepChem is loaded only when needed.
 """
-import contextlib
 import importlib.abc
 import importlib.util
-import logging
 import sys
 from importlib import import_module
 from importlib.util import find_spec
@@ -54,18 +52,13 @@ _PUBLIC = {
 __all__ = sorted(_PUBLIC) + ["__version__"]
 
 
-@contextlib.contextmanager
 def quiet_deepchem_import():
     """DeepChem logs a warning for every optional backend it cannot import (about 15 lines
     on a CPU install); none concerns this package's users. Hold its loggers at ERROR while
     the package's modules import it, then restore whatever level the user had set."""
-    logger = logging.getLogger("deepchem")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
+    from deepchem_acml.logs import quiet_logger
+
+    return quiet_logger("deepchem")
 
 
 class _QuietDeepChemLoader(importlib.abc.Loader):

@@ -2,15 +2,14 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import logging
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
 
 import numpy as np
 
+from deepchem_acml.logs import quiet_logger
 from deepchem_acml.provenance import command_line, package_versions
 
 PRETRAIN_DEFAULTS = dict(epochs=100, hidden_dim=128, batch_size=128, learning_rate=1e-3, seed=0)
@@ -350,19 +349,6 @@ def identity_message(stored: Optional[Dict[str, Any]], current: Dict[str, Any]) 
 
 #: the fewest molecules a split may have (a contrastive pair; a validation loss; a pool)
 MIN_SPLIT_SIZE = 2
-
-
-@contextlib.contextmanager
-def quiet_logger(name: str):
-    """Silence a library logger whose lines this command prints itself, numbered by the
-    input file's rows."""
-    logger = logging.getLogger(name)
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 def set_aside_counts(reasons) -> str:

@@ -4,7 +4,8 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "deepchem_acml"
 LAYERS = [
-    {"chem", "files", "provenance", "devices", "checkpoints", "shipped", "distributed"},
+    {"chem", "files", "logs", "provenance", "devices", "checkpoints", "shipped",
+     "distributed"},
     {"featurizers"}, {"data"}, {"nn"}, {"modalities"}, {"embedding"},
     {"featurizers.embedding", "trans", "sklearn", "dask_embedding"}, {"models"},
     {"evaluation"}, {"pretraining"},
