@@ -85,8 +85,11 @@ def test_ctrl_c_stops_with_one_line_and_the_rerun_says_where_it_resumes(tmp_path
     path.write_text("\n".join(smiles) + "\n")
     command = _acml() + ["embed", str(path), "--out", str(out), "--chunk-size", "500",
                          "--jobs", "2"]
+    # (SIGINT back to its default in the child: a shell that starts this suite in the
+    # background, as `make test &` does, leaves SIGINT ignored, and Python keeps it so)
     process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.PIPE,
-                               text=True, start_new_session=True)
+                               text=True, start_new_session=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     state = tmp_path / "e.npy.state.json"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and process.poll() is None:
