@@ -131,13 +131,19 @@ def wins(a: Cell, b: Cell) -> bool:
     return bool(difference > margin)
 
 
+#: rows that check another row rather than compete with it (the defaults row is, by
+#: construction, the recommended row again): shown in the table, left out of the ranks
+NOT_RANKED = frozenset({"ACMLPropertyModel() defaults"})
+
+
 def ranks(table: Dict[str, Dict[str, Cell]]) -> Dict[str, Dict[str, float]]:
-    """{task: {method: rank}}, 1 = best mean; ties share the average rank."""
+    """{task: {method: rank}}, 1 = best mean; ties share the average rank; the rows of
+    :data:`NOT_RANKED` are not ranked."""
     from scipy.stats import rankdata
 
     out = {}
     for task, found in table.items():
-        methods = list(found)
+        methods = [m for m in found if m not in NOT_RANKED]
         means = np.array([found[m].mean for m in methods])
         sign = -1.0 if next(iter(found.values())).mode == "classification" else 1.0
         out[task] = dict(zip(methods, rankdata(sign * means).tolist()))

@@ -235,7 +235,7 @@ def readme_table_lines(records: Sequence[Dict[str, Any]],
             outcome = "win" if gain > margin else "loss" if -gain > margin else "tie"
             outcomes.append(outcome)
         lines.append(f"| {task} ({'ROC-AUC ↑' if classification else 'RMSE ↓'}) | "
-                     f"{format_cell(found[recommended])} | {rank:g} of {len(found)} | "
+                     f"{format_cell(found[recommended])} | {rank:g} of {len(per_task[task])} | "
                      f"{best or '–'} | {format_cell(found[best]) if best else '–'} | "
                      f"{outcome} |")
     runs = {m: [r[m] for r in per_task.values() if m in r]
