@@ -11,7 +11,8 @@ import pickle
 from pathlib import Path
 from typing import Any, Dict, Optional, Union
 
-import torch
+# torch is imported where a file is read or written, not here: deepchem_acml.shipped registers
+# its checkpoint kinds at import, and `acml --help` reads shipped names without loading torch
 
 PathLike = Union[str, os.PathLike]
 
@@ -71,6 +72,8 @@ def save_checkpoint_file(path: PathLike, payload: Dict[str, Any], kind: str) -> 
     The file is written to a temporary name in the same folder and renamed into place, so a
     process killed mid-write never leaves a truncated checkpoint behind.
     """
+    import torch
+
     from deepchem_acml import __version__
     from deepchem_acml.files import atomic_path
 
@@ -157,6 +160,8 @@ def load_checkpoint_file(path: PathLike, kind: Optional[str] = None,
     >>> data["config"]["hyperparameters"]["hidden_dim"]
     128
     """
+    import torch
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint file at {path}")

@@ -42,6 +42,18 @@ def checkpoint_file(source: Union[str, os.PathLike]) -> Path:
     return pretrained_path(os.fspath(source))
 
 
+def shipped_names() -> list:
+    """The names of the ACML models shipped with the package, sorted (what
+    :func:`pretrained_path` and every ``pretrained=`` argument accept besides a path).
+
+    Examples
+    --------
+    >>> DEFAULT_ENCODER in shipped_names() and "nmr_13c" in shipped_names()
+    True
+    """
+    return sorted(p.stem[len("acml_"):] for p in PRETRAINED_DIR.glob("acml_*.pt"))
+
+
 def pretrained_path(name: str) -> Path:
     """The shipped checkpoint ``acml_<name>.pt``, or ``name`` itself when it is a path to a
     file (clear errors for a missing file and for an unknown name, listing what ships)."""
@@ -51,8 +63,8 @@ def pretrained_path(name: str) -> Path:
         return Path(name)
     path = PRETRAINED_DIR / f"acml_{name}.pt"
     if not path.is_file():
-        shipped = sorted(p.stem[len("acml_"):] for p in PRETRAINED_DIR.glob("acml_*.pt"))
-        raise FileNotFoundError(f"no pretrained ACML model named {name!r}; shipped: {shipped}. "
+        raise FileNotFoundError(f"no pretrained ACML model named {name!r}; shipped: "
+                                f"{shipped_names()}. "
                                 "Pass the path of your own checkpoint instead.")
     return path
 
