@@ -113,13 +113,18 @@ def current_records(records: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
     return current
 
 
-def cells(records: Sequence[Dict[str, Any]]) -> Dict[str, Dict[str, Cell]]:
-    """{task: {method: Cell}} from the current records (one score per seed)."""
+def cells(records: Sequence[Dict[str, Any]], score: str = "score"
+          ) -> Dict[str, Dict[str, Cell]]:
+    """{task: {method: Cell}} from the current records (one score per seed): the test
+    ``score``, or with ``score="valid_score"`` the validation score of the model kept (the
+    only score model selection may read)."""
     table: Dict[str, Dict[str, Cell]] = {}
     for record in sorted(current_records(records), key=lambda r: int(r["seed"])):
+        if record.get(score) is None:
+            continue
         cell = table.setdefault(record["task"], {}).setdefault(
             record["method"], Cell([], record["mode"]))
-        cell.scores.append(float(record["score"]))
+        cell.scores.append(float(record[score]))
     return table
 
 

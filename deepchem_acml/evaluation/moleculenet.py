@@ -50,7 +50,8 @@ ACML_RECIPE: Dict[str, Any] = dict(head_hidden=128, head_dropout=0.1, learning_r
                                    weight_decay=0.01, batch_size=64)
 #: the values of ``ACMLPropertyModel`` options whose defaults changed after the recipes
 #: below were recorded: the benchmark passes them, so its recipes mean what they meant
-RECORDED_DEFAULTS: Dict[str, Any] = dict(encoder_learning_rate_scale=1.0, encoder_pooling=None)
+RECORDED_DEFAULTS: Dict[str, Any] = dict(encoder_learning_rate_scale=1.0, encoder_pooling=None,
+                                         molecule_features=None)
 #: the recipe pretrained networks usually want, as an ablation of ``ACML fine-tuned``: the
 #: encoder learns ten times slower than the new head, and pools by mean (sum pooling ranks
 #: molecules by size).

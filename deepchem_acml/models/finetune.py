@@ -113,12 +113,9 @@ class PropertyNetwork(nn.Module):
         return [torch.stack([1 - probability, probability], dim=-1), output]
 
 
-#: the encoder and fine-tuning recipe that the MoleculeNet benchmark's validation scores favour
-#: among the fine-tuned ACML rows (docs/benchmarks): ``ACMLPropertyModel``'s defaults
+#: the encoder of the ACML row that the MoleculeNet benchmark's validation scores favour
+#: (docs/benchmarks; ``benchmark_report.RECOMMENDED``): ``ACMLPropertyModel``'s default
 DEFAULT_ENCODER = "smiles_rich_distilled"
-#: the GIN's own arguments: they belong to ``encoder=dict(...)`` (random weights) or to the
-#: checkpoint, never to the model's signature
-GIN_ARGUMENTS = ("num_layers", "hidden_dim", "dropout", "pooling", "norm", "atom_features")
 #: the GIN that ``pretrained=None`` built (the deprecated alias) and the benchmark's scratch rows
 #: start from
 SCRATCH_GIN_DEFAULTS = dict(num_layers=5, hidden_dim=128, dropout=0.2, pooling="sum",
@@ -162,9 +159,10 @@ class ACMLPropertyModel(dc.models.TorchModel):
     encoder_pooling : str, optional, default="mean"
         Replace the encoder's graph pooling (``"mean"``: an embedding that does not grow with
         the molecule; ACML's encoders pool by sum); None keeps the encoder's own.
-    molecule_features : str, optional
+    molecule_features : str, optional, default="rdkit_2d"
         ``"rdkit_2d"``: RDKit's 2-D descriptors of each molecule beside the graph embedding,
-        read by the head (chemprop's extra-descriptor design; Yang et al. 2019). They are
+        read by the head (chemprop's extra-descriptor design; Yang et al. 2019); None: the
+        graph embedding alone (faster to featurize). The descriptors are
         standardised with statistics of the data the first :meth:`fit` sees (missing values
         imputed with its median) and stored with the weights. Featurize with
         ``graph_featurizer``, which then adds them to each graph.
@@ -208,7 +206,7 @@ class ACMLPropertyModel(dc.models.TorchModel):
                  freeze_encoder: bool = False, frozen_epochs: int = 0,
                  encoder_learning_rate_scale: float = 0.1,
                  encoder_pooling: Optional[str] = "mean",
-                 molecule_features: Optional[str] = None, head_hidden: int = 128,
+                 molecule_features: Optional[str] = "rdkit_2d", head_hidden: int = 128,
                  head_dropout: float = 0.1, learning_rate: float = 1e-3, batch_size: int = 64,
                  weight_decay: float = 0.01, precision: str = "fp32", backend: str = "torch",
                  seed: Optional[int] = None, **kwargs):

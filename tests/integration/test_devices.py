@@ -60,7 +60,7 @@ def test_modules_handed_in_are_copied_not_changed(device):
     assert loaded is not encoder and encoder.training  # its mode untouched
     assert next(encoder.parameters()).device.type == "cpu"
     model = ACMLPropertyModel(1, "regression", encoder=encoder, device=torch.device(device),
-                              seed=0)
+                              molecule_features=None, seed=0)
     data = dc.data.NumpyDataset(ACMLGraphFeaturizer().featurize(SMILES), np.arange(6.0))
     model.fit(data, nb_epoch=2)
     ACMLTransformer(encoder, device=device)
@@ -140,7 +140,7 @@ def test_bf16_fine_tuning_and_embedding(device, cpu_embeddings):
     data = dc.data.NumpyDataset(ACMLGraphFeaturizer().featurize(SMILES),
                                 np.array([[0, 1, 0, 1, 0, 1]]).T.astype(float))
     model = ACMLPropertyModel(1, "classification", encoder="nmr_13c", precision="bf16",
-                              device=torch.device(device), seed=0)
+                              device=torch.device(device), molecule_features=None, seed=0)
     loss = model.fit(data, nb_epoch=2)
     assert np.isfinite(loss) and model.predict(data).dtype == np.float32
     encoder = load_graph_encoder("nmr_13c", device=device)

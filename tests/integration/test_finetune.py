@@ -37,7 +37,7 @@ def test_finetuning_beats_the_same_recipe_from_random_weights_on_bbbp():
 @pytest.fixture
 def multitask():
     smiles = ["CCO", "CCN", "c1ccccc1", "CC(=O)O", "CCCl", "OCCO", "c1ccncc1", "CC#N"]
-    X = ACMLGraphFeaturizer().featurize(smiles)
+    X = ACMLGraphFeaturizer(molecule_features="rdkit_2d").featurize(smiles)  # the default model's
     y = np.array([[1, 0], [0, 1], [1, 1], [0, 0], [1, 0], [0, 1], [1, 0], [0, 1]], dtype=float)
     w = np.ones_like(y)
     w[::2, 1] = 0  # missing labels for task 2 on half the molecules
@@ -64,7 +64,7 @@ def _loss(model, dataset):
     model.model.eval()
     inputs, labels, weights = model._prepare_batch(([dataset.X], [dataset.y], [dataset.w]))
     with torch.no_grad():
-        outputs = model.model(inputs[0])
+        outputs = model.model(inputs if len(inputs) > 1 else inputs[0])
     return model._loss_fn([outputs[1]], labels, weights).item()
 
 
@@ -80,9 +80,9 @@ def test_frozen_encoder_keeps_weights_and_batchnorm_statistics(multitask):
 
 
 def test_regression_and_bad_arguments():
-    X = ACMLGraphFeaturizer().featurize(["CCO", "CCCO", "CCCCO", "C"])
-    data = dc.data.NumpyDataset(X, np.array([[1.0], [2.0], [3.0], [0.5]]))
     model = ACMLPropertyModel(1, "regression", encoder=dict(hidden_dim=16), seed=0)
+    X = model.graph_featurizer.featurize(["CCO", "CCCO", "CCCCO", "C"])
+    data = dc.data.NumpyDataset(X, np.array([[1.0], [2.0], [3.0], [0.5]]))
     model.fit(data, nb_epoch=2)
     assert model.predict(data).shape == (4, 1)
     with pytest.raises(ValueError, match="mode"):
@@ -103,7 +103,7 @@ def test_the_encoder_can_learn_slower_than_the_head_and_pool_by_mean():
     data = dc.data.NumpyDataset(X, np.array([[0.1], [0.3], [0.9], [0.2]]))
     model = ACMLPropertyModel(1, "regression", encoder="nmr_13c", seed=0,
                               learning_rate=1e-3, encoder_learning_rate_scale=0.1,
-                              encoder_pooling="mean")
+                              encoder_pooling="mean", molecule_features=None)
     before = [p.detach().clone() for p in model.model.encoder.parameters()]
     model.fit(data, nb_epoch=1)
     groups = model._pytorch_optimizer.param_groups

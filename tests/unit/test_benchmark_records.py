@@ -130,3 +130,46 @@ def test_the_soundness_check_compares_the_hu_recipe_with_the_literature():
     assert "| bbbp | 0.670 ± 0.010 | 0.658 | 0.654 | yes |" in text
     assert "| tox21 | 0.690 ± 0.010 | 0.740 | 0.749 | no |" in text  # 5 points below both
     assert "1 of 2 tasks run agree within 4 points" in text
+
+
+def test_validation_choice_reads_validation_scores_never_test_scores():
+    from deepchem_acml.evaluation.benchmark_report import validation_choice
+
+    def record(method, seed, valid, test):
+        return {"schema": 1, "task": "bbbp", "method": method, "seed": seed, "mode":
+                "classification", "recipe_id": "r", "score": test, "valid_score": valid}
+
+    records = ([record("ACML a", s, 0.90, 0.60) for s in range(3)]
+               + [record("ACML b", s, 0.80, 0.99) for s in range(3)]
+               + [record("RF baseline", s, 0.99, 0.99) for s in range(3)])
+    winner, ranked = validation_choice(records)
+    assert winner == "ACML a"  # best on validation, worse on test; the baseline is no candidate
+    assert set(ranked) == {"ACML a", "ACML b"}
+
+
+def test_the_default_is_the_recommended_row_and_the_records_choose_it():
+    """The package's default follows the benchmark: the committed records' validation scores
+    pick RECOMMENDED, and ``ACMLPropertyModel``'s defaults are that row's recipe."""
+    import inspect
+    import sys
+    from pathlib import Path
+
+    from deepchem_acml.evaluation.benchmark_records import read_records
+    from deepchem_acml.evaluation.benchmark_report import RECOMMENDED, validation_choice
+    from deepchem_acml.models.finetune import DEFAULT_ENCODER, ACMLPropertyModel
+
+    root = Path(__file__).resolve().parents[2]
+    winner, _ = validation_choice(read_records(root / "docs/benchmarks/moleculenet.json"))
+    assert winner == RECOMMENDED
+    sys.path.insert(0, str(root / "benchmarks"))
+    try:
+        import moleculenet as runner
+    finally:
+        sys.path.remove(str(root / "benchmarks"))
+    recipe = runner.method_recipe(RECOMMENDED, runner.parse_arguments([]))
+    defaults = {p.name: p.default for p in inspect.signature(
+        ACMLPropertyModel.__init__).parameters.values()}
+    assert recipe["pretrained"] == DEFAULT_ENCODER == defaults["encoder"]
+    recipe_options = {k: v for k, v in recipe.items() if k in defaults}
+    assert recipe_options and all(defaults[k] == v for k, v in recipe_options.items()), \
+        {k: (defaults[k], v) for k, v in recipe_options.items() if defaults[k] != v}
