@@ -36,7 +36,9 @@ def read_pairs(modality: str, path: Optional[Union[str, Path]] = None,
     ``.json``/``.mzML``/``.mzXML`` spectra too. Mass spectra come as dicts with their
     precursor m/z, adduct, ion mode and collision energy where the source has them
     (:func:`~deepchem_acml.data.spectrum_files.spectrum_inputs`). ``all_spectra``: every
-    MassBank spectrum of a compound as its own row (default: one per compound)."""
+    MassBank spectrum of a compound as its own row (default: one per compound). A modality
+    registered by users has no default data: it reads ``path`` (a CSV's ``spectrum`` column
+    is its input)."""
     from deepchem_acml.data.nmrshiftdb2 import read_nmrshiftdb2
     from deepchem_acml.data.spectrum_files import (
         READERS,
@@ -46,9 +48,10 @@ def read_pairs(modality: str, path: Optional[Union[str, Path]] = None,
         spectrum_inputs,
     )
 
-    if modality not in MODALITY_INPUT_COLUMN:
-        raise ValueError(f"no paired data reader for modality {modality!r}; choose from "
-                         f"{sorted(MODALITY_INPUT_COLUMN)}")
+    if modality not in MODALITY_INPUT_COLUMN and path is None:  # a modality users registered
+        raise ValueError(f"modality {modality!r} has no default data (only "
+                         f"{sorted(MODALITY_INPUT_COLUMN)} have); pass a CSV with columns "
+                         "smiles and spectrum (the modality's input), or a spectrum file")
     path = Path(path) if path is not None else default_data_path(modality)
     if not path.is_file():
         raise FileNotFoundError(f"no data file at {path}")
