@@ -6,11 +6,12 @@ import json
 from pathlib import Path
 from typing import Any, Dict, Optional
 
+from deepchem_acml.cli.options import add_command, data_size_options
 from deepchem_acml.cli.pretrain import (
-    add_training_arguments,
     run_pretraining,
     say_warnings,
     training_kwargs,
+    training_options,
 )
 
 #: Chosen so that the demo finishes in about 10 minutes on 2 CPU cores (docs/results.md).
@@ -18,16 +19,19 @@ DEMO_DEFAULTS = dict(epochs=40, hidden_dim=128, batch_size=128, learning_rate=1e
 
 
 def add_parser(commands) -> None:
-    parser = commands.add_parser(
-        "demo", help="train ACML (graph vs 13C NMR) on the embedded subset and report retrieval",
+    own = argparse.ArgumentParser(add_help=False)
+    own.add_argument("--out", type=Path, default=Path("acml-demo-output"), metavar="DIR",
+                     help="folder for metrics.json, the checkpoint and the embeddings")
+    parser = add_command(
+        commands, "demo",
+        help="train ACML (graph vs 13C NMR) on the embedded subset and report retrieval",
         description="Train a 5-layer GIN against the frozen 13C NMR encoder on the nmrshiftdb2 "
                     "subset shipped with the package, then report spectrum <-> graph retrieval "
-                    "on molecules held out by InChIKey.")
-    parser.add_argument("--out", type=Path, default=Path("acml-demo-output"),
-                        help="folder for metrics.json, the checkpoint and the embeddings")
-    parser.add_argument("--max-molecules", type=int, default=None,
-                        help="use only the first N molecules (quick runs)")
-    add_training_arguments(parser, DEMO_DEFAULTS)
+                    "on molecules held out by InChIKey, and the new embeddings on ESOL beside "
+                    "a random forest on RDKit descriptors. Runs on a CPU (make demo).",
+        examples=["acml demo --out acml-demo-output",
+                  "acml demo --max-molecules 300 --epochs 2 --out /tmp/acml-demo-quick"],
+        parents=[own, data_size_options(), training_options(DEMO_DEFAULTS)])
     parser.set_defaults(run=run)
 
 

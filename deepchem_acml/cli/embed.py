@@ -14,6 +14,14 @@ from typing import List, Optional
 import numpy as np
 
 from deepchem_acml.chem import MAX_EMBEDDED_ATOMS
+from deepchem_acml.cli.options import (
+    add_command,
+    device_options,
+    embedding_options,
+    library_constant,
+    library_options,
+    pretrained_options,
+)
 from deepchem_acml.data.smiles_files import count_rows, file_sha256, input_kind, iter_smiles_chunks
 from deepchem_acml.featurizers.base import FAILURE_ROW_COLUMN
 from deepchem_acml.files import atomic_path
@@ -23,50 +31,51 @@ FORMATS = ("npy", "parquet", "diskdataset")
 
 
 def add_parser(commands) -> None:
-    parser = commands.add_parser(
-        "embed", help="stream SMILES (CSV, SMI or Parquet) to ACML embeddings (NumPy memmap, "
-                      "Parquet or DiskDataset)",
+    own = argparse.ArgumentParser(add_help=False)
+    own.add_argument("--format", default="npy", metavar="FORMAT",
+                     choices=library_constant("deepchem_acml.cli.embed", "FORMATS"),
+                     help="one of %(choices)s. npy: one float32 row per input row, NaN where "
+                          "a row failed (row i = input i); parquet: a folder of part files "
+                          "(read it with pandas.read_parquet(folder)), columns row and "
+                          "acml000..., every input row, NaN where it failed; diskdataset: a "
+                          "dc.data.DiskDataset (dc.data.DiskDataset(OUT) loads it) of the "
+                          "rows that worked, in input order, ids = their SMILES, no tasks (y "
+                          "and w have 0 columns); the rows left out are those in "
+                          "OUT.failures.csv")
+    own.add_argument("--chunk-size", type=int, default=20000, metavar="ROWS",
+                     help="rows read, embedded and written at a time (memory stays bounded by "
+                          "it; an interrupted run resumes after the last finished chunk)")
+    own.add_argument("--jobs", type=int, default=1,
+                     help="processes (-1: one per core); on the CPU each featurizes and embeds "
+                          "with one thread, on a GPU they featurize for it")
+    own.add_argument("--precision", default="fp32", metavar="PRECISION",
+                     choices=library_constant("deepchem_acml.devices", "PRECISIONS"),
+                     help="one of %(choices)s. fp32 is exact; bf16 runs the GIN's matrix "
+                          "products in bfloat16, about twice as fast on CPUs with AVX512-BF16 "
+                          "or AMX and on GPUs, embeddings within about 1%% of fp32's; fp16 "
+                          "needs CUDA")
+    parser = add_command(
+        commands, "embed", help="stream SMILES (CSV, SMI or Parquet) to ACML embeddings (NumPy "
+                                "memmap, Parquet or DiskDataset)",
         description="Embed every SMILES of a file in chunks with a pretrained ACML graph "
                     "encoder. Memory stays bounded by the chunk size; an interrupted run "
                     "started again with the same command continues after the last finished "
-                    "chunk; rows that fail are listed in OUT.failures.csv.")
-    parser.add_argument("input", type=Path,
-                        help=".csv or .parquet (with a SMILES column) or .smi file; .csv.gz "
-                             "and .smi.gz are read as they are")
-    parser.add_argument("--out", type=Path, required=True,
-                        help="output: a .npy file (format npy) or a folder (parquet, "
-                             "diskdataset)")
-    parser.add_argument("--format", choices=FORMATS, default="npy",
-                        help="npy: one float32 row per input row, NaN where a row failed "
-                             "(row i = input i); parquet: a folder of part files (read it with "
-                             "pandas.read_parquet(folder)), columns row and acml000..., every "
-                             "input row, NaN where it failed; diskdataset: a dc.data.DiskDataset "
-                             "(dc.data.DiskDataset(OUT) loads it) of the rows that worked, in "
-                             "input order, ids = their SMILES, no tasks (y and w have 0 "
-                             "columns); the rows left out are those in OUT.failures.csv")
-    parser.add_argument("--pretrained", default=DEFAULT_ENCODER,
-                        help="shipped model name or ACML checkpoint path (default: "
-                             "%(default)s, the frozen-embedding default of every face)")
-    parser.add_argument("--smiles-column", default=None,
-                        help="CSV column with the SMILES (default: 'smiles', any case)")
-    parser.add_argument("--chunk-size", type=int, default=20000)
-    parser.add_argument("--batch-size", type=int, default=512)
-    parser.add_argument("--jobs", type=int, default=1,
-                        help="processes (-1: one per core); on the CPU each featurizes and "
-                             "embeds with one thread, on a GPU they featurize for it")
-    parser.add_argument("--device", default=None,
-                        help="torch device for the encoder (default: the GPU when there is one)")
-    parser.add_argument("--max-atoms", type=int, default=MAX_EMBEDDED_ATOMS,
-                        help="molecules with more heavy atoms are listed as failures, not "
-                             "embedded (out of the encoders' range); 0: no limit")
-    parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
-                        help="fp32 (default, exact); bf16: the GIN's matrix products in "
-                             "bfloat16, about twice as fast on CPUs with AVX512-BF16 or AMX "
-                             "and on GPUs, embeddings within about 1%% of fp32's; fp16: CUDA "
-                             "only")
-    parser.add_argument("--restart", action="store_true",
-                        help="embed again into --out even if it holds a run with another "
-                             "input or other settings")
+                    "chunk; rows that fail are listed in OUT.failures.csv (row_0based, input, "
+                    "reason).",
+        examples=["acml embed deepchem_acml/datasets/moleculenet/delaney-processed.csv "
+                  "--out esol.npy",
+                  "acml embed library.parquet --out library_embeddings --format parquet "
+                  "--jobs -1"],
+        parents=[
+            library_options(input_help="a .csv or .parquet file with a SMILES column, or a .smi "
+                                       "file; .csv.gz and .smi.gz are read as they are",
+                            out_help="a .npy file (format npy) or a folder (parquet, "
+                                     "diskdataset)"),
+            pretrained_options(DEFAULT_ENCODER, more=" (default: %(default)s, the encoder "
+                                                      "of every frozen-embedding face)"),
+            own, device_options(),
+            embedding_options(restart_help="embed again into --out even if it holds a run "
+                                           "with another input or other settings")])
     parser.set_defaults(run=run)
 
 

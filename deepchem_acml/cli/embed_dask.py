@@ -4,45 +4,48 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
-from deepchem_acml.chem import MAX_EMBEDDED_ATOMS
+from deepchem_acml.cli.options import (
+    add_command,
+    embedding_options,
+    library_options,
+    pretrained_options,
+)
 from deepchem_acml.shipped import DEFAULT_ENCODER
 
 
 def add_parser(commands) -> None:
-    parser = commands.add_parser(
-        "embed-dask", help="embed a Parquet/CSV SMILES library on a Dask cluster (one Parquet "
-                           "part per input partition; resumable)",
+    own = argparse.ArgumentParser(add_help=False)
+    own.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                     help="address of a running Dask scheduler, e.g. tcp://host:8786 (default: "
+                          "a local cluster of --workers processes)")
+    own.add_argument("--workers", type=int, default=None, metavar="N",
+                     help="local cluster: worker processes, one thread each (default: one per "
+                          "core)")
+    own.add_argument("--blocksize", default="64MB", metavar="BYTES",
+                     help="bytes per partition of a plain CSV")
+    parser = add_command(
+        commands, "embed-dask", help="embed a Parquet/CSV SMILES library on a Dask cluster (one "
+                                     "Parquet part per input partition; resumable)",
         description="Read a SMILES library as dask.dataframe partitions, embed each on a Dask "
                     "worker with a pretrained ACML graph encoder and write OUT/embeddings/"
-                    "part-NNNNNN.parquet (columns row and acml000...: every input row, NaN where "
-                    "it failed) and OUT/failures/part-NNNNNN.csv (index, input, reason). A "
-                    "rerun skips the partitions already written. Needs the 'distributed' "
-                    "extra.")
-    parser.add_argument("input", type=Path,
-                        help="a .parquet file or folder, or a .csv / .csv.gz file, with a "
-                             "SMILES column")
-    parser.add_argument("--out", type=Path, required=True, help="output folder")
-    parser.add_argument("--scheduler", default=None,
-                        help="address of a running Dask scheduler (e.g. tcp://host:8786); "
-                             "default: a local cluster of --workers processes")
-    parser.add_argument("--workers", type=int, default=None,
-                        help="local cluster: worker processes, one thread each (default: "
-                             "one per core)")
-    parser.add_argument("--pretrained", default=DEFAULT_ENCODER,
-                        help="shipped model name or ACML checkpoint path, readable by every "
-                             "worker (default: %(default)s)")
-    parser.add_argument("--smiles-column", default=None,
-                        help="column with the SMILES (default: 'smiles', any case)")
-    parser.add_argument("--blocksize", default="64MB",
-                        help="bytes per partition of a plain CSV (default 64MB)")
-    parser.add_argument("--batch-size", type=int, default=512)
-    parser.add_argument("--max-atoms", type=int, default=MAX_EMBEDDED_ATOMS,
-                        help="molecules with more heavy atoms are listed as failures; 0: no "
-                             "limit")
-    parser.add_argument("--restart", action="store_true",
-                        help="embed again into --out even if it holds another run")
+                    "part-NNNNNN.parquet (columns row and acml000...: every input row, NaN "
+                    "where it failed) and OUT/failures/part-NNNNNN.csv (row_0based, input, "
+                    "reason). A rerun skips the partitions already written. Needs the "
+                    "'distributed' extra (pip install 'deepchem-acml[distributed]').",
+        examples=["acml embed-dask deepchem_acml/datasets/moleculenet/delaney-processed.csv "
+                  "--out esol_embeddings --workers 2",
+                  "acml embed-dask library/ --out library_embeddings --scheduler "
+                  "tcp://scheduler:8786"],
+        parents=[
+            library_options(input_help="a .parquet file or a folder of them, or a .csv or "
+                                       ".csv.gz file, with a SMILES column",
+                            out_help="the output folder (embeddings/ and failures/ part "
+                                     "files)"),
+            pretrained_options(DEFAULT_ENCODER, more=", readable by every worker (default: "
+                                                      "%(default)s)"),
+            own, embedding_options(restart_help="embed again into --out even if it holds "
+                                                "another run")])
     parser.set_defaults(run=run)
 
 

@@ -4,33 +4,45 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from deepchem_acml.evaluation.properties import PROPERTIES
+from deepchem_acml.cli.options import (
+    add_command,
+    device_options,
+    library_constant,
+    pool_options,
+    pretrained_options,
+    seed_options,
+)
 
 
 def add_parser(commands) -> None:
-    parser = commands.add_parser(
-        "evaluate", help="write a report (JSON, Markdown, PNG) on an ACML checkpoint",
+    own = argparse.ArgumentParser(add_help=False)
+    own.add_argument("--data", type=Path, default=None, metavar="FILE",
+                     help="a CSV with smiles and spectrum columns; an nmrshiftdb2 or MassBank "
+                          ".jsonl.gz; or .mgf/.msp spectra with SMILES (default: the embedded "
+                          "nmrshiftdb2 13C subset; for an MS model the embedded MassBank "
+                          "subset). MS models add the mass-rule baseline and mass-matched pools")
+    own.add_argument("--split", default="test", choices=["test", "all"], metavar="ROWS",
+                     help="evaluate on the InChIKey test split (test) or on every row (all)")
+    own.add_argument("--out", type=Path, default=Path("acml-report"), metavar="DIR",
+                     help="the report's folder (report.json, report.md, figures)")
+    own.add_argument("--n-draws", type=int, default=10, metavar="N",
+                     help="random candidate pools drawn per query set (retrieval in pools)")
+    own.add_argument("--map-property", default="MolWt", metavar="NAME",
+                     choices=library_constant("deepchem_acml.evaluation.properties",
+                                              "PROPERTIES"),
+                     help="the property that colours the 2-D map, one of %(choices)s")
+    own.add_argument("--map-method", default="pca", choices=["pca", "tsne"], metavar="METHOD",
+                     help="the 2-D map's projection, one of %(choices)s")
+    parser = add_command(
+        commands, "evaluate", help="write a report (JSON, Markdown, PNG) on an ACML checkpoint",
         description="Evaluate an ACML checkpoint on paired data: retrieval (pools and full), "
-                    "isomer discrimination, property correlation with baselines, 2-D map.")
-    parser.add_argument("--checkpoint", required=True,
-                        help="a checkpoint written by `acml demo`/`acml pretrain` (acml_*.pt), "
-                             "or a shipped model's name (nmr_13c, ms_lc_fragments, ...)")
-    parser.add_argument("--data", type=Path, default=None,
-                        help="CSV with smiles, spectrum; an nmrshiftdb2 or MassBank .jsonl.gz; "
-                             "or .mgf/.msp spectra with SMILES (default: the embedded "
-                             "nmrshiftdb2 13C subset; for an MS model the embedded MassBank "
-                             "subset). MS models add the mass-rule baseline and mass-matched "
-                             "pools")
-    parser.add_argument("--split", choices=["test", "all"], default="test",
-                        help="evaluate on the InChIKey test split (default) or on every row")
-    parser.add_argument("--out", type=Path, default=Path("acml-report"))
-    parser.add_argument("--pool-size", type=int, default=128)
-    parser.add_argument("--n-draws", type=int, default=10)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--map-property", choices=PROPERTIES, default="MolWt")
-    parser.add_argument("--map-method", choices=["pca", "tsne"], default="pca")
-    parser.add_argument("--device", default=None,
-                        help="torch device (default: the GPU when there is one)")
+                    "isomer discrimination, property correlation with baselines, 2-D map. "
+                    "Writes report.json, report.md and figures to OUT.",
+        examples=["acml evaluate --pretrained nmr_13c --out acml-report",
+                  "acml evaluate --pretrained runs/13c/acml_nmr_13c.pt --data my_spectra.csv "
+                  "--split all --out runs/13c/report"],
+        parents=[pretrained_options(required=True, old=["--checkpoint"]), own, pool_options(),
+                 seed_options(0, "retrieval pools, 2-D map"), device_options()])
     parser.set_defaults(run=run)
 
 
@@ -41,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from deepchem_acml.evaluation.report import evaluate_model
     from deepchem_acml.shipped import checkpoint_file
 
-    path = checkpoint_file(args.checkpoint)
+    path = checkpoint_file(args.pretrained)
     model = ACMLModel.load(path, device=resolve_device(args.device))
     name = model.modality.name if model.modality is not None else "nmr_13c"
     frame, data = evaluation_frame(name, args.data)
@@ -53,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
                             pool_size=args.pool_size, n_draws=args.n_draws, seed=args.seed,
                             map_property=args.map_property, map_method=args.map_method,
                             rows=frame.index.tolist(),
-                            provenance={"checkpoint": checkpoint_record(args.checkpoint, path),
+                            provenance={"checkpoint": checkpoint_record(args.pretrained, path),
                                         "data": {**data, "split": split}})
     top10 = report["retrieval"]["pools"]["modality_to_graph"]["top10"]
     print(f"Evaluated {report['n_evaluated']} molecules: spectrum → graph top-10 in pools "

@@ -9,52 +9,72 @@ from typing import Any, Dict, List, Optional, Union
 
 import numpy as np
 
+from deepchem_acml.cli.options import (
+    MODALITIES,
+    LibraryNames,
+    add_command,
+    add_renamed,
+    data_size_options,
+    device_options,
+    fitting_options,
+    library_constant,
+    pool_options,
+    registered_modality,
+    seed_options,
+)
 from deepchem_acml.logs import quiet_logger
 from deepchem_acml.provenance import command_line, package_versions
 
 PRETRAIN_DEFAULTS = dict(epochs=100, hidden_dim=128, batch_size=128, learning_rate=1e-3, seed=0)
 
 
-def add_training_arguments(parser: argparse.ArgumentParser, defaults: Dict[str, Any]) -> None:
-    """The training options shared by ``demo`` and ``pretrain``."""
-    parser.add_argument("--epochs", type=int, default=defaults["epochs"])
-    parser.add_argument("--hidden-dim", type=int, default=defaults["hidden_dim"],
-                        help="GIN width (graph embedding size)")
-    parser.add_argument("--projection-dim", type=int, default=defaults.get("projection_dim", 512),
-                        help="size of the shared contrastive space (ACML: 512)")
-    parser.add_argument("--norm", choices=["layer", "batch"], default="layer",
-                        help="GIN normalisation: layer (bounded for unusual molecules) or batch "
-                             "(the ACML reference)")
-    parser.add_argument("--atom-features", choices=["hu", "rich"], default="hu",
-                        help="GIN atom inputs: hu (atomic number and chirality, as ACML) or "
-                             "rich (also degree, charge, hydrogens, radicals, hybridization, "
-                             "aromaticity, rings)")
-    parser.add_argument("--batch-size", type=int, default=defaults["batch_size"])
-    parser.add_argument("--temperature", type=float, default=1.0,
-                        help="the contrastive loss's temperature (ACML: 1.0)")
-    parser.add_argument("--distillation-weight", type=float, default=0.0,
+def training_options(defaults: Dict[str, Any]) -> argparse.ArgumentParser:
+    """The options of training ACML, shared by ``demo`` and ``pretrain`` (a parent parser;
+    ``defaults`` gives each command's epochs, width, batch size, learning rate and seed)."""
+    parent = argparse.ArgumentParser(add_help=False, parents=[
+        fitting_options(defaults["epochs"], defaults["batch_size"], defaults["learning_rate"]),
+        seed_options(defaults["seed"], "initial weights, batch order, retrieval pools"),
+        pool_options(), device_options()])
+    parent.add_argument("--hidden-dim", type=int, default=defaults["hidden_dim"],
+                        help="GIN width (the graph embedding's size)")
+    parent.add_argument("--projection-dim", type=int, default=defaults.get("projection_dim", 512),
+                        help="size of the shared contrastive space")
+    parent.add_argument("--norm", default="layer", metavar="NORM",
+                        choices=library_constant("deepchem_acml.nn.gin", "NORMS"),
+                        help="GIN normalisation, one of %(choices)s: layer is bounded for "
+                             "unusual molecules, batch is the ACML reference")
+    parent.add_argument("--atom-features", default="hu", metavar="SET",
+                        choices=library_constant("deepchem_acml.featurizers.molecular_graph",
+                                                 "ATOM_FEATURES"),
+                        help="GIN atom inputs, one of %(choices)s: hu is atomic number and "
+                             "chirality (as ACML), rich adds degree, charge, hydrogens, radicals, "
+                             "hybridization, aromaticity and rings")
+    parent.add_argument("--temperature", type=float, default=1.0,
+                        help="the contrastive loss's temperature (ACML's value)")
+    parent.add_argument("--distillation-weight", type=float, default=0.0,
                         help="add this times the error of reading each frozen embedding "
                              "linearly from the graph embedding (0: plain ACML)")
-    parser.add_argument("--batching", choices=["random", "neighbours", "half-neighbours"],
-                        default="random",
-                        help="training batches: random (ACML), near neighbours in the frozen "
-                             "embeddings (harder in-batch negatives), or half of each")
-    parser.add_argument("--learning-rate", type=float, default=defaults["learning_rate"])
-    parser.add_argument("--seed", type=int, default=defaults["seed"])
-    parser.add_argument("--pool-size", type=int, default=128,
-                        help="retrieval candidate pool (the paper's protocol: 128)")
-    parser.add_argument("--checkpoint-every", type=int, default=100,
-                        help="steps between training-state checkpoints (resume after a crash; 0: "
-                             "only at epoch ends)")
-    parser.add_argument("--restart", action="store_true",
+    parent.add_argument("--batching", default="random", metavar="ORDER",
+                        choices=library_constant("deepchem_acml.models.acml", "BATCHINGS"),
+                        help="training batches, one of %(choices)s: random (ACML), near "
+                             "neighbours in the frozen embeddings (harder in-batch negatives), "
+                             "or half of each")
+    parent.add_argument("--checkpoint-every", type=int, default=100, metavar="STEPS",
+                        help="steps between training-state checkpoints, to resume after a "
+                             "crash (0: only at epoch ends)")
+    parent.add_argument("--restart", action="store_true",
                         help="start over even if --out holds the training state of a run with "
                              "other data or settings (without it such a run is refused; the "
                              "same command resumes its own run)")
-    parser.add_argument("--device", default=None, help="torch device (default: cuda if present)")
-    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
-                        help="bf16: autocast the forward pass (GPUs with bfloat16)")
-    parser.add_argument("--backend", choices=["torch", "dgl"], default="torch",
-                        help="GIN message passing (dgl needs the DGL environment, see README)")
+    parent.add_argument("--precision", default="fp32", metavar="PRECISION",
+                        choices=library_constant("deepchem_acml.models.acml", "PRECISIONS"),
+                        help="one of %(choices)s; bf16 autocasts the forward pass (GPUs with "
+                             "bfloat16)")
+    parent.add_argument("--backend", default="torch", metavar="BACKEND",
+                        choices=library_constant("deepchem_acml.nn.gin", "BACKENDS"),
+                        help="GIN message passing, one of %(choices)s (dgl needs the DGL "
+                             "environment, see the install guide)")
+    return parent
 
 
 def training_kwargs(args: argparse.Namespace) -> Dict[str, Any]:
@@ -68,61 +88,87 @@ def training_kwargs(args: argparse.Namespace) -> Dict[str, Any]:
                 precision=args.precision, backend=args.backend, restart=args.restart)
 
 
+def frozen_encoder_kinds() -> Dict[str, List[str]]:
+    """The shipped frozen encoders a modality can be given by name (``--encoder``)."""
+    from deepchem_acml.data.pairs import MASSBANK_KIND_OF
+    from deepchem_acml.modalities.smiles import SMILES_ENCODERS
+    from deepchem_acml.modalities.spectra import SHIPPED_ENCODER_KINDS
+
+    return {"smiles": list(SMILES_ENCODERS),
+            **{name: list(SHIPPED_ENCODER_KINDS) for name in sorted(MASSBANK_KIND_OF)}}
+
+
+FROZEN_ENCODERS = LibraryNames(
+    lambda: list(dict.fromkeys(k for kinds in frozen_encoder_kinds().values() for k in kinds)))
+
+
 def add_parser(commands) -> None:
-    parser = commands.add_parser(
-        "pretrain", help="train an ACML graph encoder against a frozen modality encoder",
-        description="Train ACML on paired molecules and spectra; resumes from OUT/"
-                    "training_state.pt when it exists (same command after a crash).")
-    parser.add_argument("--modality", default=["nmr_13c"], nargs="+",
-                        choices=["image", "ms_gc", "ms_lc", "nmr_13c", "nmr_1h", "smiles"],
-                        help="one modality, or several for joint training (one graph "
-                             "encoder; each molecule pairs with the modalities it has)")
-    parser.add_argument("--data", type=Path, default=None,
-                        help="CSV with columns smiles and the modality's input (spectrum; "
-                             "smiles and image need only smiles), optionally inchikey; an "
-                             "nmrshiftdb2 or MassBank .jsonl.gz; or .mgf/.msp spectra with "
-                             "SMILES (default: nmrshiftdb2, MassBank or the MOSES SMILES in the "
-                             "shared data folder)")
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--max-molecules", type=int, default=None)
-    parser.add_argument("--smiles-encoder", choices=["chemnet", "roberta"], default=None,
-                        help="smiles: frozen ChemNet (default) or the package's small RoBERTa")
-    parser.add_argument("--ms-encoder", choices=["autoencoder", "contrastive"], default=None,
-                        help="ms_lc/ms_gc: the shipped 1-Da autoencoder (default) or the "
-                             "shipped fragment-aware contrastive encoder")
-    parser.add_argument("--encoder-checkpoint", default=None,
-                        help="the modality's frozen encoder from a local file or directory "
-                             "(HuggingFace directory for smiles, TorchScript CNN for image, "
-                             "spectrum autoencoder .pt)")
-    parser.add_argument("--all-spectra", action="store_true",
-                        help="ms_lc/ms_gc from MassBank: every spectrum of a compound as its own "
-                             "pair (collision energies, instruments), not one per compound; "
-                             "the split stays by compound, but the run's test retrieval then "
-                             "counts a compound once per spectrum")
-    parser.add_argument("--exclude", type=Path, default=None,
-                        help="SMILES file (CSV with a smiles column, .smi, Parquet): molecules "
-                             "sharing an InChIKey skeleton (first block) with any of them are "
-                             "left out of pretraining and counted, e.g. the test splits of the "
-                             "benchmark the encoder will be scored on")
-    add_training_arguments(parser, PRETRAIN_DEFAULTS)
+    own = argparse.ArgumentParser(add_help=False)
+    own.add_argument("--modality", default=["nmr_13c"], nargs="+", metavar="NAME",
+                     type=registered_modality, choices=MODALITIES,
+                     help="a registered modality (%(choices)s), or several for joint training "
+                          "(one graph encoder; each molecule pairs with the modalities it has)")
+    own.add_argument("--data", type=Path, default=None, metavar="FILE",
+                     help="a CSV with columns smiles and the modality's input (spectrum; "
+                          "smiles and image need only smiles), optionally inchikey; an "
+                          "nmrshiftdb2 or MassBank .jsonl.gz; or .mgf/.msp spectra with "
+                          "SMILES (default: nmrshiftdb2, MassBank or the MOSES SMILES in the "
+                          "shared data folder; a modality you registered needs --data)")
+    own.add_argument("--out", type=Path, required=True, metavar="DIR",
+                     help="the run's folder (created; a run there is resumed)")
+    add_renamed(own, "--encoder", "--smiles-encoder", "--ms-encoder", default=None,
+                metavar="KIND", choices=FROZEN_ENCODERS,
+                help="the modality's shipped frozen encoder, one of %(choices)s: chemnet or "
+                     "roberta (the package's small RoBERTa) for smiles, autoencoder (1-Da "
+                     "bins) or contrastive (fragment-aware) for ms_lc and ms_gc (default: "
+                     "chemnet for smiles, autoencoder for the others)")
+    own.add_argument("--encoder-checkpoint", default=None, metavar="PATH",
+                     help="the modality's frozen encoder from a local file or directory "
+                          "instead: a HuggingFace directory for smiles, a TorchScript CNN for "
+                          "image, a spectrum encoder .pt written by acml pretrain-encoder "
+                          "(default: the shipped encoder)")
+    own.add_argument("--all-spectra", action="store_true",
+                     help="ms_lc/ms_gc from MassBank: every spectrum of a compound as its own "
+                          "pair (collision energies, instruments), not one per compound; the "
+                          "split stays by compound, but the run's test retrieval then counts "
+                          "a compound once per spectrum")
+    own.add_argument("--exclude", type=Path, default=None, metavar="FILE",
+                     help="a SMILES file (CSV with a smiles column, .smi, Parquet): molecules "
+                          "sharing an InChIKey skeleton (first block) with any of them are "
+                          "left out of pretraining and counted, e.g. the test splits of the "
+                          "benchmark the encoder will be scored on (default: none left out)")
+    parser = add_command(
+        commands, "pretrain", help="train an ACML graph encoder against a frozen modality encoder",
+        description="Train ACML on paired molecules and another modality (spectra, SMILES, "
+                    "images): a GIN learns to align with the modality's frozen encoder. "
+                    "Resumes from OUT/training_state.pt when it exists (the same command "
+                    "after a crash). Writes metrics.json, the checkpoint acml_<modality>.pt "
+                    "(acml_joint.pt for several modalities), test_embeddings.npz and "
+                    "failures.csv to OUT.",
+        examples=["acml pretrain --modality nmr_13c --data "
+                  "deepchem_acml/datasets/nmrshiftdb2_13c_demo.csv.gz --epochs 5 --out runs/13c",
+                  "acml pretrain --modality smiles --encoder roberta --out runs/smiles",
+                  "acml pretrain --modality nmr_13c nmr_1h ms_lc --out runs/joint"],
+        parents=[own, data_size_options(), training_options(PRETRAIN_DEFAULTS)])
     parser.set_defaults(run=run)
 
 
 def encoder_options(args: argparse.Namespace, modalities: List[str]) -> Dict[str, Any]:
     """The frozen encoder's options from the command line, each checked against the
-    modalities it is for."""
+    modalities it is for (in joint training ``--encoder`` is the SMILES encoder's)."""
     from deepchem_acml.data.pairs import MASSBANK_KIND_OF
 
     one_ms = len(modalities) == 1 and modalities[0] in MASSBANK_KIND_OF
     options = {"checkpoint": args.encoder_checkpoint}
-    if args.smiles_encoder is not None:
-        if "smiles" not in modalities:
-            raise SystemExit("--smiles-encoder is for --modality smiles")
-        options["encoder"] = args.smiles_encoder
-    if args.ms_encoder is not None:
-        if not one_ms:
-            raise SystemExit("--ms-encoder is for one of ms_lc and ms_gc")
-        options["encoder"] = args.ms_encoder
+    if args.encoder is not None:
+        kinds = frozen_encoder_kinds()
+        target = modalities[0] if len(modalities) == 1 else "smiles"
+        if args.encoder not in kinds.get(target, ()):
+            named = "; ".join(f"{name}: {', '.join(k)}" for name, k in kinds.items())
+            raise SystemExit(f"--encoder {args.encoder} is not a frozen encoder of "
+                             f"{' '.join(modalities)} (shipped: {named}; in joint training "
+                             "--encoder names the smiles encoder)")
+        options["encoder"] = args.encoder
     if args.all_spectra and not one_ms:
         raise SystemExit("--all-spectra is for one of ms_lc and ms_gc (MassBank)")
     return {k: v for k, v in options.items() if v is not None}
@@ -496,13 +542,16 @@ class PretrainingRun:
 
         from deepchem_acml import ACMLModel
         from deepchem_acml.modalities import get_modality
+        from deepchem_acml.nn.gin import GIN_ARGUMENTS
 
         options = modality_options or {}
         if not self.joint:
             options = {self.names[0]: options}
         modalities = [get_modality(n, **options.get(n, {})) for n in self.names]
-        return ACMLModel(modalities if self.joint else modalities[0], precision=precision,
-                         device=torch.device(device) if device else None, **architecture)
+        encoder = {k: architecture.pop(k) for k in GIN_ARGUMENTS if k in architecture}
+        return ACMLModel(modalities if self.joint else modalities[0], encoder=encoder,
+                         precision=precision, device=torch.device(device) if device else None,
+                         **architecture)
 
     def build_pairs(self, model, kept, removed):
         """The paired dataset (frozen embeddings cached under ``frozen_embeddings/``) and the

@@ -6,6 +6,18 @@ import argparse
 import datetime
 import json
 from pathlib import Path
+from typing import List
+
+from deepchem_acml.cli.options import (
+    LibraryNames,
+    add_command,
+    add_renamed,
+    data_size_options,
+    device_options,
+    fitting_options,
+    library_constant,
+    seed_options,
+)
 
 DATA_LICENCE = {
     "nmr": "nmrshiftdb2 database licence (ODbL-derived; attribution, share-alike)",
@@ -15,37 +27,49 @@ DATA_LICENCE = {
 }
 
 
+def pretrainable_modalities() -> List[str]:
+    """The modalities whose frozen encoder this command pretrains: the spectra, and SMILES."""
+    from deepchem_acml.modalities.spectra import SPECTRUM_MODALITIES
+
+    return sorted([*SPECTRUM_MODALITIES, "smiles"])
+
+
 def add_parser(commands) -> None:
-    parser = commands.add_parser(
-        "pretrain-encoder", help="pretrain a frozen modality encoder (spectra; SMILES)",
+    own = argparse.ArgumentParser(add_help=False)
+    own.add_argument("--modality", default="nmr_13c", metavar="NAME",
+                     choices=LibraryNames(pretrainable_modalities),
+                     help="the modality whose encoder to pretrain, one of %(choices)s")
+    own.add_argument("--data", type=Path, default=None, metavar="FILE",
+                     help="nmrshiftdb2 or MassBank JSON-Lines, .mgf/.msp spectra, or a CSV "
+                          "with a smiles column (default: the shared data folder)")
+    own.add_argument("--out", type=Path, required=True, metavar="PATH",
+                     help="checkpoint file to write (smiles: a HuggingFace directory)")
+    own.add_argument("--encoder", default="autoencoder", metavar="KIND",
+                     choices=library_constant("deepchem_acml.modalities.spectra",
+                                              "SHIPPED_ENCODER_KINDS"),
+                     help="the kind of spectrum encoder, one of %(choices)s: the 1-Da-bin "
+                          "autoencoder (every spectrum modality), or for ms_lc and ms_gc the "
+                          "MLP over fragments, neutral losses and metadata with their mass "
+                          "defects, trained to tell compounds apart from all their spectra")
+    add_renamed(own, "--hidden-dim", "--hidden-size", type=int, default=128,
+                help="smiles: the RoBERTa's width (4 layers, 4 heads)")
+    own.add_argument("--broadening", type=float, default=0.5, metavar="PPM",
+                     help="NMR: Gaussian broadening of each peak (standard deviation, ppm)")
+    parser = add_command(
+        commands, "pretrain-encoder", help="pretrain a frozen modality encoder (spectra; SMILES)",
         description="Pretrain a frozen modality encoder on that modality alone (no pairs; "
                     "validation/test molecules of the canonical split left out): a 1-D "
                     "convolutional autoencoder on nmrshiftdb2 NMR or MassBank LC-MS/MS or EI "
-                    "spectra, or a small RoBERTa on SMILES by masked-language modelling.")
-    parser.add_argument("--modality", choices=["ms_gc", "ms_lc", "nmr_13c", "nmr_1h", "smiles"],
-                        default="nmr_13c")
-    parser.add_argument("--data", type=Path, default=None,
-                        help="nmrshiftdb2 or MassBank JSON-Lines, .mgf/.msp spectra, or a CSV "
-                             "with a smiles column (default: the shared data folder)")
-    parser.add_argument("--out", type=Path, required=True,
-                        help="checkpoint file to write (smiles: a HuggingFace directory)")
-    parser.add_argument("--epochs", type=int, default=15)
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--learning-rate", type=float, default=1e-3)
-    parser.add_argument("--max-molecules", type=int, default=None,
-                        help="use the first N molecules of the data (smiles: MOSES rows)")
-    parser.add_argument("--hidden-size", type=int, default=128,
-                        help="smiles: RoBERTa width (4 layers, 4 heads)")
-    parser.add_argument("--broadening", type=float, default=0.5,
-                        help="Gaussian broadening of each NMR peak (ppm, standard deviation)")
-    parser.add_argument("--encoder", choices=["autoencoder", "contrastive"],
-                        default="autoencoder",
-                        help="ms_lc/ms_gc: the 1-Da-bin autoencoder (shipped) or the MLP over "
-                             "fragments, neutral losses and metadata with their mass defects, "
-                             "trained to tell compounds apart from all their spectra")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default=None,
-                        help="torch device (default: the GPU when there is one)")
+                    "spectra, or a small RoBERTa on SMILES by masked-language modelling. "
+                    "These are the recipes of the shipped frozen encoders; acml pretrain "
+                    "--encoder-checkpoint trains ACML against the file written.",
+        examples=["acml pretrain-encoder --modality nmr_13c --data "
+                  "deepchem_acml/datasets/nmrshiftdb2_13c_demo.csv.gz --epochs 2 "
+                  "--out runs/nmr_13c_autoencoder.pt",
+                  "acml pretrain-encoder --modality ms_lc --encoder contrastive --epochs 40 "
+                  "--out runs/ms_lc_contrastive.pt"],
+        parents=[own, data_size_options(), fitting_options(15, 128, 1e-3), seed_options(),
+                 device_options()])
     parser.set_defaults(run=run)
 
 
@@ -110,7 +134,7 @@ def _pretrain_smiles_roberta(args: argparse.Namespace, frame, source: str) -> in
           "split left out)")
     _, history = pretrain_smiles_roberta(
         canonical, args.out, epochs=args.epochs, batch_size=args.batch_size,
-        learning_rate=args.learning_rate, hidden_size=args.hidden_size, seed=args.seed,
+        learning_rate=args.learning_rate, hidden_size=args.hidden_dim, seed=args.seed,
         device=args.device,
         provenance={"command": command_line(), "data": f"canonical SMILES from {Path(source).name}",
                     "data_licence": DATA_LICENCE["smiles"],

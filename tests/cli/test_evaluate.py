@@ -26,7 +26,7 @@ def test_evaluate_writes_report_and_figures(tmp_path, nmr_frame, small_model_kwa
     rows.to_csv(data, index=False)
 
     completed = subprocess.run(
-        _acml() + ["evaluate", "--checkpoint", str(tmp_path / "model.pt"), "--data", str(data),
+        _acml() + ["evaluate", "--pretrained", str(tmp_path / "model.pt"), "--data", str(data),
                    "--split", "all", "--n-draws", "2", "--out", str(tmp_path / "report")],
         capture_output=True, text=True, timeout=600)
     assert completed.returncode == 0, completed.stderr[-2000:]
@@ -57,7 +57,7 @@ def test_evaluate_puts_an_ms_model_beside_the_mass_rule_offline(tmp_path):
     """No --data: an MS model is evaluated on the embedded MassBank subset, with the mass rule
     in the same pools and the mass-matched pools (chance stated)."""
     completed = subprocess.run(  # a shipped model by name
-        _acml() + ["evaluate", "--checkpoint", "ms_lc", "--split", "all",
+        _acml() + ["evaluate", "--pretrained", "ms_lc", "--split", "all",
                    "--n-draws", "2", "--out", str(tmp_path / "report")],
         capture_output=True, text=True, timeout=600)
     assert completed.returncode == 0, completed.stderr[-2000:]
@@ -105,7 +105,7 @@ def test_evaluate_without_isomers_says_so_and_draws_readable_figures(tmp_path, n
     rows.to_csv(data, index=False)
     model = ACMLModel("nmr_13c", **small_model_kwargs)
     model.save(tmp_path / "model.pt")
-    code = main(["evaluate", "--checkpoint", str(tmp_path / "model.pt"), "--data", str(data),
+    code = main(["evaluate", "--pretrained", str(tmp_path / "model.pt"), "--data", str(data),
                  "--split", "all", "--n-draws", "1", "--out", str(tmp_path / "report")])
     console = capsys.readouterr()
     assert code == 0, console.err[-2000:]
