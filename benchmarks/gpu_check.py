@@ -211,8 +211,9 @@ def pretraining_model(device: str, precision: str = "fp32", seed: int = 0):
 
     from deepchem_acml import ACMLModel
 
-    return ACMLModel("nmr_13c", hidden_dim=128, projection_dim=256, batch_size=128, seed=seed,
-                     precision=precision, device=torch.device(device))
+    return ACMLModel("nmr_13c", encoder=dict(hidden_dim=128), projection_dim=256,
+                     batch_size=128, seed=seed, precision=precision,
+                     device=torch.device(device))
 
 
 def pretraining(device: str, data, steps: int) -> dict:

@@ -77,7 +77,7 @@ def write_pairs(carry: Path, n: int) -> int:
     from deepchem_acml.data.nmrshiftdb2 import read_embedded_nmr_13c
 
     frame = read_embedded_nmr_13c().head(n)
-    dataset, _ = ACMLModel("nmr_13c", hidden_dim=8, projection_dim=8).build_dataset(
+    dataset, _ = ACMLModel("nmr_13c", encoder=dict(hidden_dim=8), projection_dim=8).build_dataset(
         frame.smiles.tolist(), frame.spectrum.tolist())
     np.savez_compressed(carry / "pairs_13c.npz", embeddings=dataset.y.astype(np.float32),
                         **pack_graphs(dataset.X))

@@ -101,7 +101,8 @@ def cache(n: int = 1024, steps: int = 12) -> Dict[str, Any]:
         modality = get_modality(name)
         features = modality.featurize(smiles)
         kept = [smiles[i] for i in features.indices]
-        model = ACMLModel(modality, hidden_dim=128, projection_dim=256, batch_size=128, seed=0)
+        model = ACMLModel(modality, encoder=dict(hidden_dim=128), projection_dim=256,
+                          batch_size=128, seed=0)
         dataset, _ = model.build_dataset(kept, kept)
         raw = features.features
         model._ensure_built()
@@ -349,7 +350,9 @@ from distributed import Client, LocalCluster
 from deepchem_acml.dask_embedding import embed_library
 cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
 client = Client(cluster)
-warm = lambda: __import__("deepchem_acml.dask_embedding").dask_embedding._worker_encoder("nmr_13c")
+from deepchem_acml.shipped import DEFAULT_ENCODER
+warm = lambda: __import__("deepchem_acml.dask_embedding").dask_embedding._worker_encoder(
+    DEFAULT_ENCODER)
 client.run(warm)
 ready = time.perf_counter()
 summary = embed_library(sys.argv[1], sys.argv[2], client=client, restart=True)
@@ -495,11 +498,12 @@ def embedding_profile(n: int = 5_000) -> Dict[str, Any]:
 
     from deepchem_acml.embedding import load_graph_encoder
     from deepchem_acml.featurizers.molecular_graph import GraphArrayFeaturizer
+    from deepchem_acml.shipped import DEFAULT_ENCODER
 
     RDLogger.DisableLog("rdApp.*")
     smiles = _moses_or_exit(n)
     default_threads = torch.get_num_threads()
-    encoder = load_graph_encoder("nmr_13c", device="cpu")
+    encoder = load_graph_encoder(DEFAULT_ENCODER, device="cpu")  # acml embed's default
     graphs = GraphArrayFeaturizer().featurize_with_report(smiles).features
     batches = [encoder.collate(graphs[i:i + 512]) for i in range(0, len(graphs), 512)]
 

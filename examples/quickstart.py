@@ -13,7 +13,8 @@ from deepchem_acml.evaluation.retrieval import format_retrieval_table, retrieval
 
 def main(n_molecules: int = 2000, epochs: int = 10) -> dict:
     frame = read_embedded_nmr_13c().head(n_molecules)  # columns: inchikey, smiles, spectrum
-    model = ACMLModel("nmr_13c", hidden_dim=64, seed=0)  # frozen 13C encoder + trainable GIN
+    # the frozen 13C encoder + a trainable GIN (ACML's, narrowed to 64 for a laptop CPU)
+    model = ACMLModel("nmr_13c", encoder=dict(hidden_dim=64), seed=0)
     dataset, failures = model.build_dataset(frame.smiles, frame.spectrum, ids=frame.inchikey)
     for failure in failures:  # nothing is dropped silently
         print("not usable:", failure)

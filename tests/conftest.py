@@ -25,4 +25,5 @@ def small_frame(nmr_frame):
 @pytest.fixture
 def small_model_kwargs():
     """A narrow ACML model that trains in seconds on CPU."""
-    return dict(hidden_dim=32, projection_dim=64, num_cells=1, batch_size=64, seed=0)
+    return dict(encoder=dict(hidden_dim=32), projection_dim=64, num_cells=1, batch_size=64,
+                seed=0)

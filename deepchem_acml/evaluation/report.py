@@ -123,10 +123,10 @@ def _property_baselines(model, dataset, graph_embedding: np.ndarray,
     and ECFP4."""
     from deepchem_acml import ACMLModel
 
-    hyperparameters = {k: v for k, v in model.hyperparameters.items()
-                       if k not in ("learning_rate", "weight_decay", "batch_size")}
-    hyperparameters["seed"] = model.seed if model.seed is not None else 0
-    untrained = ACMLModel(model.modality, **hyperparameters)
+    architecture = {"modalities": list(model.modalities.values()),
+                    "hyperparameters": model.hyperparameters}
+    untrained = ACMLModel.from_config(architecture,
+                                      seed=model.seed if model.seed is not None else 0)
     return {"ACML": graph_embedding, "untrained GIN": untrained.predict_embedding(dataset),
             "ECFP4": ecfp(smiles)}
 

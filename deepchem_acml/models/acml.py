@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+import warnings
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Type, TypeVar, Union, cast
 
 import deepchem as dc
 import numpy as np
@@ -26,7 +27,7 @@ from deepchem_acml.models.pairing import cache_paths_for, pair_molecules, row_id
 from deepchem_acml.models.training import ResumableTraining
 from deepchem_acml.models.utils import seed_everything
 from deepchem_acml.nn.acml import TEACHER_STATISTICS, ACMLNetwork, upgrade_state_dict
-from deepchem_acml.nn.gin import GINEncoder
+from deepchem_acml.nn.gin import GIN_ARGUMENTS, GINEncoder, build_gin
 from deepchem_acml.nn.heads import Standardizer
 from deepchem_acml.nn.loss import acml_contrastive_loss
 from deepchem_acml.shipped import ACML_CHECKPOINT_KIND, JOINT_CHECKPOINT_KIND, pretrained_path
@@ -34,12 +35,16 @@ from deepchem_acml.shipped import ACML_CHECKPOINT_KIND, JOINT_CHECKPOINT_KIND, p
 logger = logging.getLogger(__name__)
 PathLike = Union[str, os.PathLike]
 ModalitySpec = Union[str, Modality, Sequence[Union[str, Modality]]]
+EncoderSpec = Union[GINEncoder, Mapping[str, Any]]
+Model = TypeVar("Model", bound="ACMLModel")
 
-#: the constructor arguments stored in every checkpoint (what rebuilds the model)
-HYPERPARAMETERS = ("num_layers", "hidden_dim", "dropout", "pooling", "norm", "projection_dim",
-                   "num_cells", "projection_dropout", "temperature", "targets", "learning_rate",
-                   "weight_decay", "batch_size", "seed")
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
+BATCHINGS = ("random", "neighbours", "half-neighbours")
+#: ``dc.models.TorchModel``'s own arguments that ``ACMLModel(**kwargs)`` passes on (the
+#: others it sets itself); anything else in ``kwargs`` would be ignored by DeepChem, so it is
+#: refused
+TORCH_MODEL_ARGUMENTS = ("model_dir", "tensorboard", "wandb", "log_frequency", "device",
+                         "regularization_loss", "wandb_logger")
 
 
 def modalities_of(modality: ModalitySpec) -> Dict[str, Modality]:
@@ -51,11 +56,6 @@ def modalities_of(modality: ModalitySpec) -> Dict[str, Modality]:
     if len(modalities) != len(listed):
         raise ValueError(f"each modality may appear once, got {listed}")
     return modalities
-
-
-BATCHINGS = ("random", "neighbours", "half-neighbours")
-
-
 
 
 def check_arguments(temperature: float, batch_size: int, precision: str,
@@ -80,6 +80,48 @@ def check_arguments(temperature: float, batch_size: int, precision: str,
                          f"{teacher_statistics!r}")
 
 
+def encoder_argument(encoder: Optional[EncoderSpec], kwargs: Dict[str, Any],
+                     owner: str = "ACMLModel") -> EncoderSpec:
+    """``encoder`` (``None``: ACML's GIN, ``GINEncoder()``'s defaults), or the GIN arguments
+    of the deprecated flat spelling taken out of ``kwargs``; GIN arguments beside an encoder
+    are refused (a module keeps its own architecture, a dict holds them itself)."""
+    gin = {name: kwargs.pop(name) for name in GIN_ARGUMENTS if name in kwargs}
+    spelled = ", ".join(f"{k}={v!r}" for k, v in gin.items())
+    if gin and encoder is None:
+        warnings.warn(f"{owner}({spelled}) is deprecated and will be removed in the next "
+                      f"release: pass encoder=dict({spelled})", FutureWarning, stacklevel=3)
+        return gin
+    if gin and isinstance(encoder, Mapping):
+        raise TypeError(f"pass {sorted(gin)} inside encoder=dict(...), not beside it")
+    if gin:
+        raise TypeError(f"{sorted(gin)} would be ignored: the GINEncoder passed as encoder keeps "
+                        f"its own architecture. For a new GIN pass encoder=dict({spelled})")
+    return {} if encoder is None else encoder
+
+
+def _teacher_statistics_argument(kwargs: Dict[str, Any]) -> str:
+    """How the teacher heads standardise the graph embedding: batch statistics, or the
+    running ones only a recorded ablation used (``_teacher_statistics="running"``, what
+    :meth:`ACMLModel.from_config` passes for its checkpoints); ``teacher_statistics=``, the
+    public spelling of earlier releases, warns."""
+    statistics = kwargs.pop("_teacher_statistics", "batch")
+    if "teacher_statistics" in kwargs:
+        statistics = kwargs.pop("teacher_statistics")
+        warnings.warn("ACMLModel(teacher_statistics=...) is deprecated and will be removed in "
+                      "the next release: teacher heads standardise by batch statistics",
+                      FutureWarning, stacklevel=3)
+    return statistics
+
+
+def _check_torch_model_arguments(kwargs: Mapping[str, Any], owner: str) -> None:
+    """DeepChem's TorchModel swallows keyword arguments it does not know: refuse them here."""
+    unknown = sorted(set(kwargs) - set(TORCH_MODEL_ARGUMENTS))
+    if unknown:
+        raise TypeError(f"{owner} got unexpected keyword argument(s) {unknown}: it takes its own "
+                        f"arguments, the GIN's inside encoder=dict(...) and dc.models."
+                        f"TorchModel's {list(TORCH_MODEL_ARGUMENTS)}")
+
+
 class ACMLModel(ResumableTraining, dc.models.TorchModel):
     r"""Asymmetric Contrastive Multimodal Learning (Wang et al., J. Chem. Inf. Model. 2025).
 
@@ -90,6 +132,10 @@ class ACMLModel(ResumableTraining, dc.models.TorchModel):
     during training. With several modalities each has its own pair of heads and its own loss;
     a molecule counts in the loss of each modality it has (a missing one is masked, never
     imputed) and the total is the mean over the modalities present in the batch.
+
+    The model is composed of its parts: the graph encoder (``encoder``: a ``GINEncoder`` or
+    the arguments of a new one), the frozen modalities (``modality``), and per modality a pair
+    of projection heads.
 
     Loss, for a batch of N molecules with graph projections G and modality projections C
     (N × ``projection_dim``) and temperature τ::
@@ -111,17 +157,15 @@ class ACMLModel(ResumableTraining, dc.models.TorchModel):
     modality : str, Modality or list of them, default="nmr_13c"
         The frozen side: a registered name (``"nmr_13c"``), a :class:`Modality`, or a list of
         them for joint training (``["nmr_13c", "smiles"]``).
-    num_layers : int, default=5
-        Depth of the GIN (ACML: 5 layers).
-    hidden_dim : int, default=300
-        Width of the GIN.
-    dropout : float, default=0.2
-        Dropout after each GIN layer (ACML: 0.2).
-    pooling : str, default="sum"
-        Graph pooling (ACML: sum).
-    norm : str, default="layer"
-        The GIN's normalisation (ACML: batch; layer norm keeps out-of-distribution molecules
-        bounded, see ``GINEncoder``).
+    encoder : GINEncoder or dict, optional
+        The trainable graph encoder: a dict of ``GINEncoder`` arguments (``num_layers``,
+        ``hidden_dim``, ``dropout``, ``pooling``, ``norm``, ``atom_features``) for a new one
+        with random weights, or a ``GINEncoder``, copied with its weights (training changes the
+        model's copy, never the module passed in; e.g. a pretrained encoder to go on
+        training). None builds ACML's GIN: 5 layers of width 300, dropout 0.2, sum pooling, Hu
+        atom inputs, with layer norm (ACML: batch norm; layer norm keeps out-of-distribution
+        molecules bounded, see ``GINEncoder``). The model featurizes with the encoder's atom
+        inputs (``graph_featurizer``).
     projection_dim : int, default=512
         The projection heads' width (ACML: 512).
     num_cells : int, default=2
@@ -144,24 +188,8 @@ class ACMLModel(ResumableTraining, dc.models.TorchModel):
         tree over the standardised frozen embeddings, redrawn every epoch from the seed; see
         ``models.training.neighbour_order``), so that a molecule's in-batch negatives are
         ones its teacher finds close (not in ACML); ``"half-neighbours"``: half of each batch
-        near neighbours, half random (batches of neighbours alone lose the embedding's global
-        structure: measured, full-split retrieval falls from 0.896 to 0.150 on the ``smiles``
-        recipe). Validation batches are unchanged.
-    atom_features : str, default="hu"
-        The GIN's atom inputs: ``"hu"`` (atomic number and chirality, as Hu et al. 2020 and
-        ACML) or ``"rich"`` (also degree, formal charge, hydrogens, radical electrons,
-        hybridization, aromaticity, ring membership; see ``ACMLGraphFeaturizer``). The model
-        featurizes with the matching ``graph_featurizer`` (not in ACML).
-    teacher_statistics : str, default="batch"
-        How the teacher heads (``distillation_weight > 0``) standardise the graph embedding in
-        training: ``"batch"`` (each batch by its own statistics, as batch norm) or
-        ``"running"`` (by running statistics, as in evaluation;
-        ``nn.heads.RunningStandardization``). ``"running"`` was meant for neighbour batches,
-        whose own statistics are local, and measured worse everywhere: teacher-head R² on
-        held-out molecules 0.25 against 0.54 with neighbour batches (16k MOSES, 25 epochs,
-        w = 20; full-split retrieval 0.098 against 0.964), and 0.07 against 0.17 with random
-        batches (5k, 8 epochs) — without gradient through the statistics the sum-pooled
-        embedding's scale drifts away from them. Kept to reproduce that record.
+        near neighbours, half random, since batches of neighbours alone lose the embedding's
+        global structure (every negative is local). Validation batches are unchanged.
     learning_rate : float, default=1e-3
         AdamW's learning rate (ACML: 1e-3).
     weight_decay : float, default=1e-3
@@ -179,14 +207,18 @@ class ACMLModel(ResumableTraining, dc.models.TorchModel):
         ``"fp32"`` or ``"bf16"``: autocast of the forward pass (bfloat16 needs no loss scaling;
         meant for GPUs, also runs on CPU). The loss is computed in float32.
     **kwargs
-        Passed to ``dc.models.TorchModel`` (``model_dir``, ``device``, ``log_frequency``...).
+        Passed to ``dc.models.TorchModel`` (``model_dir``, ``device``, ``log_frequency``...);
+        other names are refused. The GIN's arguments given here (``hidden_dim=32``, the
+        spelling of earlier releases) still build the model, with a ``FutureWarning``: pass
+        them as ``encoder=dict(hidden_dim=32)``.
 
     Examples
     --------
     >>> from deepchem_acml import ACMLModel
     >>> from deepchem_acml.data.nmrshiftdb2 import read_embedded_nmr_13c
     >>> frame = read_embedded_nmr_13c().head(64)
-    >>> model = ACMLModel("nmr_13c", hidden_dim=32, projection_dim=64, batch_size=32, seed=0)
+    >>> model = ACMLModel("nmr_13c", encoder=dict(hidden_dim=32), projection_dim=64,
+    ...                   batch_size=32, seed=0)
     >>> dataset, failures = model.build_dataset(frame.smiles, frame.spectrum, ids=frame.inchikey)
     >>> len(dataset), failures
     (64, [])
@@ -195,36 +227,36 @@ class ACMLModel(ResumableTraining, dc.models.TorchModel):
     (64, 32)
     """
 
-    def __init__(self, modality: ModalitySpec = "nmr_13c", num_layers: int = 5,
-                 hidden_dim: int = 300, dropout: float = 0.2, pooling: str = "sum",
-                 norm: str = "layer", projection_dim: int = 512, num_cells: int = 2,
-                 projection_dropout: float = 0.1, temperature: float = 1.0,
+    def __init__(self, modality: ModalitySpec = "nmr_13c",
+                 encoder: Optional[EncoderSpec] = None, projection_dim: int = 512,
+                 num_cells: int = 2, projection_dropout: float = 0.1, temperature: float = 1.0,
                  targets: str = "soft", distillation_weight: float = 0.0,
-                 batching: str = "random", atom_features: str = "hu",
-                 teacher_statistics: str = "batch",
-                 learning_rate: float = 1e-3, weight_decay: float = 1e-3,
-                 batch_size: int = 128, seed: Optional[int] = None, backend: str = "torch",
-                 precision: str = "fp32", **kwargs):
+                 batching: str = "random", learning_rate: float = 1e-3,
+                 weight_decay: float = 1e-3, batch_size: int = 128, seed: Optional[int] = None,
+                 backend: str = "torch", precision: str = "fp32", **kwargs: Any):
+        encoder = encoder_argument(encoder, kwargs, type(self).__name__)
+        teacher_statistics = _teacher_statistics_argument(kwargs)
+        _check_torch_model_arguments(kwargs, type(self).__name__)
         check_arguments(temperature, batch_size, precision, distillation_weight, batching,
                         teacher_statistics)
         if seed is not None:
             seed_everything(seed)
         self.modalities = modalities_of(modality)
         self.backend, self.precision = backend, precision
-        self.graph_featurizer = ACMLGraphFeaturizer(atom_features=atom_features)
-        self.hyperparameters = {
-            "num_layers": num_layers, "hidden_dim": hidden_dim, "dropout": dropout,
-            "pooling": pooling, "norm": norm, "projection_dim": projection_dim,
+        graph_encoder = build_gin(encoder, backend)
+        self.graph_featurizer = ACMLGraphFeaturizer(atom_features=graph_encoder.atom_features)
+        #: every stored setting, flat (the GIN's beside the model's own): what checkpoints
+        #: hold and :meth:`from_config` reads
+        self.hyperparameters: Dict[str, Any] = {
+            **graph_encoder.config(), "projection_dim": projection_dim,
             "num_cells": num_cells, "projection_dropout": projection_dropout,
             "temperature": temperature, "targets": targets,
             "distillation_weight": float(distillation_weight), "batching": batching,
-            "atom_features": atom_features, "teacher_statistics": teacher_statistics,
-            "learning_rate": learning_rate,
+            "teacher_statistics": teacher_statistics, "learning_rate": learning_rate,
             "weight_decay": weight_decay, "batch_size": batch_size, "seed": seed}
         self.temperature, self.targets, self.seed = temperature, targets, seed
         self.distillation_weight, self.batching = float(distillation_weight), batching
-        network = ACMLNetwork(GINEncoder(num_layers, hidden_dim, dropout, pooling, norm, backend,
-                                         atom_features),
+        network = ACMLNetwork(graph_encoder,
                               {n: m.embedding_dim for n, m in self.modalities.items()},
                               projection_dim, num_cells, projection_dropout,
                               PRECISIONS[precision], distillation=self.distillation_weight > 0,
@@ -240,14 +272,25 @@ class ACMLModel(ResumableTraining, dc.models.TorchModel):
         """The frozen modality of a single-modality model (``None`` with several)."""
         return next(iter(self.modalities.values())) if len(self.modalities) == 1 else None
 
+    @property
+    def encoder_config(self) -> Dict[str, Any]:
+        """The graph encoder's arguments (``encoder=dict(...)`` of an equal new model)."""
+        return {k: self.hyperparameters[k] for k in GIN_ARGUMENTS}
+
     def __repr__(self) -> str:
-        arguments = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters.items())
+        # the constructor's arguments, every stored setting among them: DeepChem and the
+        # featurizer caches tell models apart by it
+        own = {k: v for k, v in self.hyperparameters.items()
+               if k not in GIN_ARGUMENTS and k != "teacher_statistics"}
+        if self.hyperparameters["teacher_statistics"] != "batch":
+            own["_teacher_statistics"] = self.hyperparameters["teacher_statistics"]
+        arguments = ", ".join(f"{k}={v!r}" for k, v in own.items())
         if self.modality is not None and type(self) is ACMLModel:
             first = f"modality={self.modality.name!r}"
         else:
             first = f"modalities={list(self.modalities)!r}"
-        return (f"{type(self).__name__}({first}, {arguments}, backend={self.backend!r}, "
-                f"precision={self.precision!r})")
+        return (f"{type(self).__name__}({first}, encoder={self.encoder_config!r}, {arguments}, "
+                f"backend={self.backend!r}, precision={self.precision!r})")
 
     @property
     def _network(self) -> ACMLNetwork:
@@ -255,7 +298,10 @@ class ACMLModel(ResumableTraining, dc.models.TorchModel):
         return getattr(self.model, "module", self.model)
 
     def config(self) -> Dict[str, Any]:
-        """Everything needed to rebuild this model (stored in every checkpoint)."""
+        """Everything needed to rebuild this model (stored in every checkpoint; see
+        :meth:`from_config`): the modality or modalities, and ``hyperparameters``, the GIN's
+        arguments beside the model's own in one flat dict (the form every earlier release
+        wrote and reads)."""
         if self.modality is not None:
             return {"modality": self.modality.config(),
                     "hyperparameters": dict(self.hyperparameters)}
@@ -325,11 +371,11 @@ class ACMLModel(ResumableTraining, dc.models.TorchModel):
             The others, with their reasons.
         """
         smiles = list(smiles)
-        ids = row_ids(ids, len(smiles))
+        numbered = row_ids(ids, len(smiles))
         result = self.graph_featurizer.featurize_with_report(smiles)
         X = np.empty(len(result.features), dtype=object)
         X[:] = result.features
-        return dc.data.NumpyDataset(X=X, ids=ids[result.indices]), result.failures
+        return dc.data.NumpyDataset(X=X, ids=numbered[result.indices]), result.failures
 
     def modality_embeddings(self, dataset: dc.data.Dataset, name: Optional[str] = None
                             ) -> Tuple[np.ndarray, np.ndarray]:
@@ -426,7 +472,7 @@ class ACMLModel(ResumableTraining, dc.models.TorchModel):
         present = self._presence(np.asarray(dataset.w))
         parts = np.split(y, np.cumsum(self._network.dims)[:-1], axis=1)
         for m, (name, part) in enumerate(zip(self._network.names, parts)):
-            standardizer = self._network.standardizers[name]
+            standardizer = cast(Standardizer, self._network.standardizers[name])
             rows = present[:, m] > 0
             if not bool(standardizer.fitted) and rows.sum() > 1:
                 standardizer.fit_statistics(torch.as_tensor(part[rows], device=self.device))
@@ -502,11 +548,13 @@ class ACMLModel(ResumableTraining, dc.models.TorchModel):
         self._ensure_built()
         self._network.eval()
         embeddings = torch.as_tensor(self.predict_embedding(dataset), device=self.device)
+        heads = self._network.teacher_heads
+        assert heads is not None  # distillation_weight > 0 builds them
         scores = {}
         for name in self.modalities:
             rows, frozen = self.modality_embeddings(dataset, name)
             target = self._network.standardizers[name](torch.as_tensor(frozen, device=self.device))
-            reading = self._network.teacher_heads[name](embeddings[rows])
+            reading = heads[name](embeddings[rows])
             total = (target - target.mean(0)).pow(2).sum()
             scores[name] = float(1 - (reading - target).pow(2).sum() / total)
         return scores
@@ -696,8 +744,8 @@ class ACMLModel(ResumableTraining, dc.models.TorchModel):
                 "describes.")
 
     @classmethod
-    def load(cls, path: PathLike, modality: Optional[ModalitySpec] = None,
-             **kwargs) -> "ACMLModel":
+    def load(cls: Type[Model], path: PathLike, modality: Optional[ModalitySpec] = None,
+             **kwargs: Any) -> Model:
         """Rebuild a model from a checkpoint file alone (its stored configuration), then load
         its weights; a single-modality or a joint checkpoint.
 
@@ -718,14 +766,49 @@ class ACMLModel(ResumableTraining, dc.models.TorchModel):
         data = load_checkpoint_file(path)
         if data["kind"] not in (ACML_CHECKPOINT_KIND, JOINT_CHECKPOINT_KIND):
             load_checkpoint_file(path, kind=ACML_CHECKPOINT_KIND)  # the error naming its reader
-        hyperparameters = {"norm": "batch", **data["config"]["hyperparameters"]}
-        hyperparameters.pop("seed", None)
-        model = cls(modality or stored_modalities(data["config"]), **hyperparameters, **kwargs)
+        config = dict(data["config"])
+        config["hyperparameters"] = {k: v for k, v in config["hyperparameters"].items()
+                                     if k != "seed"}  # the weights come from the file
+        if modality is not None:
+            config = {"hyperparameters": config["hyperparameters"], "modality": modality}
+        model = cls.from_config(config, **kwargs)
         model.restore(str(path))
         return model
 
     @classmethod
-    def from_pretrained(cls, name: str, **kwargs) -> "ACMLModel":
+    def from_config(cls: Type[Model], config: Mapping[str, Any], **kwargs: Any) -> Model:
+        """A new model (new weights) built as a stored configuration describes.
+
+        Parameters
+        ----------
+        config : dict
+            :meth:`config` of a model, or a checkpoint's ``"config"``: ``"modality"`` (or
+            ``"modalities"``; a registered name, a :class:`Modality` or its stored config)
+            and ``"hyperparameters"``, flat (the GIN's arguments beside the model's).
+        **kwargs
+            Passed to the constructor (e.g. ``device``, ``model_dir``, ``seed``).
+
+        Returns
+        -------
+        ACMLModel
+            With the stored architecture and settings.
+
+        Examples
+        --------
+        >>> model = ACMLModel(encoder=dict(hidden_dim=16), projection_dim=16, seed=0)
+        >>> ACMLModel.from_config(model.config()).encoder_config == model.encoder_config
+        True
+        """
+        # checkpoints written before ``norm`` was stored were trained with batch norm
+        stored = {"norm": "batch", **config["hyperparameters"], **kwargs}
+        encoder = {k: stored.pop(k) for k in GIN_ARGUMENTS if k in stored}
+        statistics = stored.pop("teacher_statistics", "batch")
+        if statistics != "batch":  # the recorded ablation's teacher heads (see __init__)
+            stored["_teacher_statistics"] = statistics
+        return cls(stored_modalities(config), encoder=encoder, **stored)
+
+    @classmethod
+    def from_pretrained(cls: Type[Model], name: str, **kwargs: Any) -> Model:
         """A pretrained ACML model shipped with the package, by name (offline).
 
         Parameters
@@ -758,9 +841,14 @@ def stored_modality_names(config: Dict[str, Any]) -> List[str]:
     return [config["modality"]["name"]]
 
 
-def stored_modalities(config: Dict[str, Any]) -> List[Modality]:
-    """The modalities a checkpoint stored (a list of one for a single-modality checkpoint)."""
-    return [modality_from_config(m) for m in config.get("modalities", [config.get("modality")])]
+def stored_modalities(config: Mapping[str, Any]) -> List[Modality]:
+    """The modalities a configuration names (a list of one for a single-modality one): stored
+    configs, registered names or :class:`Modality` objects."""
+    listed = config["modalities"] if "modalities" in config else config["modality"]
+    if isinstance(listed, (str, Modality, Mapping)):
+        listed = [listed]
+    return [modality_from_config(dict(m)) if isinstance(m, Mapping) else get_modality(m)
+            for m in listed]
 
 
 def _check_finite(dataset: dc.data.Dataset, names: Sequence[str]) -> None:

@@ -15,7 +15,7 @@ from deepchem_acml.devices import autocast, check_precision
 from deepchem_acml.featurizers.descriptors import check_molecule_features, rdkit_descriptor_names
 from deepchem_acml.featurizers.graph import ACMLGraphFeaturizer
 from deepchem_acml.models.utils import quiet_deepchem_loss_warning, seed_everything
-from deepchem_acml.nn.gin import GINEncoder
+from deepchem_acml.nn.gin import GIN_ARGUMENTS, GINEncoder, build_gin
 
 MODES = ("classification", "regression")
 
@@ -296,15 +296,11 @@ def build_encoder(encoder: Union[str, "os.PathLike", GINEncoder, dict],
                   backend: str = "torch") -> GINEncoder:
     """The graph encoder ``encoder`` names: a pretrained checkpoint (shipped name or path)
     or a ``GINEncoder`` (both copied, on the CPU), or a new one from a dict of its
-    arguments."""
+    arguments (``nn.gin.build_gin``)."""
     from deepchem_acml.embedding import load_graph_encoder
 
-    if isinstance(encoder, dict):
-        unknown = set(encoder) - set(GIN_ARGUMENTS)
-        if unknown:
-            raise ValueError(f"encoder=dict(...) takes GINEncoder's arguments {GIN_ARGUMENTS}; "
-                             f"got {sorted(unknown)}")
-        return GINEncoder(**encoder, backend=backend)
+    if isinstance(encoder, (dict, GINEncoder)):
+        return build_gin(encoder, backend)
     return load_graph_encoder(encoder, backend, device="cpu")
 
 

@@ -9,7 +9,8 @@ on MPS, whose sparse support is partial.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, NamedTuple, Optional, Sequence, Union
+import copy
+from typing import Any, Dict, Mapping, NamedTuple, Optional, Sequence, Union
 
 import torch
 from torch import nn
@@ -30,6 +31,9 @@ from deepchem_acml.nn import dgl_backend
 POOLINGS = ("sum", "mean", "max")
 NORMS = ("layer", "batch")
 BACKENDS = ("torch", "dgl")
+#: the arguments that make a GIN's architecture (what :meth:`GINEncoder.config` stores); a
+#: model composed of a GIN takes them as ``encoder=dict(...)``, never as its own arguments
+GIN_ARGUMENTS = ("num_layers", "hidden_dim", "dropout", "pooling", "norm", "atom_features")
 
 
 class GINEConv(nn.Module):
@@ -297,3 +301,48 @@ def pool_nodes(h: torch.Tensor, graph_index: torch.Tensor, num_graphs: int,
         counts = torch.bincount(graph_index, minlength=num_graphs).clamp(min=1)
         out = out / counts.unsqueeze(1).to(h.dtype)
     return out
+
+
+def build_gin(encoder: Union["GINEncoder", Mapping[str, Any]],
+              backend: str = "torch") -> GINEncoder:
+    """The graph encoder a model is composed of: a new :class:`GINEncoder` (random weights)
+    from a dict of its arguments (:data:`GIN_ARGUMENTS`; the others keep their defaults), or a
+    copy of a ``GINEncoder`` (its weights, on the CPU; the module passed in is never changed).
+    Either passes messages with ``backend`` (the weights and outputs are the same).
+
+    Parameters
+    ----------
+    encoder : GINEncoder or dict
+        The module to copy, or the arguments of a new one.
+    backend : str, default="torch"
+        ``"torch"`` or ``"dgl"``.
+
+    Returns
+    -------
+    GINEncoder
+        A module of the model's own.
+
+    Examples
+    --------
+    >>> build_gin(dict(num_layers=2, hidden_dim=16)).config()["hidden_dim"]
+    16
+    >>> original = GINEncoder(num_layers=2, hidden_dim=8)
+    >>> build_gin(original) is original
+    False
+    """
+    if isinstance(encoder, GINEncoder):
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        if backend == "dgl":
+            dgl_backend.require_dgl()
+        module = copy.deepcopy(encoder).cpu()
+        module.backend = backend
+        return module
+    if isinstance(encoder, Mapping):
+        unknown = set(encoder) - set(GIN_ARGUMENTS)
+        if unknown:
+            raise ValueError(f"encoder=dict(...) takes GINEncoder's arguments {GIN_ARGUMENTS}; "
+                             f"got {sorted(unknown)}")
+        return GINEncoder(**encoder, backend=backend)
+    raise TypeError(f"encoder must be a GINEncoder or a dict of its arguments {GIN_ARGUMENTS}, "
+                    f"got {type(encoder).__name__} {encoder!r}")

@@ -20,8 +20,8 @@ def main(out: str) -> None:
     frame = read_embedded_nmr_13c().head(200)
     # No dropout: its random masks are drawn per process, so they would differ by design.
     # A global batch of 63 splits 32 + 31: the gather handles unequal shares.
-    model = ACMLModel("nmr_13c", hidden_dim=32, projection_dim=64, num_cells=1, batch_size=63,
-                      dropout=0.0, projection_dropout=0.0, seed=0)
+    model = ACMLModel("nmr_13c", encoder=dict(hidden_dim=32, dropout=0.0), projection_dim=64,
+                      num_cells=1, batch_size=63, projection_dropout=0.0, seed=0)
     dataset, _ = model.build_dataset(frame.smiles, frame.spectrum, ids=frame.inchikey)
     history = model.train(dataset, nb_epoch=3, progress=False)
     if distributed.is_main_process():

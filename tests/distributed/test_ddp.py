@@ -46,8 +46,8 @@ def test_two_processes_match_one_process_on_the_same_global_batch(tmp_path):
     # and training moved the weights well beyond that tolerance
     from deepchem_acml import ACMLModel
 
-    initial = ACMLModel("nmr_13c", hidden_dim=32, projection_dim=64, num_cells=1, batch_size=64,
-                        dropout=0.0, projection_dropout=0.0, seed=0)
+    initial = ACMLModel("nmr_13c", encoder=dict(hidden_dim=32, dropout=0.0), projection_dim=64,
+                        num_cells=1, batch_size=64, projection_dropout=0.0, seed=0)
     initial._ensure_built()
     moved = max(float((v.double() - weights_one[k].double()).abs().max())
                 for k, v in initial._network.state_dict().items())

@@ -68,7 +68,7 @@ def test_save_restore_gives_identical_embeddings(model, frame, small_model_kwarg
 
 def test_restore_into_another_architecture_says_so(model, small_model_kwargs, tmp_path):
     model.save(tmp_path / "one.pt")
-    other = ACMLModel("nmr_13c", **dict(small_model_kwargs, hidden_dim=48))
+    other = ACMLModel("nmr_13c", **dict(small_model_kwargs, encoder=dict(hidden_dim=48)))
     with pytest.raises(CheckpointError, match="hidden_dim"):
         other.restore(str(tmp_path / "one.pt"))
 
@@ -183,7 +183,8 @@ def test_frozen_embedding_cache_is_reused_and_refreshed_when_inputs_change(small
                                                                           monkeypatch):
     """build_dataset(embedding_cache=...) stores the frozen encoder's outputs; the same inputs
     read them back without running the encoder (a resumed run), other inputs recompute."""
-    model = ACMLModel("nmr_13c", hidden_dim=16, projection_dim=16, num_cells=1, seed=0)
+    model = ACMLModel("nmr_13c", encoder=dict(hidden_dim=16), projection_dim=16, num_cells=1,
+                      seed=0)
     spectra = list(small_frame.spectrum[:60])
     spectra[5] = "not a peak list"
     cache = tmp_path / "frozen" / "nmr_13c.npz"

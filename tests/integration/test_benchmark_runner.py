@@ -200,10 +200,12 @@ def test_options_newer_than_a_recipe_leave_its_id_alone(tmp_path):
     from deepchem_acml.checkpoints import load_checkpoint_file, save_checkpoint_file
 
     script = load_script("distillation_ablation")
-    kwargs = dict(hidden_dim=16, projection_dim=32, num_cells=1, distillation_weight=5.0)
+    kwargs = dict(projection_dim=32, num_cells=1, distillation_weight=5.0)
     recipes = {}
-    for name, extra in {"now": {}, "rich": {"atom_features": "rich"},
-                        "running": {"teacher_statistics": "running"}}.items():
+    for name, extra in {"now": {"encoder": dict(hidden_dim=16)},
+                        "rich": {"encoder": dict(hidden_dim=16, atom_features="rich")},
+                        "running": {"encoder": dict(hidden_dim=16),
+                                    "_teacher_statistics": "running"}}.items():
         ACMLModel("nmr_13c", **kwargs, **extra).save(tmp_path / f"{name}.pt")
         recipes[name] = script.pretraining_recipe(tmp_path / f"{name}.pt")["pretraining"]
     data = load_checkpoint_file(tmp_path / "now.pt", kind="acml_model")

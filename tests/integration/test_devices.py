@@ -103,7 +103,7 @@ def test_training_state_written_on_one_device_resumes_on_the_cpu(device, tmp_pat
     frame = nmr_frame.iloc[:120]
 
     def model_on(where):
-        return ACMLModel("nmr_13c", hidden_dim=16, batch_size=32, seed=1,
+        return ACMLModel("nmr_13c", encoder=dict(hidden_dim=16), batch_size=32, seed=1,
                          device=torch.device(where), model_dir=str(tmp_path / where))
 
     first = model_on(device)
@@ -172,7 +172,7 @@ def test_seeded_cuda_training_is_repeatable(nmr_frame):
     frame = nmr_frame.iloc[:200]
     losses = []
     for _ in range(2):
-        model = ACMLModel("nmr_13c", hidden_dim=32, batch_size=32, seed=5,
+        model = ACMLModel("nmr_13c", encoder=dict(hidden_dim=32), batch_size=32, seed=5,
                           device=torch.device("cuda"))
         data, _ = model.build_dataset(frame.smiles, frame.spectrum)
         losses.append(model.fit(data, nb_epoch=2))

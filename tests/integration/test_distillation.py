@@ -11,8 +11,8 @@ pytestmark = pytest.mark.torch
 @pytest.fixture(scope="module")
 def distilled(small_frame, tmp_path_factory):
     """A narrow model trained with the term; its dataset split 192 / 64."""
-    model = ACMLModel("nmr_13c", hidden_dim=32, projection_dim=64, num_cells=1, batch_size=64,
-                      seed=0, distillation_weight=20.0,
+    model = ACMLModel("nmr_13c", encoder=dict(hidden_dim=32), projection_dim=64, num_cells=1,
+                      batch_size=64, seed=0, distillation_weight=20.0,
                       model_dir=str(tmp_path_factory.mktemp("distilled")))
     dataset, failures = model.build_dataset(small_frame.smiles, small_frame.spectrum)
     assert failures == []
@@ -51,13 +51,14 @@ def test_checkpoint_keeps_the_weight_and_heads(distilled):
 def test_restoring_into_a_model_without_heads_says_so(distilled, tmp_path):
     model, _, _, _ = distilled
     path = _saved(model, "with_heads.pt")
-    plain = ACMLModel("nmr_13c", hidden_dim=32, projection_dim=64, num_cells=1, batch_size=64)
+    plain = ACMLModel("nmr_13c", encoder=dict(hidden_dim=32), projection_dim=64, num_cells=1,
+                      batch_size=64)
     with pytest.raises(CheckpointError, match="teacher heads"):
         plain.restore(str(path))
 
 
 def test_plain_acml_has_no_heads_and_says_so():
-    model = ACMLModel("nmr_13c", hidden_dim=16, projection_dim=16, num_cells=1)
+    model = ACMLModel("nmr_13c", encoder=dict(hidden_dim=16), projection_dim=16, num_cells=1)
     model._ensure_built()
     assert not any("teacher_heads" in k for k in model.model.state_dict())
     with pytest.raises(ValueError, match="distillation_weight > 0"):

@@ -82,7 +82,7 @@ def test_spectrum_featurizer_never_crashes_or_loses_rows(inputs):
 @pytest.fixture(scope="module")
 def model():
     from deepchem_acml import ACMLModel
-    return ACMLModel("nmr_13c", hidden_dim=16, projection_dim=16, num_cells=1, seed=0)
+    return ACMLModel("nmr_13c", encoder=dict(hidden_dim=16), projection_dim=16, num_cells=1, seed=0)
 
 
 @FUZZ

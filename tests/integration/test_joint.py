@@ -13,7 +13,8 @@ def frame():
 
 
 def make_model(**overrides):
-    kwargs = dict(hidden_dim=32, projection_dim=32, num_cells=1, batch_size=32, seed=0)
+    kwargs = dict(encoder=dict(hidden_dim=32), projection_dim=32, num_cells=1, batch_size=32,
+                  seed=0)
     return JointACMLModel(["nmr_13c", "smiles"], **{**kwargs, **overrides})
 
 
@@ -75,5 +76,35 @@ def test_joint_training_lowers_each_modalitys_loss_and_round_trips(frame, tmp_pa
     np.testing.assert_allclose(again.predict_embedding(dataset), model.predict_embedding(dataset),
                                rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="modalities"):
-        JointACMLModel(["nmr_13c", "image"], hidden_dim=32, projection_dim=32,
+        JointACMLModel(["nmr_13c", "image"], encoder=dict(hidden_dim=32), projection_dim=32,
                        num_cells=1).restore(str(tmp_path / "joint.pt"))
+
+
+def test_the_cache_folder_has_one_name_and_the_earlier_one_warns(frame, tmp_path):
+    """``embedding_cache`` (ACMLModel's name) is the folder's one spelling; the joint model's
+    earlier ``embedding_cache_dir`` still works for one release, with a FutureWarning."""
+    model = make_model()
+    inputs = {"nmr_13c": list(frame.spectrum[:40]), "smiles": list(frame.smiles[:40])}
+    first, _ = model.build_dataset(frame.smiles[:40], inputs, embedding_cache=tmp_path / "a")
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["nmr_13c.npz", "smiles.npz"]
+    with pytest.warns(FutureWarning, match="embedding_cache="):
+        again, _ = model.build_dataset(frame.smiles[:40], inputs,
+                                       embedding_cache_dir=tmp_path / "b")
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["nmr_13c.npz", "smiles.npz"]
+    np.testing.assert_array_equal(again.y, first.y)
+    with pytest.raises(TypeError, match="pass one"):
+        model.build_dataset(frame.smiles[:40], inputs, embedding_cache=tmp_path / "a",
+                            embedding_cache_dir=tmp_path / "b")
+    with pytest.raises(TypeError, match="embedding_cache_folder"):
+        model.build_dataset(frame.smiles[:40], inputs, embedding_cache_folder=tmp_path)
+
+
+def test_the_joint_name_lists_no_argument_of_its_own():
+    import inspect
+
+    from deepchem_acml import ACMLModel
+
+    own = set(inspect.signature(JointACMLModel).parameters) - {"modalities", "kwargs"}
+    assert not own
+    assert set(inspect.signature(JointACMLModel.build_dataset).parameters) - {"deprecated"} == \
+        set(inspect.signature(ACMLModel.build_dataset).parameters)

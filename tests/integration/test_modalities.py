@@ -54,8 +54,8 @@ def test_each_modality_embeds_real_records_and_reports_bad_ones(name):
 @pytest.mark.parametrize("name", MODALITIES)
 def test_acml_trains_against_each_modality(name):
     smiles, inputs, _ = real_pairs(name, 96)
-    model = ACMLModel(name, hidden_dim=32, projection_dim=32, num_cells=1, batch_size=32,
-                      seed=0)
+    model = ACMLModel(name, encoder=dict(hidden_dim=32), projection_dim=32, num_cells=1,
+                      batch_size=32, seed=0)
     dataset, failures = model.build_dataset(smiles, inputs)
     assert len(dataset) + len(failures) == len(smiles)
     before = model.evaluate_loss(dataset)

@@ -15,8 +15,8 @@ pytestmark = pytest.mark.torch
 
 @pytest.fixture(scope="module")
 def rich_checkpoint(small_frame, tmp_path_factory):
-    model = ACMLModel("nmr_13c", hidden_dim=32, projection_dim=64, num_cells=1, batch_size=64,
-                      seed=0, atom_features="rich")
+    model = ACMLModel("nmr_13c", encoder=dict(hidden_dim=32, atom_features="rich"),
+                      projection_dim=64, num_cells=1, batch_size=64, seed=0)
     dataset, failures = model.build_dataset(small_frame.smiles, small_frame.spectrum)
     assert failures == [] and dataset.X[0].node_features.shape[1] == 9
     history = model.train(dataset.select(range(192)), dataset.select(range(192, 256)),
@@ -31,11 +31,12 @@ def test_a_rich_model_reloads_with_its_atom_inputs(rich_checkpoint, small_frame)
     path, embeddings = rich_checkpoint
     reloaded = ACMLModel.load(path)
     assert reloaded.hyperparameters["atom_features"] == "rich"
-    assert "atom_features='rich'" in repr(reloaded)
+    assert "'atom_features': 'rich'" in repr(reloaded)
     dataset, _ = reloaded.build_dataset(small_frame.smiles, small_frame.spectrum)
     np.testing.assert_allclose(reloaded.predict_embedding(dataset), embeddings, atol=1e-5)
     with pytest.raises(CheckpointError, match="atom_features"):
-        ACMLModel("nmr_13c", hidden_dim=32, projection_dim=64, num_cells=1).restore(str(path))
+        ACMLModel("nmr_13c", encoder=dict(hidden_dim=32), projection_dim=64,
+                  num_cells=1).restore(str(path))
 
 
 def test_the_rich_encoder_embeds_and_fine_tunes_with_its_own_featurizer(rich_checkpoint,

@@ -98,7 +98,9 @@ def test_gradients_agree_between_backends(small_frame, small_model_kwargs):
 
     from deepchem_acml import ACMLModel
 
-    model = ACMLModel("nmr_13c", dropout=0.0, projection_dropout=0.0, **small_model_kwargs)
+    model = ACMLModel("nmr_13c", **dict(small_model_kwargs,
+                                        encoder=dict(hidden_dim=32, dropout=0.0)),
+                      projection_dropout=0.0)
     dataset, _ = model.build_dataset(small_frame.smiles, small_frame.spectrum)
     model._ensure_built()
     gradients = {}

@@ -96,8 +96,8 @@ def test_a_local_huggingface_checkpoint_is_a_smiles_modality(tiny_hf_checkpoint,
     assert embeddings.shape == (48, 32)
     assert [f.index for f in result.failures] == [48, 49]
     assert "max_length" in result.failures[0].reason
-    model = ACMLModel(modality, hidden_dim=16, projection_dim=16, num_cells=1, batch_size=16,
-                      seed=0)
+    model = ACMLModel(modality, encoder=dict(hidden_dim=16), projection_dim=16, num_cells=1,
+                      batch_size=16, seed=0)
     dataset, failures = model.build_dataset(smiles, smiles)
     assert len(dataset) == 48 and not failures
     frozen = {k: v.clone() for k, v in modality.encoder.state_dict().items()}
@@ -133,7 +133,7 @@ def test_masked_lm_recipe_learns_and_its_checkpoint_is_a_smiles_modality(nmr_fra
     modality = get_modality("smiles", checkpoint=tmp_path / "roberta", max_length=96)
     assert modality.embedding_dim == 32
     assert modality.options == {"checkpoint": str(tmp_path / "roberta"), "max_length": 96}
-    model = ACMLModel(modality, hidden_dim=16, projection_dim=16, num_cells=1, seed=0)
+    model = ACMLModel(modality, encoder=dict(hidden_dim=16), projection_dim=16, num_cells=1, seed=0)
     dataset, _ = model.build_dataset(smiles[:40], smiles[:40])
     model.save(tmp_path / "acml_smiles.pt")
     restored = ACMLModel.load(tmp_path / "acml_smiles.pt")
@@ -166,7 +166,7 @@ def test_shipped_smiles_roberta_loads_offline_and_an_acml_checkpoint_names_it(nm
     assert embeddings.shape == (32, modality.embedding_dim) and np.isfinite(embeddings).all()
     distances = np.linalg.norm(embeddings[:, None] - embeddings[None], axis=-1)
     assert distances[~np.eye(32, dtype=bool)].min() > 0
-    model = ACMLModel(modality, hidden_dim=16, projection_dim=16, num_cells=1, seed=0)
+    model = ACMLModel(modality, encoder=dict(hidden_dim=16), projection_dim=16, num_cells=1, seed=0)
     model.save(tmp_path / "acml_roberta.pt")
     restored = ACMLModel.load(tmp_path / "acml_roberta.pt")
     assert restored.modality.options == {"encoder": "roberta"}
