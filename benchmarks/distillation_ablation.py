@@ -35,7 +35,8 @@ from typing import Optional
 
 import numpy as np
 
-logging.getLogger("deepchem").setLevel(logging.ERROR)
+from deepchem_acml.logs import quiet_logger
+
 logging.basicConfig(format="%(asctime)s %(message)s", datefmt="%H:%M:%S", level=logging.INFO)
 log = logging.getLogger("distillation")
 
@@ -368,4 +369,6 @@ def render(out: Path) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with quiet_logger("deepchem"):  # DeepChem held at ERROR for the whole run
+        code = main()
+    sys.exit(code)
