@@ -25,8 +25,7 @@ def seed_everything(seed: int, deterministic: bool = True) -> None:
 
     The switch is process-wide. Without it, some multithreaded CPU kernels accumulate in an
     order that depends on thread scheduling, so two runs with the same seed drift apart when
-    the machine is busy (measured here: up to 0.08 in embeddings after two epochs); with it,
-    runs are bitwise identical on CPU, at no measurable cost. ``warn_only=True``: an op with
+    the machine is busy; with it, runs are bitwise identical on CPU. ``warn_only=True``: an op with
     no deterministic CUDA version warns instead of failing; on CUDA the cuBLAS workspace
     setting is made (see ``devices.enable_determinism``). ``deterministic=False`` seeds the
     generators alone (for code whose kernels have no deterministic mode, such as DGL's, or

@@ -51,8 +51,9 @@ class ACMLNetwork(nn.Module):
         Add the linear teacher heads (graph embedding -> standardised frozen embedding).
     teacher_statistics : {"batch", "running"}, default="batch"
         How the teacher heads standardise the graph embedding in training: by the batch's
-        statistics, or by running ones (:class:`RunningStandardization`), meant for batches
-        that are not random samples (measured worse: ``ACMLModel``'s ``teacher_statistics``).
+        statistics (what ``ACMLModel`` trains with), or by running ones
+        (:class:`RunningStandardization`, for batches that are not random samples; kept so
+        that the checkpoints of an ablation made with them rebuild).
 
     Examples
     --------
@@ -129,10 +130,10 @@ def teacher_head(hidden_dim: int, dim: int, statistics: str = "batch") -> nn.Mod
     """Per-dimension standardisation, then a linear map: the teacher's embedding should be
     linearly readable from the graph embedding, which is how a downstream probe
     (standardised features, linear model) reads it. The standardisation also makes the map
-    learnable at all: sum-pooled embeddings grow with molecule size, and a plain linear head
-    on them learned about a tenth as fast in a measured trial (valid R² 0.13 against -6.95
-    after 20 steps). ``statistics="running"`` standardises by running statistics in training
-    too (batches of near neighbours, whose own statistics are local)."""
+    learnable at all: sum-pooled embeddings grow with molecule size, so a plain linear head
+    on them would chase the largest molecules. ``statistics="running"`` standardises by
+    running statistics in training too (for batches of near neighbours, whose own statistics
+    are local)."""
     if statistics not in TEACHER_STATISTICS:
         raise ValueError(f"statistics must be one of {list(TEACHER_STATISTICS)}, got "
                          f"{statistics!r}")

@@ -80,10 +80,10 @@ class RunningStandardization(nn.BatchNorm1d):
     neighbours (``ACMLModel(batching="neighbours")``) does not, and standardising it by its own
     mean removes exactly what sets the neighbourhood apart from the rest. The update factor is
     ``max(1 / (batches seen), momentum)``: an exact average over the first batches, then an
-    exponential one that follows the changing encoder. Measured worse than batch statistics
-    for the teacher heads, with neighbour batches and with random ones (the figures are in
-    ``ACMLModel``'s ``teacher_statistics``): without gradient through the statistics the
-    embedding's scale drifts away from them.
+    exponential one that follows the changing encoder. ``ACMLModel``'s teacher heads
+    standardise by batch statistics: without gradient through running statistics the
+    embedding's scale can drift away from them. This module remains so that the checkpoints
+    of an ablation made with it rebuild.
 
     Examples
     --------
