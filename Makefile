@@ -58,7 +58,9 @@ TYPED := deepchem_acml/__init__.py deepchem_acml/models/finetune.py \
 	deepchem_acml/featurizers/base.py deepchem_acml/featurizers/graph.py \
 	deepchem_acml/featurizers/embedding.py deepchem_acml/featurizers/descriptors.py \
 	deepchem_acml/featurizers/spectra.py deepchem_acml/trans.py deepchem_acml/sklearn.py \
-	deepchem_acml/embedding.py deepchem_acml/modalities/image.py deepchem_acml/modalities/smiles.py
+	deepchem_acml/embedding.py deepchem_acml/modalities/image.py deepchem_acml/modalities/smiles.py \
+	deepchem_acml/models/acml.py deepchem_acml/models/joint.py deepchem_acml/modalities/base.py \
+	deepchem_acml/featurizers/molecular_graph.py deepchem_acml/dask_embedding.py
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy $(TYPED)

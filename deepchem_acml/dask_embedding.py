@@ -249,8 +249,8 @@ def _read_failures(out: Path, index: int):
     return pd.read_csv(_failures_path(out, index), dtype={"input": str}, keep_default_na=False)
 
 
-def _embed_partition(frame, index: int, start: int, out: str, pretrained: str, batch_size: int,
-                     max_atoms: Optional[int]) -> int:
+def _embed_partition(frame, index: int, start: int, out: Union[str, Path], pretrained: str,
+                     batch_size: int, max_atoms: Optional[int]) -> int:
     """On a worker: embed one partition with :func:`embed_smiles` and write its part (every
     row, NaN where it failed) after its failure list; returns the rows written."""
     import csv

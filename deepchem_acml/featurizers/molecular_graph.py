@@ -5,7 +5,7 @@ built on it (its graphs are ``dc.feat.GraphData``)."""
 from __future__ import annotations
 
 import functools
-from typing import Any, Iterable, NamedTuple, Optional
+from typing import Any, Iterable, List, NamedTuple, Optional
 
 import numpy as np
 
@@ -188,6 +188,7 @@ class GraphArrayFeaturizer(ReportingFeaturizerMixin):
             node_features = np.concatenate([node_features, rich_atom_codes(atoms)], axis=1)
 
         bonds = [mol.GetBondWithIdx(k) for k in range(mol.GetNumBonds())]
+        types: List[Optional[int]]
         if smiles is not None and not any(mark in smiles for mark in "$<>"):
             types = [_BOND_ORDER_CODES[bond.GetBondTypeAsDouble()] for bond in bonds]
         else:

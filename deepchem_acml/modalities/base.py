@@ -51,7 +51,8 @@ class Modality:
         self.name = name
         self.options: Dict[str, Any] = {}
         self.featurizer = featurizer
-        self.encoder = encoder.eval()
+        #: the frozen encoder: a module with ``encode(batch)`` and ``embedding_dim``
+        self.encoder: Any = encoder.eval()
         for parameter in self.encoder.parameters():
             parameter.requires_grad_(False)
         self.source = source
@@ -60,7 +61,7 @@ class Modality:
         return (f"Modality(name={self.name!r}, embedding_dim={self.embedding_dim}, "
                 f"source={self.source!r})")
 
-    def _encoder_on(self, device: torch.device) -> nn.Module:
+    def _encoder_on(self, device: torch.device) -> Any:
         """The frozen encoder on ``device``: itself where it lives, else a copy per device."""
         parameter = next(iter(self.encoder.parameters()), None)
         if parameter is None or parameter.device == device:
@@ -217,7 +218,7 @@ class Modality:
         return embedded, FeaturizationResult([], index, failures, len(inputs))
 
     def config(self) -> Dict[str, Any]:
-        config = {"name": self.name, "source": self.source}
+        config: Dict[str, Any] = {"name": self.name, "source": self.source}
         if self.options:
             config["options"] = self.options
         return config
