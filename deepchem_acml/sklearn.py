@@ -10,6 +10,8 @@ from sklearn.utils.validation import check_is_fitted
 from deepchem_acml.shipped import DEFAULT_ENCODER
 
 ON_ERROR = ("raise", "nan")
+#: the arguments that set the pretraining ``fit`` runs when ``pretrained`` is None
+PRETRAINING_SETTINGS = ("modality", "epochs", "hidden_dim", "seed")
 
 
 class ACMLEmbedder(TransformerMixin, BaseEstimator):
@@ -34,8 +36,11 @@ class ACMLEmbedder(TransformerMixin, BaseEstimator):
         ``None`` to pretrain in ``fit``.
     modality : str
         The modality to pretrain against when ``pretrained`` is None.
-    epochs, hidden_dim, batch_size, seed : int
-        Pretraining settings (used only when ``pretrained`` is None).
+    epochs, hidden_dim, seed : int
+        Pretraining settings (only when ``pretrained`` is None; ``fit`` refuses one changed
+        from its default beside a pretrained encoder, which would ignore it).
+    batch_size : int
+        Molecules per batch, in pretraining and in ``transform``.
     max_atoms : int or None
         Molecules with more heavy atoms are failures (default 500: out of the encoders'
         range; None: no limit).
@@ -70,6 +75,21 @@ class ACMLEmbedder(TransformerMixin, BaseEstimator):
         self.max_atoms = max_atoms
         self.device = device
 
+    def _check_pretraining_settings(self) -> None:
+        """The pretraining settings mean something only when ``fit`` pretrains: with a
+        pretrained encoder, one changed from its default would be ignored, so it is refused."""
+        import inspect
+
+        if self.pretrained is None:
+            return
+        defaults = inspect.signature(type(self).__init__).parameters
+        changed = {name: getattr(self, name) for name in PRETRAINING_SETTINGS
+                   if getattr(self, name) != defaults[name].default}
+        if changed:
+            raise ValueError(f"{changed} would be ignored: they set the pretraining that fit runs "
+                             f"only when pretrained=None, and pretrained={self.pretrained!r} is "
+                             "used as it is. Leave them at their defaults or pass pretrained=None")
+
     def fit(self, X: Sequence[str], y: Any = None, modality_inputs: Optional[Sequence[Any]] = None):
         """Load the pretrained encoder, or pretrain one on ``X`` paired with ``modality_inputs``.
 
@@ -95,6 +115,7 @@ class ACMLEmbedder(TransformerMixin, BaseEstimator):
 
         if self.on_error not in ON_ERROR:
             raise ValueError(f"on_error must be one of {ON_ERROR}, got {self.on_error!r}")
+        self._check_pretraining_settings()
         smiles = _as_smiles_list(X)
         self.n_features_in_, names = _input_features(X)
         if names is not None:
@@ -110,7 +131,7 @@ class ACMLEmbedder(TransformerMixin, BaseEstimator):
                                  "pretrained to a shipped name or a checkpoint path")
             from deepchem_acml import ACMLModel
 
-            model = ACMLModel(self.modality, hidden_dim=self.hidden_dim,
+            model = ACMLModel(self.modality, encoder=dict(hidden_dim=self.hidden_dim),
                               batch_size=self.batch_size, seed=self.seed)
             dataset, failures = model.build_dataset(smiles, modality_inputs)
             if len(dataset) < 2:

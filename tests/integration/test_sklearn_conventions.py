@@ -63,3 +63,11 @@ def test_feature_names_are_those_of_acml_embeds_parquet_columns(embedder, tmp_pa
     assert names[0] == "acml000" and len(names) == 128
     np.testing.assert_allclose(table[names].to_numpy(), embedder.transform(SMILES), rtol=1e-5,
                                atol=1e-6)
+
+
+@pytest.mark.parametrize("setting", [dict(hidden_dim=64), dict(epochs=5), dict(seed=3),
+                                     dict(modality="smiles")])
+def test_a_pretraining_setting_beside_a_pretrained_encoder_is_refused(setting):
+    """It would be ignored: the pretrained encoder is used as it is."""
+    with pytest.raises(ValueError, match="would be ignored.*pretrained=None"):
+        ACMLEmbedder("nmr_13c", **setting).fit(SMILES)
