@@ -128,9 +128,10 @@ class ACMLPropertyModel(dc.models.TorchModel):
     The model is composed of its parts: a graph encoder (``encoder``: a pretrained ACML
     checkpoint by name or path, a ``GINEncoder`` module, or the arguments of a new
     ``GINEncoder`` with random weights — the baseline that shows what ACML pretraining adds),
-    optional molecule-level features beside its embedding, and an MLP head. The defaults are
-    the benchmark's best fine-tuning recipe on the validation splits: the shipped
-    ``smiles_rich_distilled`` encoder, pooled by mean, learning at a tenth of the head's rate.
+    molecule-level features beside its embedding, and an MLP head. The defaults are the ACML
+    recipe that the MoleculeNet benchmark's validation scores favour: the shipped
+    ``smiles_rich_distilled`` encoder, pooled by mean, learning at a tenth of the head's rate,
+    with RDKit's 2-D descriptors of each molecule beside its embedding.
     Losses are DeepChem's (sigmoid cross-entropy per task for classification, L2 for
     regression), weighted by the dataset's ``w`` so that missing labels (weight 0) do not
     count. Classification predictions have DeepChem's shape ``(n, n_tasks, 2)``.
