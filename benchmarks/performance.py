@@ -564,6 +564,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks"))
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
+    load_before = os.getloadavg()[0]  # other work on the machine skews every ratio
     runners = {"featurize": featurize, "cache": cache, "end-to-end": end_to_end,
                "stream": stream, "scaling": scaling, "aggregation": aggregation,
                "embedding-profile": embedding_profile}
@@ -575,7 +576,8 @@ def main(argv=None) -> int:
     results = json.loads(path.read_text()) if path.exists() else {}
     results[args.part] = {"result": result, "machine": {
         "cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-        "python": platform.python_version()},
+        "python": platform.python_version(),
+        "load_average_1min": {"before": load_before, "after": os.getloadavg()[0]}},
         "command": "python benchmarks/performance.py " + " ".join(argv or sys.argv[1:])}
     path.write_text(json.dumps(results, indent=2, default=str))
     print(f"wrote {path}")

@@ -92,7 +92,9 @@ def read_library(path: Union[str, os.PathLike], smiles_column: Optional[str] = N
             raise ValueError(f"{path} holds no .parquet file")
         schema = pq.read_schema(first)
         column = find_column(schema.names, smiles_column, path)
-        frame = dd.read_parquet(str(path), columns=[column])
+        # one partition per row group: Dask's default merges the row groups of a small file
+        # into one partition, which leaves every worker but one idle
+        frame = dd.read_parquet(str(path), columns=[column], split_row_groups=True)
     elif name.endswith((".csv", ".csv.gz")):
         import pandas as pd
 
@@ -281,20 +283,32 @@ def _embed_partition(frame, index: int, start: int, out: Union[str, Path], pretr
 
 
 _WORKER_ENCODERS: dict = {}
+_WORKER_READY = False
 
 
 def _worker_encoder(pretrained: str):
-    """The encoder, loaded once per worker process, on its GPU when it has one; one torch
-    thread per worker process on the CPU (run one worker process per core)."""
+    """The encoder, loaded once per worker process, on its GPU when it has one; the worker
+    process set up for embedding the first time a task asks (one torch thread on the CPU:
+    run one worker process per core)."""
+    if not _WORKER_READY and _in_dask_worker():  # never the caller's process
+        _prepare_worker()
     if pretrained not in _WORKER_ENCODERS:
-        import torch
+        from deepchem_acml.embedding import load_graph_encoder
 
-        from deepchem_acml.embedding import load_graph_encoder, set_cpu_threads
-
-        if not torch.cuda.is_available() and _in_dask_worker():  # never the caller's process
-            set_cpu_threads(1)
         _WORKER_ENCODERS[pretrained] = load_graph_encoder(pretrained)
     return _WORKER_ENCODERS[pretrained]
+
+
+def _prepare_worker() -> None:
+    import torch
+
+    from deepchem_acml.embedding import keep_freed_memory_for_reuse, set_cpu_threads
+
+    global _WORKER_READY
+    keep_freed_memory_for_reuse()  # (Dask's MALLOC_TRIM_THRESHOLD_ halves the GIN's speed)
+    if not torch.cuda.is_available():
+        set_cpu_threads(1)
+    _WORKER_READY = True
 
 
 def _in_dask_worker() -> bool:

@@ -338,11 +338,13 @@ def _engine(encoder, pretrained, jobs: int, batch_size: int, max_atoms: Optional
         _PROCESS_ENCODERS,
         ProcessEmbedder,
         cpu_processes,
+        keep_freed_memory_for_reuse,
         set_cpu_threads,
     )
 
     on_cpu = next(encoder.parameters()).device.type == "cpu"
     processes = cpu_processes(jobs) if on_cpu else 1
+    keep_freed_memory_for_reuse()  # (before forking: the workers inherit it)
     if on_cpu:
         set_cpu_threads(processes)
     if processes == 1:  # on a GPU, ``jobs`` processes featurize for it

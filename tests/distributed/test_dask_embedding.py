@@ -92,3 +92,15 @@ def test_the_command_on_a_running_scheduler_embeds_a_csv(client, nmr_frame, tmp_
     assert len(list((out / "embeddings").glob("*.parquet"))) > 1  # really partitioned
     np.testing.assert_allclose(table.drop(columns="row").to_numpy(np.float32),
                                expected_rows(smiles), rtol=1e-6, atol=1e-6)
+
+
+def test_a_parquet_file_is_split_by_its_row_groups(tmp_path):
+    """Every row group is a partition, so a single file still feeds every worker (Dask's
+    default reads a small file as one partition: one busy worker, the others idle)."""
+    from deepchem_acml.dask_embedding import read_library
+
+    smiles = ["CCO", "CCN", "c1ccccc1", "CC(=O)O"] * 50
+    pd.DataFrame({"smiles": smiles}).to_parquet(tmp_path / "lib.parquet", row_group_size=50)
+    frame = read_library(tmp_path / "lib.parquet")
+    assert frame.npartitions == 4
+    assert frame.compute()["smiles"].tolist() == smiles
