@@ -351,8 +351,10 @@ from deepchem_acml.dask_embedding import embed_library
 cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
 client = Client(cluster)
 from deepchem_acml.shipped import DEFAULT_ENCODER
-warm = lambda: __import__("deepchem_acml.dask_embedding").dask_embedding._worker_encoder(
-    DEFAULT_ENCODER)
+def warm():  # the encoder loaded and the featurizer imported: the workers' start-up
+    from deepchem_acml.dask_embedding import _worker_encoder
+    from deepchem_acml.embedding import embed_smiles
+    embed_smiles(_worker_encoder(DEFAULT_ENCODER), ["CCO"])
 client.run(warm)
 ready = time.perf_counter()
 summary = embed_library(sys.argv[1], sys.argv[2], client=client, restart=True)
@@ -496,12 +498,13 @@ def embedding_profile(n: int = 5_000) -> Dict[str, Any]:
     import torch
     from rdkit import Chem, RDLogger
 
-    from deepchem_acml.embedding import load_graph_encoder
+    from deepchem_acml.embedding import keep_freed_memory_for_reuse, load_graph_encoder
     from deepchem_acml.featurizers.molecular_graph import GraphArrayFeaturizer
     from deepchem_acml.shipped import DEFAULT_ENCODER
 
     RDLogger.DisableLog("rdApp.*")
     smiles = _moses_or_exit(n)
+    keep_freed_memory_for_reuse()  # as acml embed runs
     default_threads = torch.get_num_threads()
     encoder = load_graph_encoder(DEFAULT_ENCODER, device="cpu")  # acml embed's default
     graphs = GraphArrayFeaturizer().featurize_with_report(smiles).features
