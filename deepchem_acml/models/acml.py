@@ -113,7 +113,7 @@ def _teacher_statistics_argument(kwargs: Dict[str, Any]) -> str:
     return statistics
 
 
-def _check_torch_model_arguments(kwargs: Mapping[str, Any], owner: str) -> None:
+def check_torch_model_arguments(kwargs: Mapping[str, Any], owner: str) -> None:
     """DeepChem's TorchModel swallows keyword arguments it does not know: refuse them here."""
     unknown = sorted(set(kwargs) - set(TORCH_MODEL_ARGUMENTS))
     if unknown:
@@ -236,7 +236,7 @@ class ACMLModel(ResumableTraining, dc.models.TorchModel):
                  backend: str = "torch", precision: str = "fp32", **kwargs: Any):
         encoder = encoder_argument(encoder, kwargs, type(self).__name__)
         teacher_statistics = _teacher_statistics_argument(kwargs)
-        _check_torch_model_arguments(kwargs, type(self).__name__)
+        check_torch_model_arguments(kwargs, type(self).__name__)
         check_arguments(temperature, batch_size, precision, distillation_weight, batching,
                         teacher_statistics)
         if seed is not None:
@@ -799,13 +799,17 @@ class ACMLModel(ResumableTraining, dc.models.TorchModel):
         >>> ACMLModel.from_config(model.config()).encoder_config == model.encoder_config
         True
         """
+        if "encoder" in kwargs:
+            raise TypeError("the stored configuration fixes the encoder; for another one build "
+                            "the model itself: ACMLModel(modality, encoder=...)")
+        asked = {k: kwargs.pop(k) for k in ("teacher_statistics",) if k in kwargs}  # (warns)
         # checkpoints written before ``norm`` was stored were trained with batch norm
         stored = {"norm": "batch", **config["hyperparameters"], **kwargs}
         encoder = {k: stored.pop(k) for k in GIN_ARGUMENTS if k in stored}
         statistics = stored.pop("teacher_statistics", "batch")
         if statistics != "batch":  # the recorded ablation's teacher heads (see __init__)
             stored["_teacher_statistics"] = statistics
-        return cls(stored_modalities(config), encoder=encoder, **stored)
+        return cls(stored_modalities(config), encoder=encoder, **stored, **asked)
 
     @classmethod
     def from_pretrained(cls: Type[Model], name: str, **kwargs: Any) -> Model:

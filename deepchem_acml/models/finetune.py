@@ -14,6 +14,7 @@ from torch import nn
 from deepchem_acml.devices import autocast, check_precision
 from deepchem_acml.featurizers.descriptors import check_molecule_features, rdkit_descriptor_names
 from deepchem_acml.featurizers.graph import ACMLGraphFeaturizer
+from deepchem_acml.models.acml import check_torch_model_arguments
 from deepchem_acml.models.utils import quiet_deepchem_loss_warning, seed_everything
 from deepchem_acml.nn.gin import GIN_ARGUMENTS, GINEncoder, build_gin
 
@@ -212,6 +213,7 @@ class ACMLPropertyModel(dc.models.TorchModel):
                  weight_decay: float = 0.01, precision: str = "fp32", backend: str = "torch",
                  seed: Optional[int] = None, **kwargs):
         encoder = _encoder_argument(encoder, kwargs)
+        check_torch_model_arguments(kwargs, "ACMLPropertyModel")
         _check_arguments(mode, n_tasks, precision, head_hidden, frozen_epochs,
                          encoder_learning_rate_scale, encoder_pooling)
         if seed is not None:
@@ -239,6 +241,21 @@ class ACMLPropertyModel(dc.models.TorchModel):
         super().__init__(network, loss=loss, output_types=output_types, batch_size=batch_size,
                          optimizer=AdamW(learning_rate=learning_rate, weight_decay=weight_decay),
                          **kwargs)
+
+    def restore(self, *args, **kwargs) -> None:
+        """``TorchModel.restore`` (same arguments), with a clear error for a checkpoint of a
+        model built with other ``molecule_features`` (the default changed: earlier models
+        read the graph alone)."""
+        try:
+            super().restore(*args, **kwargs)
+        except RuntimeError as err:
+            if "feature_standardizer" not in str(err):
+                raise
+            written = "without" if "Missing key" in str(err) else "with"
+            raise ValueError(f"this checkpoint was written by a model {written} molecule "
+                             "features; build the model with molecule_features="
+                             f"{None if written == 'without' else 'rdkit_2d'!r} to restore "
+                             "it") from None
 
     def _ensure_built(self) -> None:
         """DeepChem's optimizer, with the encoder's parameters in a group of their own at

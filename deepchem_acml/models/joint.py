@@ -49,6 +49,28 @@ class JointACMLModel(ACMLModel):
             raise ValueError("modalities must be a list of one or more modality names")
         super().__init__(list(modalities), **kwargs)
 
+    @classmethod
+    def load(cls, path: Union[str, os.PathLike],  # type: ignore[override]
+             modalities: Optional[Sequence[Union[str, Modality]]] = None,
+             **kwargs: Any) -> "JointACMLModel":
+        """:meth:`ACMLModel.load`, the stored modalities overridden by ``modalities``.
+
+        Parameters
+        ----------
+        path : str or path-like
+            A checkpoint written by :meth:`save` or ``acml pretrain``.
+        modalities : sequence of str or Modality, optional
+            Overrides the stored modalities (e.g. custom encoder objects).
+        **kwargs
+            Passed to the constructor (e.g. ``device``, ``model_dir``).
+
+        Returns
+        -------
+        JointACMLModel
+            The model, its weights loaded.
+        """
+        return super().load(path, None if modalities is None else list(modalities), **kwargs)
+
     def build_dataset(self, smiles: Sequence[Any],
                       modality_inputs: Union[Sequence[Any], Mapping[str, Sequence[Any]]],
                       ids: Optional[Sequence[Any]] = None,

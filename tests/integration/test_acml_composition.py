@@ -123,3 +123,11 @@ def test_the_repr_differs_when_any_setting_differs():
                    dict(encoder=dict(hidden_dim=16), precision="bf16")):
         reprs.add(repr(ACMLModel("nmr_13c", **{**SMALL, **change})))
     assert len(reprs) == 6
+
+
+def test_from_config_refuses_another_encoder_and_warns_for_teacher_statistics():
+    model = ACMLModel(encoder=dict(hidden_dim=16), projection_dim=16, seed=0)
+    with pytest.raises(TypeError, match="fixes the encoder"):
+        ACMLModel.from_config(model.config(), encoder=dict(hidden_dim=8))
+    with pytest.warns(FutureWarning):
+        ACMLModel.from_config(model.config(), teacher_statistics="batch")

@@ -220,3 +220,19 @@ def test_arguments_an_encoder_would_ignore_are_refused_and_old_spellings_warn():
     with pytest.warns(FutureWarning, match="pretrained=...\\) is deprecated"):
         old = ACMLPropertyModel(1, "regression", pretrained=None, hidden_dim=16)
     assert (old.model.encoder.hidden_dim, old.model.encoder.num_layers) == (16, 5)
+
+
+def test_unknown_keywords_are_refused_not_swallowed():
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        ACMLPropertyModel(1, "regression", encoder=dict(hidden_dim=8), lerning_rate=0.1)
+
+
+def test_a_checkpoint_of_the_other_molecule_features_setting_says_which(tmp_path):
+    graph_only = ACMLPropertyModel(1, "regression", encoder=dict(hidden_dim=8),
+                                   molecule_features=None, model_dir=str(tmp_path / "a"))
+    X = graph_only.graph_featurizer.featurize(["CCO", "CCN", "CCC"])
+    graph_only.fit(dc.data.NumpyDataset(X, np.array([[0.1], [0.2], [0.3]])), nb_epoch=1)
+    default = ACMLPropertyModel(1, "regression", encoder=dict(hidden_dim=8),
+                                model_dir=str(tmp_path / "a"))
+    with pytest.raises(ValueError, match="molecule_features=None"):
+        default.restore()

@@ -108,3 +108,14 @@ def test_the_joint_name_lists_no_argument_of_its_own():
     assert not own
     assert set(inspect.signature(JointACMLModel.build_dataset).parameters) - {"deprecated"} == \
         set(inspect.signature(ACMLModel.build_dataset).parameters)
+
+
+def test_load_takes_modalities_that_override_the_stored_ones(tmp_path):
+    from deepchem_acml import get_modality
+
+    model = JointACMLModel(["nmr_13c", "smiles"], encoder=dict(hidden_dim=16),
+                           projection_dim=16, seed=0)
+    model.save(tmp_path / "joint.pt")
+    again = JointACMLModel.load(tmp_path / "joint.pt",
+                                modalities=[get_modality("nmr_13c"), "smiles"])
+    assert list(again.modalities) == ["nmr_13c", "smiles"]
