@@ -126,15 +126,14 @@ def test_encoder_options_are_checked_against_the_modality():
     from deepchem_acml.cli.pretrain import encoder_options
 
     def args(**given):
-        base = dict(encoder_checkpoint=None, smiles_encoder=None, ms_encoder=None,
-                    all_spectra=False)
+        base = dict(encoder_checkpoint=None, encoder=None, all_spectra=False)
         return argparse.Namespace(**{**base, **given})
 
-    assert encoder_options(args(ms_encoder="contrastive"), ["ms_lc"]) == {"encoder": "contrastive"}
-    for bad, modalities in ((args(ms_encoder="contrastive"), ["nmr_13c"]),
+    assert encoder_options(args(encoder="contrastive"), ["ms_lc"]) == {"encoder": "contrastive"}
+    for bad, modalities in ((args(encoder="contrastive"), ["nmr_13c"]),
                             (args(all_spectra=True), ["smiles"]),
                             (args(all_spectra=True), ["ms_lc", "nmr_13c"]),
-                            (args(smiles_encoder="roberta"), ["ms_lc"])):
+                            (args(encoder="roberta"), ["ms_lc"])):
         with pytest.raises(SystemExit):
             encoder_options(bad, modalities)
 
