@@ -228,3 +228,18 @@ def test_the_readme_names_the_recommended_row_and_has_its_table():
     assert README_BEGIN in text and README_END in text
     assert f"`{DEFAULT_ENCODER}`" in text  # the README names the default it describes
     assert len(text.splitlines()) <= 120
+
+
+def test_the_model_card_figures_are_what_their_script_prints_from_the_records():
+    """The card's summaries of benchmark records are a source file of their own: stale
+    when the records change under it."""
+    import json
+    import subprocess
+    import sys
+
+    printed = subprocess.run([sys.executable, str(ROOT / "benchmarks/model_card_figures.py")],
+                             capture_output=True, text=True, check=True).stdout
+    committed = (ROOT / "docs/benchmarks/model_card_figures.json").read_text()
+    assert json.loads(printed) == json.loads(committed), (
+        "regenerate: python benchmarks/model_card_figures.py > "
+        "docs/benchmarks/model_card_figures.json")
